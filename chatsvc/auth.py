@@ -1,0 +1,108 @@
+"""JWT tokens: who the caller is (`Principal`), verified without gRPC."""
+
+from __future__ import annotations
+
+import enum
+import time
+from dataclasses import dataclass
+
+import jwt
+
+from chatsvc.domain.errors import denied, unauthenticated
+
+MAX_USER_ID_LENGTH = 128
+
+
+class Role(str, enum.Enum):
+    INSTRUCTOR = "instructor"
+    PARTICIPANT = "participant"
+
+
+@dataclass(frozen=True)
+class Principal:
+    user_id: str
+    display_name: str
+    role: Role
+    # The sessions the token may enter; None means any session.
+    sessions: frozenset[str] | None = None
+
+    @property
+    def is_instructor(self) -> bool:
+        return self.role is Role.INSTRUCTOR
+
+    def may_enter(self, session_id: str) -> bool:
+        return self.sessions is None or session_id in self.sessions
+
+    def check_session(self, session_id: str) -> None:
+        if not self.may_enter(session_id):
+            raise denied(f"your token does not allow session {session_id!r}")
+
+
+class TokenVerifier:
+    """Checks `Bearer` tokens: HS256 with a shared secret, or RS256 with a public key."""
+
+    def __init__(self, *, secret: str | None = None, public_key: str | None = None) -> None:
+        if public_key:
+            self._key, self._algorithms = public_key, ["RS256"]
+        elif secret:
+            self._key, self._algorithms = secret, ["HS256"]
+        else:
+            raise ValueError("a JWT secret or public key is required")
+
+    def verify(self, token: str) -> Principal:
+        try:
+            claims = jwt.decode(
+                token,
+                self._key,
+                algorithms=self._algorithms,
+                options={"require": ["exp", "sub"]},
+            )
+        except jwt.ExpiredSignatureError:
+            raise unauthenticated("token expired") from None
+        except jwt.MissingRequiredClaimError as exc:
+            raise unauthenticated(f"token is missing the {exc.claim!r} claim") from None
+        except jwt.InvalidAlgorithmError:
+            raise unauthenticated(f"token must be signed with {self._algorithms[0]}") from None
+        except jwt.InvalidSignatureError:
+            raise unauthenticated("token signature is invalid") from None
+        except jwt.PyJWTError as exc:
+            raise unauthenticated(f"token is invalid: {exc}") from None
+        return principal_from_claims(claims)
+
+
+def principal_from_claims(claims: dict) -> Principal:
+    user_id = claims.get("sub")
+    if not isinstance(user_id, str) or not user_id.strip() or len(user_id) > MAX_USER_ID_LENGTH:
+        raise unauthenticated("token 'sub' must be a user id of 1 to 128 characters")
+    try:
+        role = Role(claims.get("role"))
+    except ValueError:
+        raise unauthenticated("token 'role' must be 'instructor' or 'participant'") from None
+    name = claims.get("name")
+    if not isinstance(name, str) or not name.strip():
+        name = user_id
+    sessions = claims.get("sessions")
+    if sessions is not None:
+        if not isinstance(sessions, list) or not all(isinstance(s, str) for s in sessions):
+            raise unauthenticated("token 'sessions' must be a list of session ids")
+        sessions = frozenset(sessions)
+    return Principal(user_id=user_id, display_name=name.strip()[:100], role=role, sessions=sessions)
+
+
+def mint_token(
+    *,
+    secret: str,
+    user_id: str,
+    name: str,
+    role: Role | str,
+    sessions: list[str] | None = None,
+    ttl_seconds: int = 12 * 3600,
+    private_key: str | None = None,
+) -> str:
+    """A signed token (HS256 with the secret, or RS256 with a PEM private key)."""
+    claims: dict = {"sub": user_id, "name": name, "role": Role(role).value, "exp": int(time.time()) + ttl_seconds}
+    if sessions:
+        claims["sessions"] = list(sessions)
+    if private_key:
+        return jwt.encode(claims, private_key, algorithm="RS256")
+    return jwt.encode(claims, secret, algorithm="HS256")

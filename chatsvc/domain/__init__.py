@@ -1,0 +1,1 @@
+"""The chat rules: who may do what, and which events an action makes."""

@@ -1,0 +1,48 @@
+"""Errors the chat rules raise; the transport maps them to gRPC statuses."""
+
+from __future__ import annotations
+
+import enum
+from datetime import timedelta
+
+
+class ErrorCode(enum.IntEnum):
+    """The google.rpc.Code values the domain uses (same numbers)."""
+
+    INVALID_ARGUMENT = 3
+    NOT_FOUND = 5
+    ALREADY_EXISTS = 6
+    PERMISSION_DENIED = 7
+    RESOURCE_EXHAUSTED = 8
+    FAILED_PRECONDITION = 9
+    ABORTED = 10
+    UNIMPLEMENTED = 12
+    UNAVAILABLE = 14
+    UNAUTHENTICATED = 16
+
+
+class ChatError(Exception):
+    def __init__(self, code: ErrorCode, message: str, *, retry_after: timedelta | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.retry_after = retry_after
+
+    def __repr__(self) -> str:
+        return f"ChatError({self.code.name}, {self.message!r})"
+
+
+def invalid(message: str) -> ChatError:
+    return ChatError(ErrorCode.INVALID_ARGUMENT, message)
+
+
+def denied(message: str) -> ChatError:
+    return ChatError(ErrorCode.PERMISSION_DENIED, message)
+
+
+def not_found(message: str) -> ChatError:
+    return ChatError(ErrorCode.NOT_FOUND, message)
+
+
+def unauthenticated(message: str) -> ChatError:
+    return ChatError(ErrorCode.UNAUTHENTICATED, message)

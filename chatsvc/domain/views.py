@@ -1,0 +1,89 @@
+"""How stored rows look to clients: the protobuf messages of the API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from google.protobuf.timestamp_pb2 import Timestamp
+from sessionchat.v1 import chat_pb2 as pb
+
+from chatsvc.auth import Principal, Role
+from chatsvc.clock import as_utc
+from chatsvc.storage.tables import Member, Message, MuteRecord, RaisedHandRecord
+
+ROLE_TO_PROTO = {Role.INSTRUCTOR.value: pb.ROLE_INSTRUCTOR, Role.PARTICIPANT.value: pb.ROLE_PARTICIPANT}
+EXCERPT_LENGTH = 80
+
+
+def timestamp(value: datetime) -> Timestamp:
+    stamp = Timestamp()
+    stamp.FromDatetime(as_utc(value))
+    return stamp
+
+
+def role(value: str | Role) -> int:
+    return ROLE_TO_PROTO.get(value.value if isinstance(value, Role) else value, pb.ROLE_UNSPECIFIED)
+
+
+def participant(principal: Principal, *, online: bool) -> pb.Participant:
+    return pb.Participant(
+        user_id=principal.user_id, display_name=principal.display_name, role=role(principal.role), online=online
+    )
+
+
+def member(row: Member, *, online: bool) -> pb.Participant:
+    return pb.Participant(user_id=row.user_id, display_name=row.display_name, role=role(row.role), online=online)
+
+
+def message(row: Message, *, reply_to: Message | None = None, show_deleted_text: bool = False) -> pb.ChatMessage:
+    view = pb.ChatMessage(
+        message_id=row.id,
+        session_id=row.session_id,
+        sequence=row.sequence,
+        sender_id=row.sender_id,
+        sender_name=row.sender_name,
+        sender_role=role(row.sender_role),
+        recipient_id=row.recipient_id or "",
+        text=row.text if row.deleted_at is None or show_deleted_text else "",
+        create_time=timestamp(row.created_at),
+        client_message_id=row.client_message_id or "",
+        deleted=row.deleted_at is not None,
+        mentioned_user_ids=list(row.mentions or ()),
+        pinned=row.pinned_at is not None,
+    )
+    if row.deleted_at is not None:
+        view.delete_time.CopyFrom(timestamp(row.deleted_at))
+    if reply_to is not None:
+        view.reply_to.CopyFrom(reply_ref(reply_to))
+    elif row.reply_to_id:
+        view.reply_to.message_id = row.reply_to_id
+    return view
+
+
+def reply_ref(original: Message) -> pb.ReplyRef:
+    excerpt = "" if original.deleted_at is not None else original.text[:EXCERPT_LENGTH]
+    return pb.ReplyRef(message_id=original.id, sender_id=original.sender_id, excerpt=excerpt)
+
+
+def mute(row: MuteRecord) -> pb.Mute:
+    view = pb.Mute(
+        user_id=row.user_id,
+        muted_by=row.muted_by or "",
+        reason=row.reason,
+        start_time=timestamp(row.started_at),
+        automatic=row.automatic,
+    )
+    if row.ends_at is not None:
+        view.end_time.CopyFrom(timestamp(row.ends_at))
+    return view
+
+
+def raised_hand(row: RaisedHandRecord, position: int) -> pb.RaisedHand:
+    return pb.RaisedHand(
+        user_id=row.user_id,
+        display_name=row.display_name,
+        raise_time=timestamp(row.raised_at),
+        position=position,
+        acknowledged=row.acknowledged_by is not None,
+        acknowledged_by=row.acknowledged_by or "",
+    )

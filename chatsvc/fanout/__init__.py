@@ -1,0 +1,1 @@
+"""Fan-out: who receives an event, and the per-subscriber buffers."""

@@ -1,0 +1,161 @@
+"""Queries. Every function takes an open AsyncSession; callers own transactions."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from chatsvc.storage.tables import ChatSession, EventRecord, Member, Message, MuteRecord, RaisedHandRecord
+
+
+async def ensure_session(db: AsyncSession, session_id: str, now: datetime) -> None:
+    """Create the session row if it does not exist (safe under concurrency)."""
+    insert = postgresql.insert if db.bind.dialect.name == "postgresql" else sqlite.insert
+    statement = insert(ChatSession).values(
+        id=session_id, last_sequence=0, created_at=now, public_chat=1, private_chat_enabled=True, slow_mode_seconds=0
+    )
+    await db.exec(statement.on_conflict_do_nothing(index_elements=["id"]))
+
+
+async def allocate_sequence(db: AsyncSession, session_id: str) -> int:
+    """The session's next sequence; the row stays locked until the transaction ends."""
+    statement = (
+        update(ChatSession)
+        .where(ChatSession.id == session_id)
+        .values(last_sequence=ChatSession.last_sequence + 1)
+        .returning(ChatSession.last_sequence)
+    )
+    result = await db.exec(statement)
+    return int(result.scalar_one())
+
+
+async def get_session(db: AsyncSession, session_id: str) -> ChatSession | None:
+    return await db.get(ChatSession, session_id)
+
+
+async def last_sequence(db: AsyncSession, session_id: str) -> int:
+    result = await db.exec(select(ChatSession.last_sequence).where(ChatSession.id == session_id))
+    value = result.scalar_one_or_none()
+    return int(value or 0)
+
+
+def _visible_messages(session_id: str, viewer_id: str, is_instructor: bool):
+    condition = Message.session_id == session_id
+    if is_instructor:
+        return condition
+    return and_(
+        condition,
+        or_(Message.recipient_id.is_(None), Message.sender_id == viewer_id, Message.recipient_id == viewer_id),
+    )
+
+
+async def list_messages(
+    db: AsyncSession,
+    session_id: str,
+    *,
+    viewer_id: str,
+    is_instructor: bool,
+    limit: int,
+    before_sequence: int | None = None,
+    after_sequence: int | None = None,
+) -> Sequence[Message]:
+    """Newest first, or oldest first when `after_sequence` is given."""
+    statement = select(Message).where(_visible_messages(session_id, viewer_id, is_instructor))
+    if after_sequence is not None:
+        statement = statement.where(Message.sequence > after_sequence).order_by(Message.sequence.asc())
+    else:
+        if before_sequence is not None:
+            statement = statement.where(Message.sequence < before_sequence)
+        statement = statement.order_by(Message.sequence.desc())
+    result = await db.exec(statement.limit(limit))
+    return result.scalars().all()
+
+
+async def get_message(db: AsyncSession, session_id: str, message_id: str) -> Message | None:
+    message = await db.get(Message, message_id)
+    if message is None or message.session_id != session_id:
+        return None
+    return message
+
+
+async def find_by_client_id(db: AsyncSession, session_id: str, sender_id: str, client_message_id: str) -> Message | None:
+    result = await db.exec(
+        select(Message).where(
+            Message.session_id == session_id,
+            Message.sender_id == sender_id,
+            Message.client_message_id == client_message_id,
+        )
+    )
+    return result.scalars().first()
+
+
+async def pinned_messages(db: AsyncSession, session_id: str, *, viewer_id: str, is_instructor: bool) -> Sequence[Message]:
+    statement = (
+        select(Message)
+        .where(_visible_messages(session_id, viewer_id, is_instructor), Message.pinned_at.is_not(None))
+        .order_by(Message.pinned_at.asc())
+    )
+    return (await db.exec(statement)).scalars().all()
+
+
+async def events_after(
+    db: AsyncSession, session_id: str, after_sequence: int, *, viewer_id: str, is_instructor: bool, limit: int
+) -> Sequence[tuple[int, bytes]]:
+    """(sequence, payload) of the events after a sequence that the viewer may see."""
+    visible = or_(EventRecord.everyone, EventRecord.party_a == viewer_id, EventRecord.party_b == viewer_id)
+    if is_instructor:
+        visible = or_(visible, EventRecord.instructors)
+    statement = (
+        select(EventRecord.sequence, EventRecord.payload)
+        .where(EventRecord.session_id == session_id, EventRecord.sequence > after_sequence, visible)
+        .order_by(EventRecord.sequence.asc())
+        .limit(limit)
+    )
+    return [(int(s), bytes(p)) for s, p in (await db.exec(statement)).all()]
+
+
+async def oldest_event_sequence(db: AsyncSession, session_id: str) -> int | None:
+    result = await db.exec(select(func.min(EventRecord.sequence)).where(EventRecord.session_id == session_id))
+    value = result.scalar_one_or_none()
+    return None if value is None else int(value)
+
+
+async def upsert_member(db: AsyncSession, session_id: str, user_id: str, display_name: str, role: str, now: datetime) -> Member:
+    member = await db.get(Member, (session_id, user_id))
+    if member is None:
+        member = Member(session_id=session_id, user_id=user_id, display_name=display_name, role=role, first_seen=now)
+        db.add(member)
+    elif member.display_name != display_name or member.role != role:
+        member.display_name, member.role = display_name, role
+        db.add(member)
+    return member
+
+
+async def get_member(db: AsyncSession, session_id: str, user_id: str) -> Member | None:
+    return await db.get(Member, (session_id, user_id))
+
+
+async def list_members(db: AsyncSession, session_id: str, *, after_user_id: str, limit: int) -> Sequence[Member]:
+    statement = (
+        select(Member)
+        .where(Member.session_id == session_id, Member.user_id > after_user_id)
+        .order_by(Member.user_id.asc())
+        .limit(limit)
+    )
+    return (await db.exec(statement)).scalars().all()
+
+
+async def active_mutes(db: AsyncSession, session_id: str, now: datetime) -> Sequence[MuteRecord]:
+    statement = select(MuteRecord).where(
+        MuteRecord.session_id == session_id, or_(MuteRecord.ends_at.is_(None), MuteRecord.ends_at > now)
+    )
+    return (await db.exec(statement.order_by(MuteRecord.started_at.asc()))).scalars().all()
+
+
+async def raised_hands(db: AsyncSession, session_id: str) -> Sequence[RaisedHandRecord]:
+    statement = select(RaisedHandRecord).where(RaisedHandRecord.session_id == session_id)
+    return (await db.exec(statement.order_by(RaisedHandRecord.raised_at.asc(), RaisedHandRecord.user_id))).scalars().all()

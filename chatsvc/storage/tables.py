@@ -1,0 +1,142 @@
+"""The database tables. Times are timezone-aware UTC; ids are strings."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Column, DateTime, Index, LargeBinary, UniqueConstraint
+from sqlmodel import JSON, Field, SQLModel
+
+
+def utc_column(nullable: bool = False) -> Column:
+    return Column(DateTime(timezone=True), nullable=nullable)
+
+
+class ChatSession(SQLModel, table=True):
+    __tablename__ = "chat_sessions"
+
+    id: str = Field(primary_key=True, max_length=128)
+    # The sequence of the session's newest event; allocation takes a row lock.
+    last_sequence: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
+    created_at: datetime = Field(sa_column=utc_column())
+    # The chat policy (issue: moderation).
+    public_chat: int = 1
+    private_chat_enabled: bool = True
+    slow_mode_seconds: int = 0
+
+
+class Member(SQLModel, table=True):
+    """Everyone who ever joined or acted in a session, with the role they had."""
+
+    __tablename__ = "session_members"
+
+    session_id: str = Field(primary_key=True, max_length=128)
+    user_id: str = Field(primary_key=True, max_length=128)
+    display_name: str = Field(max_length=100)
+    role: str = Field(max_length=16)
+    first_seen: datetime = Field(sa_column=utc_column())
+
+
+class Message(SQLModel, table=True):
+    __tablename__ = "messages"
+    __table_args__ = (
+        UniqueConstraint("session_id", "sequence", name="uq_messages_session_sequence"),
+        UniqueConstraint("session_id", "sender_id", "client_message_id", name="uq_messages_client_id"),
+    )
+
+    id: str = Field(primary_key=True, max_length=32)
+    session_id: str = Field(max_length=128)
+    sequence: int = Field(sa_column=Column(BigInteger, nullable=False))
+    sender_id: str = Field(max_length=128)
+    sender_name: str = Field(max_length=100)
+    sender_role: str = Field(max_length=16)
+    # None for a public message.
+    recipient_id: str | None = Field(default=None, max_length=128)
+    text: str
+    client_message_id: str | None = Field(default=None, max_length=128)
+    created_at: datetime = Field(sa_column=utc_column())
+    deleted_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    deleted_by: str | None = Field(default=None, max_length=128)
+    reply_to_id: str | None = Field(default=None, max_length=32)
+    mentions: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False, default=list))
+    pinned_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    pinned_by: str | None = Field(default=None, max_length=128)
+
+
+class EventRecord(SQLModel, table=True):
+    """Every persisted event, as the serialized `sessionchat.v1.Event` clients receive.
+
+    Who may see it: everyone, or its parties (party_a, party_b) plus, when
+    `instructors` is set, the session's instructors.
+    """
+
+    __tablename__ = "events"
+
+    session_id: str = Field(primary_key=True, max_length=128)
+    sequence: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    everyone: bool = True
+    instructors: bool = True
+    party_a: str | None = Field(default=None, max_length=128)
+    party_b: str | None = Field(default=None, max_length=128)
+    payload: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    created_at: datetime = Field(sa_column=utc_column())
+
+
+class MuteRecord(SQLModel, table=True):
+    __tablename__ = "mutes"
+
+    session_id: str = Field(primary_key=True, max_length=128)
+    user_id: str = Field(primary_key=True, max_length=128)
+    muted_by: str | None = Field(default=None, max_length=128)
+    reason: str = ""
+    started_at: datetime = Field(sa_column=utc_column())
+    # None for a permanent mute.
+    ends_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    automatic: bool = False
+
+
+class RaisedHandRecord(SQLModel, table=True):
+    __tablename__ = "raised_hands"
+
+    session_id: str = Field(primary_key=True, max_length=128)
+    user_id: str = Field(primary_key=True, max_length=128)
+    display_name: str = Field(max_length=100)
+    raised_at: datetime = Field(sa_column=utc_column())
+    acknowledged_by: str | None = Field(default=None, max_length=128)
+
+
+class Reaction(SQLModel, table=True):
+    __tablename__ = "reactions"
+
+    message_id: str = Field(primary_key=True, max_length=32)
+    user_id: str = Field(primary_key=True, max_length=128)
+    emoji: str = Field(primary_key=True, max_length=16)
+    session_id: str = Field(max_length=128)
+    display_name: str = Field(max_length=100)
+    created_at: datetime = Field(sa_column=utc_column())
+
+
+class Strike(SQLModel, table=True):
+    __tablename__ = "strikes"
+    __table_args__ = (Index("ix_strikes_session_user", "session_id", "user_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    session_id: str = Field(max_length=128)
+    user_id: str = Field(max_length=128)
+    message_id: str | None = Field(default=None, max_length=32)
+    created_at: datetime = Field(sa_column=utc_column())
+
+
+class AuditEntry(SQLModel, table=True):
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_session_id", "session_id", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    session_id: str = Field(max_length=128)
+    # None for an automatic action.
+    actor_id: str | None = Field(default=None, max_length=128)
+    target_user_id: str | None = Field(default=None, max_length=128)
+    action: str = Field(max_length=32)
+    reason: str = ""
+    message_id: str | None = Field(default=None, max_length=32)
+    created_at: datetime = Field(sa_column=utc_column())
