@@ -17,6 +17,7 @@ class ErrorCode(enum.IntEnum):
     FAILED_PRECONDITION = 9
     ABORTED = 10
     UNIMPLEMENTED = 12
+    INTERNAL = 13
     UNAVAILABLE = 14
     UNAUTHENTICATED = 16
 

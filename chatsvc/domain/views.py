@@ -9,7 +9,7 @@ from sessionchat.v1 import chat_pb2 as pb
 
 from chatsvc.auth import Principal, Role
 from chatsvc.clock import as_utc
-from chatsvc.storage.tables import Member, Message, MuteRecord, RaisedHandRecord
+from chatsvc.storage.tables import ChatSession, Member, Message, MuteRecord, RaisedHandRecord
 
 ROLE_TO_PROTO = {Role.INSTRUCTOR.value: pb.ROLE_INSTRUCTOR, Role.PARTICIPANT.value: pb.ROLE_PARTICIPANT}
 EXCERPT_LENGTH = 80
@@ -86,4 +86,15 @@ def raised_hand(row: RaisedHandRecord, position: int) -> pb.RaisedHand:
         position=position,
         acknowledged=row.acknowledged_by is not None,
         acknowledged_by=row.acknowledged_by or "",
+    )
+
+
+def policy(session: ChatSession | None) -> pb.ChatPolicy:
+    """The chat policy of a session (the defaults for one that has no row yet)."""
+    if session is None:
+        return pb.ChatPolicy(public_chat=pb.PUBLIC_CHAT_EVERYONE, private_chat_enabled=True, slow_mode_seconds=0)
+    return pb.ChatPolicy(
+        public_chat=session.public_chat,
+        private_chat_enabled=session.private_chat_enabled,
+        slow_mode_seconds=session.slow_mode_seconds,
     )

@@ -156,6 +156,7 @@ class Hub:
         return frozenset(self._sessions.get(session_id, ()))
 
     def end_all(self, code: ErrorCode, message: str) -> None:
+        """End every stream once its pending events are written (server shutdown)."""
         for subscribers in self._sessions.values():
             for subscriber in subscribers:
                 subscriber.end(code, message)

@@ -43,12 +43,11 @@ async def last_sequence(db: AsyncSession, session_id: str) -> int:
     return int(value or 0)
 
 
-def _visible_messages(session_id: str, viewer_id: str, is_instructor: bool):
-    condition = Message.session_id == session_id
-    if is_instructor:
-        return condition
+def _visible_messages(session_id: str, viewer_id: str):
+    """Public messages, and private ones the viewer sent or received (instructors included:
+    a private conversation is between its two parties)."""
     return and_(
-        condition,
+        Message.session_id == session_id,
         or_(Message.recipient_id.is_(None), Message.sender_id == viewer_id, Message.recipient_id == viewer_id),
     )
 
@@ -58,13 +57,12 @@ async def list_messages(
     session_id: str,
     *,
     viewer_id: str,
-    is_instructor: bool,
     limit: int,
     before_sequence: int | None = None,
     after_sequence: int | None = None,
 ) -> Sequence[Message]:
     """Newest first, or oldest first when `after_sequence` is given."""
-    statement = select(Message).where(_visible_messages(session_id, viewer_id, is_instructor))
+    statement = select(Message).where(_visible_messages(session_id, viewer_id))
     if after_sequence is not None:
         statement = statement.where(Message.sequence > after_sequence).order_by(Message.sequence.asc())
     else:
@@ -93,27 +91,37 @@ async def find_by_client_id(db: AsyncSession, session_id: str, sender_id: str, c
     return result.scalars().first()
 
 
-async def pinned_messages(db: AsyncSession, session_id: str, *, viewer_id: str, is_instructor: bool) -> Sequence[Message]:
+async def pinned_messages(db: AsyncSession, session_id: str, *, viewer_id: str) -> Sequence[Message]:
     statement = (
         select(Message)
-        .where(_visible_messages(session_id, viewer_id, is_instructor), Message.pinned_at.is_not(None))
+        .where(_visible_messages(session_id, viewer_id), Message.pinned_at.is_not(None))
         .order_by(Message.pinned_at.asc())
     )
     return (await db.exec(statement)).scalars().all()
 
 
 async def events_after(
-    db: AsyncSession, session_id: str, after_sequence: int, *, viewer_id: str, is_instructor: bool, limit: int
+    db: AsyncSession,
+    session_id: str,
+    after_sequence: int,
+    *,
+    through_sequence: int,
+    viewer_id: str,
+    is_instructor: bool,
 ) -> Sequence[tuple[int, bytes]]:
-    """(sequence, payload) of the events after a sequence that the viewer may see."""
+    """(sequence, payload) of the events in (after, through] that the viewer may see."""
     visible = or_(EventRecord.everyone, EventRecord.party_a == viewer_id, EventRecord.party_b == viewer_id)
     if is_instructor:
         visible = or_(visible, EventRecord.instructors)
     statement = (
         select(EventRecord.sequence, EventRecord.payload)
-        .where(EventRecord.session_id == session_id, EventRecord.sequence > after_sequence, visible)
+        .where(
+            EventRecord.session_id == session_id,
+            EventRecord.sequence > after_sequence,
+            EventRecord.sequence <= through_sequence,
+            visible,
+        )
         .order_by(EventRecord.sequence.asc())
-        .limit(limit)
     )
     return [(int(s), bytes(p)) for s, p in (await db.exec(statement)).all()]
 

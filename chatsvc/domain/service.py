@@ -1,0 +1,308 @@
+"""The chat rules for messages, history, presence and live streams.
+
+Every caller (the bidi stream, Subscribe, the unary RPCs) goes through these
+methods; they take and return protobuf messages but know nothing of gRPC.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import dataclass
+
+from sessionchat.v1 import chat_pb2 as pb
+
+from chatsvc.auth import Principal, Role
+from chatsvc.clock import Clock
+from chatsvc.config import Settings
+from chatsvc.domain import validation, views
+from chatsvc.domain.errors import ChatError, ErrorCode, denied, invalid, not_found
+from chatsvc.domain.events import EventWriter, notice
+from chatsvc.domain.presence import Presence
+from chatsvc.fanout.codec import frame
+from chatsvc.fanout.hub import Audience, Subscriber
+from chatsvc.storage import repository as repo
+from chatsvc.storage.database import Database
+from chatsvc.storage.tables import Message
+
+
+def unimplemented(feature: str) -> ChatError:
+    return ChatError(ErrorCode.UNIMPLEMENTED, f"{feature} is not available yet on this server")
+
+
+@dataclass
+class StreamOpening:
+    """A joined stream: its subscriber, and the framed events to write before the live ones."""
+
+    subscriber: Subscriber
+    principal: Principal
+    initial: list[bytes]
+
+
+class ChatService:
+    def __init__(self, database: Database, fanout, clock: Clock, settings: Settings) -> None:
+        self.database = database
+        self.fanout = fanout
+        self.clock = clock
+        self.settings = settings
+        self.presence = Presence()
+        self.events = EventWriter(database, fanout, clock)
+
+    # ------------------------------------------------------------ messages
+
+    async def send_message(
+        self,
+        principal: Principal,
+        session_id: str,
+        text: str,
+        *,
+        recipient_id: str = "",
+        client_message_id: str = "",
+        reply_to_message_id: str = "",
+    ) -> tuple[pb.ChatMessage, int]:
+        """Post a message; returns it and its event's sequence (0 for a repeated client id)."""
+        self._enter(principal, session_id)
+        text = validation.message_text(text, self.settings.max_message_length)
+        client_id = validation.client_message_id(client_message_id)
+        if recipient_id and recipient_id == principal.user_id:
+            raise invalid("you cannot send a private message to yourself")
+
+        async with self.events.change(session_id) as change:
+            db = change.db
+            if client_id is not None:
+                existing = await repo.find_by_client_id(db, session_id, principal.user_id, client_id)
+                if existing is not None:
+                    return views.message(existing), 0
+            await repo.upsert_member(
+                db, session_id, principal.user_id, principal.display_name, principal.role.value, change.now
+            )
+            reply_to = None
+            if reply_to_message_id:
+                reply_to = await self._visible_message(db, session_id, reply_to_message_id, principal)
+                recipient_id = _reply_recipient(reply_to, principal, recipient_id)
+            if recipient_id:
+                await self._check_private_recipient(db, session_id, principal, recipient_id)
+            message = Message(
+                id=uuid.uuid4().hex,
+                session_id=session_id,
+                sequence=0,
+                sender_id=principal.user_id,
+                sender_name=principal.display_name,
+                sender_role=principal.role.value,
+                recipient_id=recipient_id or None,
+                text=text,
+                client_message_id=client_id,
+                created_at=change.now,
+                reply_to_id=reply_to.id if reply_to else None,
+            )
+            message.sequence = await change.allocate()
+            view = views.message(message, reply_to=reply_to)
+            if recipient_id:
+                audience = Audience(everyone=False, instructors=False, parties=(principal.user_id, recipient_id))
+                event = change.record(message.sequence, audience, private_message_posted=view)
+            else:
+                event = change.record(message.sequence, message_posted=view)
+            db.add(message)
+        return views.message(message, reply_to=reply_to), event.sequence
+
+    async def _check_private_recipient(self, db, session_id: str, sender: Principal, recipient_id: str) -> None:
+        recipient = await repo.get_member(db, session_id, recipient_id)
+        if recipient is None:
+            raise not_found(f"user {recipient_id!r} has not joined session {session_id!r}")
+        if not sender.is_instructor and recipient.role != Role.INSTRUCTOR.value:
+            raise denied("participants may write privately only to instructors")
+
+    async def _visible_message(self, db, session_id: str, message_id: str, principal: Principal) -> Message:
+        message = await repo.get_message(db, session_id, message_id)
+        if message is None or not _may_see(message, principal):
+            raise not_found(f"message {message_id!r} does not exist in session {session_id!r}")
+        return message
+
+    async def list_messages(
+        self, principal: Principal, session_id: str, *, page_size: int, page_token: str, after_sequence: int
+    ) -> tuple[list[pb.ChatMessage], str]:
+        self._enter(principal, session_id)
+        if after_sequence < 0:
+            raise invalid("after_sequence must not be negative")
+        limit = validation.page_size(page_size)
+        kind = "after" if after_sequence else "before"
+        position = validation.decode_page_token(page_token, kind, session_id)
+        async with self.database.read() as db:
+            if after_sequence:
+                start = int(position) if position is not None else after_sequence
+                rows = await repo.list_messages(
+                    db, session_id, viewer_id=principal.user_id, limit=limit + 1, after_sequence=start
+                )
+            else:
+                rows = await repo.list_messages(
+                    db,
+                    session_id,
+                    viewer_id=principal.user_id,
+                    limit=limit + 1,
+                    before_sequence=int(position) if position is not None else None,
+                )
+            page, more = rows[:limit], len(rows) > limit
+            replies = await self._reply_originals(db, session_id, page)
+        next_token = validation.encode_page_token(kind, session_id, page[-1].sequence) if more else ""
+        return [views.message(row, reply_to=replies.get(row.reply_to_id)) for row in page], next_token
+
+    async def _reply_originals(self, db, session_id: str, rows) -> dict[str, Message]:
+        originals: dict[str, Message] = {}
+        for row in rows:
+            if row.reply_to_id and row.reply_to_id not in originals:
+                original = await repo.get_message(db, session_id, row.reply_to_id)
+                if original is not None:
+                    originals[original.id] = original
+        return originals
+
+    # ------------------------------------------------------------ participants
+
+    async def list_participants(
+        self, principal: Principal, session_id: str, *, page_size: int, page_token: str, include_offline: bool
+    ) -> tuple[list[pb.Participant], str]:
+        self._enter(principal, session_id)
+        limit = validation.page_size(page_size)
+        kind = "all" if include_offline else "online"
+        after = str(validation.decode_page_token(page_token, kind, session_id) or "")
+        if include_offline:
+            async with self.database.read() as db:
+                rows = await repo.list_members(db, session_id, after_user_id=after, limit=limit + 1)
+            people = [views.member(row, online=self.presence.is_online(session_id, row.user_id)) for row in rows]
+        else:
+            online = [p for p in self.presence.online(session_id) if p.user_id > after]
+            people = [views.participant(p, online=True) for p in online[: limit + 1]]
+        page, more = people[:limit], len(people) > limit
+        next_token = validation.encode_page_token(kind, session_id, page[-1].user_id) if more else ""
+        return page, next_token
+
+    # ------------------------------------------------------------ streams
+
+    async def open_stream(self, principal: Principal, session_id: str, last_sequence: int) -> StreamOpening:
+        """Join a session: register for live events, then build what the stream starts with.
+
+        The subscriber is registered before anything is read, so an event
+        committed meanwhile is either in what is read (and skipped from the
+        queue) or in the queue: never lost, never twice.
+        """
+        self._enter(principal, session_id)
+        if last_sequence < 0:
+            raise invalid("last_sequence must not be negative")
+        subscriber = Subscriber(
+            session_id,
+            principal.user_id,
+            principal.is_instructor,
+            max_pending=self.settings.subscriber_buffer,
+            batch_bytes=self.settings.batch_bytes,
+        )
+        self.fanout.add(subscriber)
+        try:
+            if self.presence.connect(session_id, principal):
+                await self._record_presence(principal, session_id, joined=True)
+            initial = await self._stream_start(principal, session_id, last_sequence, subscriber)
+        except BaseException:
+            await asyncio.shield(self.close_stream(StreamOpening(subscriber, principal, [])))
+            raise
+        return StreamOpening(subscriber, principal, initial)
+
+    async def close_stream(self, opening: StreamOpening) -> None:
+        subscriber = opening.subscriber
+        self.fanout.remove(subscriber)
+        if self.presence.disconnect(subscriber.session_id, opening.principal):
+            await self._record_presence(opening.principal, subscriber.session_id, joined=False)
+
+    async def _record_presence(self, principal: Principal, session_id: str, *, joined: bool) -> None:
+        async with self.events.change(session_id) as change:
+            await repo.upsert_member(
+                change.db, session_id, principal.user_id, principal.display_name, principal.role.value, change.now
+            )
+            person = views.participant(principal, online=joined)
+            if joined:
+                await change.emit(user_joined=pb.UserJoined(participant=person))
+            else:
+                await change.emit(user_left=pb.UserLeft(participant=person))
+
+    async def _stream_start(
+        self, principal: Principal, session_id: str, last_sequence: int, subscriber: Subscriber
+    ) -> list[bytes]:
+        you = views.participant(principal, online=True)
+        async with self.database.lock(session_id):
+            async with self.database.snapshot_read() as db:
+                newest = await repo.last_sequence(db, session_id)
+                gap = newest - last_sequence
+                if last_sequence and 0 <= gap <= self.settings.replay_limit:
+                    missed = await repo.events_after(
+                        db,
+                        session_id,
+                        last_sequence,
+                        through_sequence=newest,
+                        viewer_id=principal.user_id,
+                        is_instructor=principal.is_instructor,
+                    )
+                    started = pb.StreamStarted(you=you, recovered=True, resume_from_sequence=last_sequence)
+                    subscriber.start_after(newest)
+                    return [frame(self._notice(session_id, stream_started=started))] + [frame(p) for _, p in missed]
+                snapshot = await self._snapshot(db, principal, session_id, newest)
+            subscriber.start_after(newest)
+        started = pb.StreamStarted(you=you, recovered=False, snapshot=snapshot, resume_from_sequence=newest)
+        return [frame(self._notice(session_id, stream_started=started))]
+
+    async def _snapshot(self, db, principal: Principal, session_id: str, as_of: int) -> pb.SessionSnapshot:
+        now = self.clock.now()
+        recent = await repo.list_messages(
+            db, session_id, viewer_id=principal.user_id, limit=self.settings.snapshot_messages
+        )
+        recent = list(reversed(recent))
+        replies = await self._reply_originals(db, session_id, recent)
+        pinned = await repo.pinned_messages(db, session_id, viewer_id=principal.user_id)
+        mutes = await repo.active_mutes(db, session_id, now)
+        hands = await repo.raised_hands(db, session_id)
+        session = await repo.get_session(db, session_id)
+        snapshot = pb.SessionSnapshot(
+            as_of_sequence=as_of,
+            online=[views.participant(p, online=True) for p in self.presence.online(session_id)],
+            recent_messages=[views.message(row, reply_to=replies.get(row.reply_to_id)) for row in recent],
+            raised_hands=[views.raised_hand(row, position) for position, row in enumerate(hands, start=1)],
+            pinned_messages=[views.message(row) for row in pinned],
+            active_mutes=[views.mute(row) for row in mutes if principal.is_instructor or row.user_id == principal.user_id],
+            policy=views.policy(session),
+        )
+        mine = next((row for row in mutes if row.user_id == principal.user_id), None)
+        if mine is not None:
+            snapshot.my_mute.CopyFrom(views.mute(mine))
+        return snapshot
+
+    def _notice(self, session_id: str, **kind) -> bytes:
+        return notice(session_id, self.clock.now(), **kind)
+
+    def accepted(self, session_id: str, request_id: str, sequence: int, message_id: str = "") -> bytes:
+        """The framed ActionAccepted for the stream that sent an action."""
+        accepted = pb.ActionAccepted(request_id=request_id, sequence=sequence, message_id=message_id)
+        return frame(self._notice(session_id, action_accepted=accepted))
+
+    def rejected(self, session_id: str, request_id: str, error: ChatError) -> bytes:
+        """The framed ErrorEvent for the stream whose action was refused."""
+        event = pb.ErrorEvent(request_id=request_id, code=int(error.code), message=error.message)
+        if error.retry_after is not None:
+            event.retry_delay.FromTimedelta(error.retry_after)
+        return frame(self._notice(session_id, error=event))
+
+    # ------------------------------------------------------------ helpers
+
+    def _enter(self, principal: Principal, session_id: str) -> None:
+        validation.session_id(session_id)
+        principal.check_session(session_id)
+
+
+def _may_see(message: Message, principal: Principal) -> bool:
+    return message.recipient_id is None or principal.user_id in (message.sender_id, message.recipient_id)
+
+
+def _reply_recipient(original: Message, sender: Principal, recipient_id: str) -> str:
+    """A reply to a private message stays between the same two people."""
+    if original.recipient_id is None:
+        return recipient_id
+    other = original.recipient_id if original.sender_id == sender.user_id else original.sender_id
+    if recipient_id and recipient_id != other:
+        raise invalid("a reply to a private message must go to the other party of that conversation")
+    return other
+

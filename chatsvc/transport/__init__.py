@@ -1,0 +1,1 @@
+"""gRPC transport: the servicer, interceptors and server assembly."""

@@ -1,0 +1,30 @@
+"""Stream actions translated into the same domain calls as their unary twins."""
+
+from __future__ import annotations
+
+from sessionchat.v1 import chat_pb2 as pb
+
+from chatsvc.auth import Principal
+from chatsvc.domain.errors import ChatError, ErrorCode, invalid
+from chatsvc.domain.service import ChatService, unimplemented
+
+
+async def perform(service: ChatService, principal: Principal, session_id: str, request: pb.StreamEventsRequest) -> tuple[int, str]:
+    """Run one action of a joined stream; returns (event sequence, message id)."""
+    kind = request.WhichOneof("action")
+    if kind is None:
+        raise invalid("the request carries no action")
+    if kind == "join":
+        raise ChatError(ErrorCode.FAILED_PRECONDITION, f"this stream has already joined session {session_id!r}")
+    if kind == "send_message":
+        action = request.send_message
+        message, sequence = await service.send_message(
+            principal,
+            session_id,
+            action.text,
+            recipient_id=action.recipient_id,
+            client_message_id=action.client_message_id,
+            reply_to_message_id=action.reply_to_message_id,
+        )
+        return sequence, message.message_id
+    raise unimplemented(kind.replace("_", " "))

@@ -1,0 +1,95 @@
+"""Server interceptors: authentication, and domain errors turned into statuses.
+
+Both wrap the method's behavior so that they run in the handler's own task:
+the principal set here is what `current_principal()` returns in the servicer.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import inspect
+
+import grpc
+
+from chatsvc.auth import Principal, TokenVerifier
+from chatsvc.domain.errors import ChatError, unauthenticated
+from chatsvc.fanout.hub import StreamEnded
+from chatsvc.transport.errors import chat_error_status, to_status
+
+
+_principal: contextvars.ContextVar[Principal] = contextvars.ContextVar("principal")
+
+# Methods anyone may call: health checks and reflection (for grpcurl list/describe).
+OPEN_METHOD_PREFIXES = ("/grpc.health.v1.", "/grpc.reflection.")
+
+
+def current_principal() -> Principal:
+    return _principal.get()
+
+
+def _wrap_handler(handler: grpc.RpcMethodHandler, before, on_error) -> grpc.RpcMethodHandler:
+    """The same handler whose behavior runs `before(context)` first and maps errors."""
+
+    def wrap(behavior):
+        if behavior is None:
+            return None
+        if inspect.isasyncgenfunction(behavior):
+
+            async def generator(request, context):
+                try:
+                    await before(context)
+                    async for response in behavior(request, context):
+                        yield response
+                except (ChatError, StreamEnded) as error:
+                    await on_error(error, context)
+
+            return generator
+
+        async def coroutine(request, context):
+            try:
+                await before(context)
+                return await behavior(request, context)
+            except (ChatError, StreamEnded) as error:
+                await on_error(error, context)
+
+        return coroutine
+
+    return handler._replace(
+        unary_unary=wrap(handler.unary_unary),
+        unary_stream=wrap(handler.unary_stream),
+        stream_unary=wrap(handler.stream_unary),
+        stream_stream=wrap(handler.stream_stream),
+    )
+
+
+async def _abort(error: ChatError | StreamEnded, context: grpc.aio.ServicerContext) -> None:
+    if isinstance(error, ChatError):
+        await context.abort_with_status(chat_error_status(error))
+    await context.abort_with_status(to_status(error.code, error.message))
+
+
+class AuthInterceptor(grpc.aio.ServerInterceptor):
+    """Checks `authorization: Bearer <JWT>` on every call except health and reflection,
+    and answers a `ChatError` (or an ended stream) with its status and details."""
+
+    def __init__(self, verifier: TokenVerifier) -> None:
+        self._verifier = verifier
+
+    async def intercept_service(self, continuation, handler_call_details):
+        handler = await continuation(handler_call_details)
+        if handler is None or handler_call_details.method.startswith(OPEN_METHOD_PREFIXES):
+            return handler
+        return _wrap_handler(handler, self._authenticate, _abort)
+
+    async def _authenticate(self, context: grpc.aio.ServicerContext) -> None:
+        _principal.set(self._verifier.verify(bearer_token(context.invocation_metadata() or ())))
+
+
+def bearer_token(metadata) -> str:
+    values = [value for key, value in metadata if key == "authorization"]
+    if not values:
+        raise unauthenticated("missing 'authorization: Bearer <token>' metadata")
+    scheme, _, token = str(values[0]).partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise unauthenticated("the authorization metadata must be 'Bearer <token>'")
+    return token.strip()

@@ -1,0 +1,111 @@
+"""Server assembly: the grpc.aio server with auth, health, reflection and graceful stop."""
+
+from __future__ import annotations
+
+import logging
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from sessionchat.v1 import chat_pb2 as pb
+
+from chatsvc.auth import TokenVerifier
+from chatsvc.clock import Clock, SystemClock
+from chatsvc.config import Settings
+from chatsvc.domain.errors import ErrorCode
+from chatsvc.domain.service import ChatService
+from chatsvc.fanout.local import LocalFanout
+from chatsvc.storage.database import Database
+from chatsvc.transport.interceptors import AuthInterceptor
+from chatsvc.transport.servicer import SessionChatServicer
+
+log = logging.getLogger(__name__)
+
+SERVICE_NAME = pb.DESCRIPTOR.services_by_name["SessionChat"].full_name
+# These stream methods write events that are serialized once per session and
+# framed as batch elements already (chatsvc.fanout.codec): bytes pass through.
+PRESERIALIZED_METHODS = frozenset({"StreamEvents", "Subscribe"})
+
+SERVER_OPTIONS = [
+    # Find dead connections: ping after 30 s of silence, drop after 10 s without answer.
+    ("grpc.keepalive_time_ms", 30_000),
+    ("grpc.keepalive_timeout_ms", 10_000),
+    ("grpc.keepalive_permit_without_calls", 1),
+    # Let clients ping every 10 s on idle streams without being told "too_many_pings".
+    ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
+    ("grpc.http2.max_pings_without_data", 0),
+]
+
+
+def _passthrough(data: bytes) -> bytes:
+    return data
+
+
+def method_handlers(servicer: SessionChatServicer) -> dict[str, grpc.RpcMethodHandler]:
+    """The service's handlers, built from the proto descriptor like the generated code."""
+    handlers = {}
+    for method in pb.DESCRIPTOR.services_by_name["SessionChat"].methods:
+        request_type = getattr(pb, method.input_type.name)
+        response_type = getattr(pb, method.output_type.name)
+        serialize = _passthrough if method.name in PRESERIALIZED_METHODS else response_type.SerializeToString
+        behavior = getattr(servicer, method.name)
+        if method.client_streaming and method.server_streaming:
+            make = grpc.stream_stream_rpc_method_handler
+        elif method.server_streaming:
+            make = grpc.unary_stream_rpc_method_handler
+        elif method.client_streaming:
+            make = grpc.stream_unary_rpc_method_handler
+        else:
+            make = grpc.unary_unary_rpc_method_handler
+        handlers[method.name] = make(
+            behavior, request_deserializer=request_type.FromString, response_serializer=serialize
+        )
+    return handlers
+
+
+class ChatServer:
+    """One server process. `start()` returns the bound port (use port 0 for a free one)."""
+
+    def __init__(self, settings: Settings, *, clock: Clock | None = None) -> None:
+        self.settings = settings
+        self.clock = clock or SystemClock()
+        self.database = Database(settings.database_url)
+        self.fanout = LocalFanout()
+        self.service = ChatService(self.database, self.fanout, self.clock, settings)
+        verifier = TokenVerifier(secret=settings.resolve_jwt_secret(), public_key=settings.jwt_public_key)
+        self.health = health.aio.HealthServicer()
+        self.server = grpc.aio.server(interceptors=[AuthInterceptor(verifier)], options=SERVER_OPTIONS)
+        self.port = 0
+
+    async def start(self) -> int:
+        await self.database.migrate()
+        await self.fanout.start()
+        handlers = method_handlers(SessionChatServicer(self.service))
+        self.server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE_NAME, handlers),))
+        self.server.add_registered_method_handlers(SERVICE_NAME, handlers)
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
+        reflection.enable_server_reflection(
+            (SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME),
+            self.server,
+        )
+        self.port = self.server.add_insecure_port(self.settings.listen)
+        if not self.port:
+            raise OSError(f"cannot listen on {self.settings.listen}")
+        await self.server.start()
+        for name in ("", SERVICE_NAME):
+            await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+        log.info("SessionChat listening on port %d (database %s)", self.port, self.database.engine.url.render_as_string())
+        return self.port
+
+    async def stop(self, grace: float | None = None) -> None:
+        """Stop taking calls, end live streams after their pending events, then close."""
+        await self.health.enter_graceful_shutdown()
+        self.fanout.hub.end_all(
+            ErrorCode.UNAVAILABLE, "the server is shutting down; reconnect with the last sequence you received"
+        )
+        await self.server.stop(self.settings.shutdown_grace_seconds if grace is None else grace)
+        await self.fanout.close()
+        await self.database.close()
+
+    async def wait(self) -> None:
+        await self.server.wait_for_termination()

@@ -1,0 +1,125 @@
+"""The SessionChat servicer: protobuf in, domain call, protobuf out. No rules here."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import grpc
+from sessionchat.v1 import chat_pb2 as pb
+
+from chatsvc.domain.errors import ChatError, ErrorCode, invalid
+from chatsvc.domain.service import ChatService, StreamOpening, unimplemented
+from chatsvc.fanout.codec import batches
+from chatsvc.transport.actions import perform
+from chatsvc.transport.interceptors import current_principal
+
+log = logging.getLogger(__name__)
+
+
+class SessionChatServicer:
+    def __init__(self, service: ChatService) -> None:
+        self.service = service
+
+    # ------------------------------------------------------------ live streams
+
+    async def StreamEvents(self, request_iterator, context: grpc.aio.ServicerContext) -> None:
+        await context.send_initial_metadata(())
+        requests = aiter(request_iterator)
+        opening = await self._join_from_stream(requests, context)
+        if opening is None:
+            return  # the client closed before joining
+        reader = asyncio.create_task(self._run_actions(requests, opening))
+        try:
+            await self._write_events(opening, context)
+        finally:
+            reader.cancel()
+            await asyncio.shield(self.service.close_stream(opening))
+
+    async def Subscribe(self, request: pb.SubscribeRequest, context: grpc.aio.ServicerContext) -> None:
+        opening = await self.service.open_stream(current_principal(), request.session_id, request.last_sequence)
+        try:
+            await context.send_initial_metadata(())
+            await self._write_events(opening, context)
+        finally:
+            await asyncio.shield(self.service.close_stream(opening))
+
+    async def _join_from_stream(self, requests, context) -> StreamOpening | None:
+        """Wait for a valid `join`; anything else before it gets an error event."""
+        principal = current_principal()
+        async for request in requests:
+            try:
+                if request.WhichOneof("action") != "join":
+                    raise invalid("the first request on a stream must be 'join'")
+                join = request.join
+                return await self.service.open_stream(principal, join.session_id, join.last_sequence)
+            except ChatError as error:
+                await context.write(self.service.rejected(request.join.session_id, request.request_id, error))
+        return None
+
+    async def _write_events(self, opening: StreamOpening, context) -> None:
+        for batch in batches(opening.initial, self.service.settings.batch_bytes):
+            await context.write(batch)
+        subscriber = opening.subscriber
+        while True:
+            await context.write(await subscriber.next_batch())
+
+    async def _run_actions(self, requests, opening: StreamOpening) -> None:
+        subscriber = opening.subscriber
+        session_id = subscriber.session_id
+        async for request in requests:
+            try:
+                sequence, message_id = await perform(self.service, opening.principal, session_id, request)
+                reply = self.service.accepted(session_id, request.request_id, sequence, message_id)
+            except ChatError as error:
+                reply = self.service.rejected(session_id, request.request_id, error)
+            except Exception:
+                log.exception("action %s failed", request.WhichOneof("action"))
+                reply = self.service.rejected(session_id, request.request_id, ChatError(ErrorCode.INTERNAL, "internal error"))
+            subscriber.deliver(0, reply)
+
+    # ------------------------------------------------------------ messages and presence
+
+    async def SendMessage(self, request: pb.SendMessageRequest, context) -> pb.SendMessageResponse:
+        message, _ = await self.service.send_message(
+            current_principal(),
+            request.session_id,
+            request.text,
+            recipient_id=request.recipient_id,
+            client_message_id=request.client_message_id,
+            reply_to_message_id=request.reply_to_message_id,
+        )
+        return pb.SendMessageResponse(message=message)
+
+    async def ListMessages(self, request: pb.ListMessagesRequest, context) -> pb.ListMessagesResponse:
+        messages, token = await self.service.list_messages(
+            current_principal(),
+            request.session_id,
+            page_size=request.page_size,
+            page_token=request.page_token,
+            after_sequence=request.after_sequence,
+        )
+        return pb.ListMessagesResponse(messages=messages, next_page_token=token)
+
+    async def ListParticipants(self, request: pb.ListParticipantsRequest, context) -> pb.ListParticipantsResponse:
+        people, token = await self.service.list_participants(
+            current_principal(),
+            request.session_id,
+            page_size=request.page_size,
+            page_token=request.page_token,
+            include_offline=request.include_offline,
+        )
+        return pb.ListParticipantsResponse(participants=people, next_page_token=token)
+
+    # ------------------------------------------------------------ owned by later issues
+
+    async def _unimplemented(self, request, context):
+        raise unimplemented(type(request).DESCRIPTOR.name.removesuffix("Request"))
+
+    DeleteMessage = MuteUser = UnmuteUser = ListMutes = GetChatPolicy = UpdateChatPolicy = _unimplemented
+    ClearStrikes = ListAuditEvents = AddReaction = RemoveReaction = ListReactions = _unimplemented
+    RaiseHand = LowerHand = AcknowledgeHand = ListRaisedHands = SetTyping = _unimplemented
+    PinMessage = UnpinMessage = ListPinnedMessages = _unimplemented
+
+    async def ExportChat(self, request, context):
+        raise unimplemented("ExportChat")

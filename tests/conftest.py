@@ -1,0 +1,54 @@
+"""Fixtures: a real grpc.aio server on a free loopback port, and real clients."""
+
+from __future__ import annotations
+
+import pytest
+
+from chatsvc.config import Settings
+from chatsvc.transport.server import ChatServer
+from tests.helpers import SECRET, Client
+
+
+@pytest.fixture
+def settings(tmp_path) -> Settings:
+    """Embedded defaults (SQLite in a temporary directory), on a free port."""
+    return Settings(listen="127.0.0.1:0", database_url=f"sqlite+aiosqlite:///{tmp_path / 'chat.db'}", jwt_secret=SECRET)
+
+
+@pytest.fixture
+async def server(settings):
+    chat_server = ChatServer(settings)
+    await chat_server.start()
+    yield chat_server
+    await chat_server.stop(grace=1)
+
+
+@pytest.fixture
+async def connect(server):
+    """connect(user_id, role=..., sessions=[...]) -> a Client of the running server."""
+    clients: list[Client] = []
+
+    def make(user_id: str, role: str = "participant", **options) -> Client:
+        client = Client(f"127.0.0.1:{server.port}", user_id, role, **options)
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        await client.close()
+
+
+@pytest.fixture
+def alice(connect) -> Client:
+    """The instructor."""
+    return connect("alice", "instructor", name="Alice")
+
+
+@pytest.fixture
+def bob(connect) -> Client:
+    return connect("bob", name="Bob")
+
+
+@pytest.fixture
+def carol(connect) -> Client:
+    return connect("carol", name="Carol")

@@ -1,0 +1,167 @@
+"""Test clients: real gRPC channels to a real server, and a reader for live streams."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+import grpc
+from sessionchat.v1 import chat_pb2 as pb
+from sessionchat.v1 import chat_pb2_grpc
+
+from chatsvc.auth import mint_token
+
+SECRET = "test-secret-0123456789-abcdefghijklmnopqrstuvwxyz"
+# Long enough to never fire on a healthy run, short enough to fail fast.
+EVENT_TIMEOUT = 10.0
+
+
+class EventReader:
+    """Collects the events of a live stream (StreamEvents or Subscribe) as they arrive."""
+
+    def __init__(self, call) -> None:
+        self.call = call
+        self.events: list[pb.Event] = []
+        self._arrived = asyncio.Condition()
+        self._position = 0
+        self.error: grpc.aio.AioRpcError | None = None
+        self._task = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        try:
+            async for response in self.call:
+                async with self._arrived:
+                    self.events.extend(response.events)
+                    self._arrived.notify_all()
+        except grpc.aio.AioRpcError as error:
+            self.error = error
+        finally:
+            async with self._arrived:
+                self._arrived.notify_all()
+
+    async def next(self, kind: str | None = None, *, skip: tuple[str, ...] = ("typing_started", "typing_stopped")) -> pb.Event:
+        """The next event (of `kind`, when given), skipping the kinds in `skip`."""
+        async def find() -> pb.Event:
+            async with self._arrived:
+                while True:
+                    while self._position < len(self.events):
+                        event = self.events[self._position]
+                        self._position += 1
+                        which = event.WhichOneof("kind")
+                        if kind is not None and which == kind:
+                            return event
+                        if kind is None and which not in skip:
+                            return event
+                    if self._task.done():
+                        raise AssertionError(f"stream ended while waiting for {kind or 'an event'}: {self.error!r}")
+                    await self._arrived.wait()
+
+        return await asyncio.wait_for(find(), EVENT_TIMEOUT)
+
+    async def find(self, predicate) -> pb.Event:
+        """The first event, among all received so far or still to come, that matches."""
+        async def search() -> pb.Event:
+            async with self._arrived:
+                checked = 0
+                while True:
+                    for event in self.events[checked:]:
+                        if predicate(event):
+                            return event
+                    checked = len(self.events)
+                    if self._task.done():
+                        raise AssertionError(f"stream ended before a matching event: {self.error!r}")
+                    await self._arrived.wait()
+
+        return await asyncio.wait_for(search(), EVENT_TIMEOUT)
+
+    async def ended(self) -> grpc.aio.AioRpcError | None:
+        """Wait for the stream to end; its error status, if any."""
+        await asyncio.wait_for(asyncio.shield(self._task), EVENT_TIMEOUT)
+        return self.error
+
+    def kinds(self) -> list[str]:
+        return [event.WhichOneof("kind") for event in self.events]
+
+    def cancel(self) -> None:
+        self.call.cancel()
+        self._task.cancel()
+
+
+@dataclass
+class Client:
+    """One user's connection: a channel, a stub and their token."""
+
+    target: str
+    user_id: str
+    role: str = "participant"
+    name: str = ""
+    sessions: list[str] | None = None
+    token: str | None = None
+    channel: grpc.aio.Channel = field(init=False)
+    stub: chat_pb2_grpc.SessionChatStub = field(init=False)
+
+    def __post_init__(self) -> None:
+        if self.token is None:
+            self.token = mint_token(
+                secret=SECRET, user_id=self.user_id, name=self.name or self.user_id.title(), role=self.role, sessions=self.sessions
+            )
+        self.channel = grpc.aio.insecure_channel(self.target)
+        self.stub = chat_pb2_grpc.SessionChatStub(self.channel)
+
+    @property
+    def metadata(self) -> tuple[tuple[str, str], ...]:
+        return (("authorization", f"Bearer {self.token}"),)
+
+    async def call(self, method: str, request):
+        return await getattr(self.stub, method)(request, metadata=self.metadata)
+
+    async def send(self, session_id: str, text: str, **fields) -> pb.ChatMessage:
+        response = await self.call("SendMessage", pb.SendMessageRequest(session_id=session_id, text=text, **fields))
+        return response.message
+
+    def subscribe(self, session_id: str, last_sequence: int = 0) -> EventReader:
+        call = self.stub.Subscribe(
+            pb.SubscribeRequest(session_id=session_id, last_sequence=last_sequence), metadata=self.metadata
+        )
+        return EventReader(call)
+
+    def stream(self, session_id: str, last_sequence: int = 0) -> "BidiStream":
+        return BidiStream(self, session_id, last_sequence)
+
+    async def close(self) -> None:
+        await self.channel.close()
+
+
+class BidiStream(EventReader):
+    """A StreamEvents call: joins on open; `act` sends an action with a request id."""
+
+    def __init__(self, client: Client, session_id: str, last_sequence: int) -> None:
+        self.outgoing: asyncio.Queue[pb.StreamEventsRequest | None] = asyncio.Queue()
+        self._counter = 0
+        if session_id is not None:
+            self.outgoing.put_nowait(
+                pb.StreamEventsRequest(request_id="join", join=pb.JoinSession(session_id=session_id, last_sequence=last_sequence))
+            )
+        super().__init__(client.stub.StreamEvents(self._requests(), metadata=client.metadata))
+
+    async def _requests(self):
+        while (request := await self.outgoing.get()) is not None:
+            yield request
+
+    def act(self, request_id: str | None = None, **action) -> str:
+        """Send one action (e.g. `send_message=pb.SendMessageAction(...)`); returns its request id."""
+        self._counter += 1
+        request_id = request_id or f"r{self._counter}"
+        self.outgoing.put_nowait(pb.StreamEventsRequest(request_id=request_id, **action))
+        return request_id
+
+    async def reply_to(self, request_id: str) -> pb.Event:
+        """The ActionAccepted or ErrorEvent answering a request."""
+
+        def answers(event: pb.Event) -> bool:
+            which = event.WhichOneof("kind")
+            return (which == "action_accepted" and event.action_accepted.request_id == request_id) or (
+                which == "error" and event.error.request_id == request_id
+            )
+
+        return await self.find(answers)
