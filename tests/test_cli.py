@@ -1,0 +1,112 @@
+"""The `chatsvc` command as a user runs it: serve on the embedded default, token, migrate."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import grpc
+import pytest
+from sessionchat.v1 import chat_pb2 as pb
+
+from tests.helpers import Client
+
+CHATSVC = [sys.executable, "-m", "chatsvc.cli"]
+
+
+def clean_env() -> dict[str, str]:
+    """The environment of a user who configured nothing."""
+    return {key: value for key, value in os.environ.items() if not key.startswith("CHATSVC_")}
+
+
+def run(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(CHATSVC + args, cwd=cwd, env=clean_env(), capture_output=True, text=True, timeout=60)
+
+
+def test_help_explains_serve_and_token(tmp_path):
+    result = run(["--help"], tmp_path)
+    assert result.returncode == 0
+    assert "serve" in result.stdout and "token" in result.stdout
+    token_help = run(["token", "--help"], tmp_path).stdout
+    assert "--user" in token_help and "--role" in token_help and "--session" in token_help
+
+
+@pytest.fixture
+async def served(tmp_path):
+    """`chatsvc serve` with no configuration, in an empty directory, on a free port."""
+    process = await asyncio.create_subprocess_exec(
+        *CHATSVC, "serve", "--listen", "127.0.0.1:0", cwd=tmp_path, env=clean_env(),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )
+    output: list[str] = []
+    while True:
+        line = (await asyncio.wait_for(process.stdout.readline(), 30)).decode()
+        assert line, f"chatsvc serve exited early:\n{''.join(output)}"
+        output.append(line)
+        if line.startswith("SessionChat serving on"):
+            break
+    yield process, line.split()[-1], tmp_path
+    if process.returncode is None:
+        process.kill()
+        await process.wait()
+
+
+async def test_serve_with_no_configuration_is_secure_and_works_with_chatsvc_tokens(served):
+    process, target, directory = served
+    assert (directory / "chatsvc.db").exists()
+    secret_file = directory / ".chatsvc-jwt-secret"
+    assert secret_file.stat().st_mode & 0o077 == 0, "the generated secret must be private to its owner"
+
+    token = run(["token", "--user", "ann", "--name", "Ann", "--role", "instructor", "--session", "s1"], directory)
+    assert token.returncode == 0, token.stderr
+    client = Client(target, "ann", token=token.stdout.strip())
+    assert (await client.send("s1", "it works")).sender_name == "Ann"
+
+    guessed = Client(target, "ann", role="instructor")  # signed with a secret the server never had
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await guessed.send("s1", "let me in")
+    assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    await client.close()
+    await guessed.close()
+
+
+async def test_sigterm_ends_streams_cleanly_and_keeps_every_accepted_message(served):
+    process, target, directory = served
+    token = run(["token", "--user", "ann", "--name", "Ann", "--role", "instructor"], directory).stdout.strip()
+    client = Client(target, "ann", token=token)
+    stream = client.subscribe("s1")
+    await stream.next("stream_started")
+    sent = [await client.send("s1", f"m{n}") for n in range(5)]
+    for message in sent:
+        assert (await stream.next("message_posted")).message_posted.message_id == message.message_id
+
+    process.send_signal(signal.SIGTERM)
+    error = await stream.ended()
+    assert error is not None and error.code() == grpc.StatusCode.UNAVAILABLE
+    assert "shutting down" in error.details()
+    assert await asyncio.wait_for(process.wait(), 30) == 0
+    await client.close()
+
+    # Everything accepted is still there for the next server.
+    restarted = await asyncio.create_subprocess_exec(
+        *CHATSVC, "serve", "--listen", "127.0.0.1:0", cwd=directory, env=clean_env(), stdout=asyncio.subprocess.PIPE
+    )
+    target = (await asyncio.wait_for(restarted.stdout.readline(), 30)).decode().split()[-1]
+    client = Client(target, "ann", token=token)
+    page = await client.call("ListMessages", pb.ListMessagesRequest(session_id="s1"))
+    assert [m.text for m in page.messages] == ["m4", "m3", "m2", "m1", "m0"]
+    await client.close()
+    restarted.send_signal(signal.SIGTERM)
+    assert await asyncio.wait_for(restarted.wait(), 30) == 0
+
+
+def test_migrate_creates_the_schema_and_is_idempotent(tmp_path):
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    for _ in range(2):
+        result = run(["migrate", "--database-url", url], tmp_path)
+        assert result.returncode == 0, result.stderr
+        assert "up to date" in result.stdout
