@@ -7,6 +7,8 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from chatsvc.domain.profanity import read_word_file
+
 DEFAULT_LISTEN = "127.0.0.1:50051"
 DEFAULT_DATABASE_FILE = "chatsvc.db"
 SECRET_FILE = ".chatsvc-jwt-secret"
@@ -32,7 +34,20 @@ class Settings:
     # Largest response message a stream writer builds from pending events.
     batch_bytes: int = 64 * 1024
     shutdown_grace_seconds: float = 5.0
-    extra: dict[str, str] = field(default_factory=dict)
+    # Rate limits per user per session (instructors are exempt).
+    message_rate_limit: int = 5
+    message_rate_window_seconds: int = 10
+    reaction_rate_limit: int = 10
+    reaction_rate_window_seconds: int = 60
+    # Profanity strikes: this many within the window mute the author automatically.
+    strike_window_seconds: int = 3600
+    strikes_before_mute: int = 3
+    auto_mute_minutes: int = 15
+    profanity_extra_words: list[str] = field(default_factory=list)
+    profanity_allowed_words: list[str] = field(default_factory=list)
+    # Interaction: the allowed reactions, and how long a typing indicator lasts unless refreshed.
+    reactions: tuple[str, ...] = ("\N{THUMBS UP SIGN}", "\N{CLAPPING HANDS SIGN}", "\N{HEAVY BLACK HEART}\N{VARIATION SELECTOR-16}", "\N{FIRE}")
+    typing_timeout_seconds: float = 5.0
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
@@ -46,10 +61,20 @@ class Settings:
         key_file = env.get("CHATSVC_JWT_PUBLIC_KEY_FILE")
         if key_file:
             settings.jwt_public_key = Path(key_file).read_text()
-        for name in ("max_message_length", "snapshot_messages", "replay_limit", "subscriber_buffer", "batch_bytes"):
+        for name in INTEGER_SETTINGS:
             value = env.get(f"CHATSVC_{name.upper()}")
             if value:
                 setattr(settings, name, int(value))
+        settings.profanity_extra_words = _word_list(env.get("CHATSVC_PROFANITY_ADD", ""))
+        settings.profanity_allowed_words = _word_list(env.get("CHATSVC_PROFANITY_ALLOW", ""))
+        if env.get("CHATSVC_PROFANITY_FILE"):
+            extra, allowed = read_word_file(env["CHATSVC_PROFANITY_FILE"])
+            settings.profanity_extra_words += extra
+            settings.profanity_allowed_words += allowed
+        if env.get("CHATSVC_REACTIONS"):
+            settings.reactions = tuple(_word_list(env["CHATSVC_REACTIONS"]))
+        if env.get("CHATSVC_TYPING_TIMEOUT_SECONDS"):
+            settings.typing_timeout_seconds = float(env["CHATSVC_TYPING_TIMEOUT_SECONDS"])
         return settings
 
     def resolve_jwt_secret(self) -> str | None:
@@ -62,6 +87,26 @@ class Settings:
             path.write_text(secrets.token_urlsafe(48))
         self.jwt_secret = path.read_text().strip()
         return self.jwt_secret
+
+
+INTEGER_SETTINGS = (
+    "max_message_length",
+    "snapshot_messages",
+    "replay_limit",
+    "subscriber_buffer",
+    "batch_bytes",
+    "message_rate_limit",
+    "message_rate_window_seconds",
+    "reaction_rate_limit",
+    "reaction_rate_window_seconds",
+    "strike_window_seconds",
+    "strikes_before_mute",
+    "auto_mute_minutes",
+)
+
+
+def _word_list(value: str) -> list[str]:
+    return [word.strip() for word in value.split(",") if word.strip()]
 
 
 def normalize_database_url(url: str) -> str:

@@ -18,9 +18,12 @@ from chatsvc.config import Settings
 from chatsvc.domain import validation, views
 from chatsvc.domain.errors import ChatError, ErrorCode, denied, invalid, not_found
 from chatsvc.domain.events import EventWriter, notice
+from chatsvc.domain.moderation import Moderation
 from chatsvc.domain.presence import Presence
+from chatsvc.domain.visibility import may_see
 from chatsvc.fanout.codec import frame
 from chatsvc.fanout.hub import Audience, Subscriber
+from chatsvc.ratelimit import RateLimiter
 from chatsvc.storage import repository as repo
 from chatsvc.storage.database import Database
 from chatsvc.storage.tables import Message
@@ -40,13 +43,14 @@ class StreamOpening:
 
 
 class ChatService:
-    def __init__(self, database: Database, fanout, clock: Clock, settings: Settings) -> None:
+    def __init__(self, database: Database, fanout, clock: Clock, settings: Settings, limiter: RateLimiter) -> None:
         self.database = database
         self.fanout = fanout
         self.clock = clock
         self.settings = settings
         self.presence = Presence()
         self.events = EventWriter(database, fanout, clock)
+        self.moderation = Moderation(database, self.events, clock, settings, limiter)
 
     # ------------------------------------------------------------ messages
 
@@ -66,6 +70,7 @@ class ChatService:
         client_id = validation.client_message_id(client_message_id)
         if recipient_id and recipient_id == principal.user_id:
             raise invalid("you cannot send a private message to yourself")
+        await self.moderation.limit_messages(principal, session_id)
 
         async with self.events.change(session_id) as change:
             db = change.db
@@ -82,6 +87,8 @@ class ChatService:
                 recipient_id = _reply_recipient(reply_to, principal, recipient_id)
             if recipient_id:
                 await self._check_private_recipient(db, session_id, principal, recipient_id)
+            await self.moderation.check_sender(change, principal, recipient_id)
+            text, censored = self.moderation.censor(text)
             message = Message(
                 id=uuid.uuid4().hex,
                 session_id=session_id,
@@ -103,6 +110,8 @@ class ChatService:
             else:
                 event = change.record(message.sequence, message_posted=view)
             db.add(message)
+            if censored:
+                await self.moderation.strike(change, principal, message.id)
         return views.message(message, reply_to=reply_to), event.sequence
 
     async def _check_private_recipient(self, db, session_id: str, sender: Principal, recipient_id: str) -> None:
@@ -114,7 +123,7 @@ class ChatService:
 
     async def _visible_message(self, db, session_id: str, message_id: str, principal: Principal) -> Message:
         message = await repo.get_message(db, session_id, message_id)
-        if message is None or not _may_see(message, principal):
+        if message is None or not may_see(message, principal):
             raise not_found(f"message {message_id!r} does not exist in session {session_id!r}")
         return message
 
@@ -289,12 +298,7 @@ class ChatService:
     # ------------------------------------------------------------ helpers
 
     def _enter(self, principal: Principal, session_id: str) -> None:
-        validation.session_id(session_id)
-        principal.check_session(session_id)
-
-
-def _may_see(message: Message, principal: Principal) -> bool:
-    return message.recipient_id is None or principal.user_id in (message.sender_id, message.recipient_id)
+        validation.enter_session(principal, session_id)
 
 
 def _reply_recipient(original: Message, sender: Principal, recipient_id: str) -> str:

@@ -22,6 +22,12 @@ def session_id(value: str) -> str:
     return value
 
 
+def enter_session(principal, session: str) -> None:
+    """A valid session id that the caller's token allows (chatsvc.auth.Principal)."""
+    session_id(session)
+    principal.check_session(session)
+
+
 def user_id(value: str, field: str = "user_id") -> str:
     if not value or not value.strip():
         raise invalid(f"{field} is required")

@@ -9,7 +9,7 @@ from sessionchat.v1 import chat_pb2 as pb
 
 from chatsvc.auth import Principal, Role
 from chatsvc.clock import as_utc
-from chatsvc.storage.tables import ChatSession, Member, Message, MuteRecord, RaisedHandRecord
+from chatsvc.storage.tables import AuditEntry, ChatSession, Member, Message, MuteRecord, RaisedHandRecord
 
 ROLE_TO_PROTO = {Role.INSTRUCTOR.value: pb.ROLE_INSTRUCTOR, Role.PARTICIPANT.value: pb.ROLE_PARTICIPANT}
 EXCERPT_LENGTH = 80
@@ -97,4 +97,17 @@ def policy(session: ChatSession | None) -> pb.ChatPolicy:
         public_chat=session.public_chat,
         private_chat_enabled=session.private_chat_enabled,
         slow_mode_seconds=session.slow_mode_seconds,
+    )
+
+
+def audit(row: AuditEntry) -> pb.AuditEvent:
+    return pb.AuditEvent(
+        id=row.id,
+        session_id=row.session_id,
+        actor_id=row.actor_id or "",
+        target_user_id=row.target_user_id or "",
+        action=row.action,
+        reason=row.reason,
+        message_id=row.message_id or "",
+        time=timestamp(row.created_at),
     )

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from chatsvc.storage.tables import ChatSession, EventRecord, Member, Message, MuteRecord, RaisedHandRecord
+from chatsvc.storage.tables import AuditEntry, ChatSession, EventRecord, Member, Message, MuteRecord, RaisedHandRecord, Strike
 
 
 async def ensure_session(db: AsyncSession, session_id: str, now: datetime) -> None:
@@ -167,3 +167,36 @@ async def active_mutes(db: AsyncSession, session_id: str, now: datetime) -> Sequ
 async def raised_hands(db: AsyncSession, session_id: str) -> Sequence[RaisedHandRecord]:
     statement = select(RaisedHandRecord).where(RaisedHandRecord.session_id == session_id)
     return (await db.exec(statement.order_by(RaisedHandRecord.raised_at.asc(), RaisedHandRecord.user_id))).scalars().all()
+
+
+async def get_mute(db: AsyncSession, session_id: str, user_id: str) -> MuteRecord | None:
+    return await db.get(MuteRecord, (session_id, user_id))
+
+
+async def last_message_time(db: AsyncSession, session_id: str, sender_id: str) -> datetime | None:
+    statement = select(func.max(Message.created_at)).where(Message.session_id == session_id, Message.sender_id == sender_id)
+    return (await db.exec(statement)).scalar_one_or_none()
+
+
+async def count_strikes(db: AsyncSession, session_id: str, user_id: str, since: datetime) -> int:
+    statement = select(func.count()).where(
+        Strike.session_id == session_id, Strike.user_id == user_id, Strike.created_at > since
+    )
+    return int((await db.exec(statement)).scalar_one())
+
+
+async def clear_strikes(db: AsyncSession, session_id: str, user_id: str) -> None:
+    await db.exec(delete(Strike).where(Strike.session_id == session_id, Strike.user_id == user_id))
+
+
+async def list_audit(db: AsyncSession, session_id: str, *, before_id: int | None, limit: int) -> Sequence[AuditEntry]:
+    statement = select(AuditEntry).where(AuditEntry.session_id == session_id)
+    if before_id is not None:
+        statement = statement.where(AuditEntry.id < before_id)
+    return (await db.exec(statement.order_by(AuditEntry.id.desc()).limit(limit))).scalars().all()
+
+
+async def all_mutes(db: AsyncSession, session_id: str) -> Sequence[MuteRecord]:
+    """Every mute row of the session, including ones whose time has passed."""
+    statement = select(MuteRecord).where(MuteRecord.session_id == session_id)
+    return (await db.exec(statement.order_by(MuteRecord.started_at.asc()))).scalars().all()

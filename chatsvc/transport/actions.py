@@ -27,4 +27,14 @@ async def perform(service: ChatService, principal: Principal, session_id: str, r
             reply_to_message_id=action.reply_to_message_id,
         )
         return sequence, message.message_id
+    moderation = service.moderation
+    if kind == "delete_message":
+        _, sequence = await moderation.delete_message(principal, session_id, request.delete_message.message_id)
+        return sequence, request.delete_message.message_id
+    if kind == "mute_user":
+        action = request.mute_user
+        _, sequence = await moderation.mute_user(principal, session_id, action.user_id, action.duration_minutes, action.reason)
+        return sequence, ""
+    if kind == "unmute_user":
+        return await moderation.unmute_user(principal, session_id, request.unmute_user.user_id), ""
     raise unimplemented(kind.replace("_", " "))

@@ -15,6 +15,7 @@ from chatsvc.config import Settings
 from chatsvc.domain.errors import ErrorCode
 from chatsvc.domain.service import ChatService
 from chatsvc.fanout.local import LocalFanout
+from chatsvc.ratelimit import LocalRateLimiter, RedisRateLimiter, redis_client
 from chatsvc.storage.database import Database
 from chatsvc.transport.interceptors import AuthInterceptor
 from chatsvc.transport.servicer import SessionChatServicer
@@ -71,7 +72,11 @@ class ChatServer:
         self.clock = clock or SystemClock()
         self.database = Database(settings.database_url)
         self.fanout = LocalFanout()
-        self.service = ChatService(self.database, self.fanout, self.clock, settings)
+        if settings.redis_url:
+            self.limiter = RedisRateLimiter(redis_client(settings.redis_url), self.clock)
+        else:
+            self.limiter = LocalRateLimiter(self.clock)
+        self.service = ChatService(self.database, self.fanout, self.clock, settings, self.limiter)
         verifier = TokenVerifier(secret=settings.resolve_jwt_secret(), public_key=settings.jwt_public_key)
         self.health = health.aio.HealthServicer()
         self.server = grpc.aio.server(interceptors=[AuthInterceptor(verifier)], options=SERVER_OPTIONS)
@@ -105,6 +110,7 @@ class ChatServer:
         )
         await self.server.stop(self.settings.shutdown_grace_seconds if grace is None else grace)
         await self.fanout.close()
+        await self.limiter.close()
         await self.database.close()
 
     async def wait(self) -> None:

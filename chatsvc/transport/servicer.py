@@ -111,13 +111,48 @@ class SessionChatServicer:
         )
         return pb.ListParticipantsResponse(participants=people, next_page_token=token)
 
+    # ------------------------------------------------------------ moderation
+
+    async def DeleteMessage(self, request: pb.DeleteMessageRequest, context) -> pb.DeleteMessageResponse:
+        message, _ = await self.service.moderation.delete_message(current_principal(), request.session_id, request.message_id)
+        return pb.DeleteMessageResponse(message=message)
+
+    async def MuteUser(self, request: pb.MuteUserRequest, context) -> pb.MuteUserResponse:
+        mute, _ = await self.service.moderation.mute_user(
+            current_principal(), request.session_id, request.user_id, request.duration_minutes, request.reason
+        )
+        return pb.MuteUserResponse(mute=mute)
+
+    async def UnmuteUser(self, request: pb.UnmuteUserRequest, context) -> pb.UnmuteUserResponse:
+        await self.service.moderation.unmute_user(current_principal(), request.session_id, request.user_id)
+        return pb.UnmuteUserResponse()
+
+    async def ListMutes(self, request: pb.ListMutesRequest, context) -> pb.ListMutesResponse:
+        return pb.ListMutesResponse(mutes=await self.service.moderation.list_mutes(current_principal(), request.session_id))
+
+    async def GetChatPolicy(self, request: pb.GetChatPolicyRequest, context) -> pb.GetChatPolicyResponse:
+        return pb.GetChatPolicyResponse(policy=await self.service.moderation.get_policy(current_principal(), request.session_id))
+
+    async def UpdateChatPolicy(self, request: pb.UpdateChatPolicyRequest, context) -> pb.UpdateChatPolicyResponse:
+        policy, _ = await self.service.moderation.update_policy(current_principal(), request.session_id, request.policy)
+        return pb.UpdateChatPolicyResponse(policy=policy)
+
+    async def ClearStrikes(self, request: pb.ClearStrikesRequest, context) -> pb.ClearStrikesResponse:
+        await self.service.moderation.clear_strikes(current_principal(), request.session_id, request.user_id)
+        return pb.ClearStrikesResponse()
+
+    async def ListAuditEvents(self, request: pb.ListAuditEventsRequest, context) -> pb.ListAuditEventsResponse:
+        events, token = await self.service.moderation.list_audit(
+            current_principal(), request.session_id, page_size=request.page_size, page_token=request.page_token
+        )
+        return pb.ListAuditEventsResponse(events=events, next_page_token=token)
+
     # ------------------------------------------------------------ owned by later issues
 
     async def _unimplemented(self, request, context):
         raise unimplemented(type(request).DESCRIPTOR.name.removesuffix("Request"))
 
-    DeleteMessage = MuteUser = UnmuteUser = ListMutes = GetChatPolicy = UpdateChatPolicy = _unimplemented
-    ClearStrikes = ListAuditEvents = AddReaction = RemoveReaction = ListReactions = _unimplemented
+    AddReaction = RemoveReaction = ListReactions = _unimplemented
     RaiseHand = LowerHand = AcknowledgeHand = ListRaisedHands = SetTyping = _unimplemented
     PinMessage = UnpinMessage = ListPinnedMessages = _unimplemented
 
