@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from chatsvc.clock import SystemClock
 from chatsvc.config import Settings
 from chatsvc.transport.server import ChatServer
 from tests.helpers import SECRET, Client
@@ -16,8 +17,14 @@ def settings(tmp_path) -> Settings:
 
 
 @pytest.fixture
-async def server(settings):
-    chat_server = ChatServer(settings)
+def clock():
+    """The server's clock; a test module may override this with a FakeClock."""
+    return SystemClock()
+
+
+@pytest.fixture
+async def server(settings, clock):
+    chat_server = ChatServer(settings, clock=clock)
     await chat_server.start()
     yield chat_server
     await chat_server.stop(grace=1)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 from dataclasses import dataclass, field
 
 import grpc
@@ -12,6 +14,7 @@ from sessionchat.v1 import chat_pb2_grpc
 from chatsvc.auth import mint_token
 
 SECRET = "test-secret-0123456789-abcdefghijklmnopqrstuvwxyz"
+CHATSVC = [sys.executable, "-m", "chatsvc.cli"]
 # Long enough to never fire on a healthy run, short enough to fail fast.
 EVENT_TIMEOUT = 10.0
 
@@ -165,3 +168,66 @@ class BidiStream(EventReader):
             )
 
         return await self.find(answers)
+
+
+def status_details(error: grpc.aio.AioRpcError):
+    """The google.rpc.Status of a failed call (with its details), via grpcio-status."""
+    from grpc_status import rpc_status
+
+    return rpc_status.from_call(error)
+
+
+def retry_delay_seconds(error: grpc.aio.AioRpcError) -> float:
+    """The RetryInfo delay in a status' details (AssertionError when there is none)."""
+    from google.rpc import error_details_pb2
+
+    status = status_details(error)
+    assert status is not None, "the status carries no google.rpc details"
+    for detail in status.details:
+        info = error_details_pb2.RetryInfo()
+        if detail.Unpack(info):
+            return info.retry_delay.ToTimedelta().total_seconds()
+    raise AssertionError("the status details hold no RetryInfo")
+
+
+def server_env(**overrides: str) -> dict[str, str]:
+    """The environment for a `chatsvc serve` child: no inherited CHATSVC_* settings."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("CHATSVC_")}
+    env.update(overrides)
+    return env
+
+
+class ServerProcess:
+    """`chatsvc serve` as a child process on a free port."""
+
+    def __init__(self, process: asyncio.subprocess.Process, target: str, output: list[str]) -> None:
+        self.process = process
+        self.target = target
+        self.output = output
+
+    @classmethod
+    async def start(cls, cwd, env: dict[str, str]) -> "ServerProcess":
+        process = await asyncio.create_subprocess_exec(
+            *CHATSVC, "serve", "--listen", "127.0.0.1:0", cwd=cwd, env=env,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        )
+        output: list[str] = []
+        while True:
+            line = (await asyncio.wait_for(process.stdout.readline(), 30)).decode()
+            if not line:
+                raise AssertionError("chatsvc serve exited early:\n" + "".join(output))
+            output.append(line)
+            if line.startswith("SessionChat serving on"):
+                return cls(process, line.split()[-1], output)
+
+    async def stop(self) -> int:
+        """SIGTERM and wait; the exit code."""
+        if self.process.returncode is None:
+            self.process.terminate()
+        await asyncio.wait_for(self.process.communicate(), 30)
+        return self.process.returncode
+
+    async def kill(self) -> None:
+        if self.process.returncode is None:
+            self.process.kill()
+            await self.process.wait()

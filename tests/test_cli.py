@@ -3,28 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import grpc
 import pytest
 from sessionchat.v1 import chat_pb2 as pb
 
-from tests.helpers import Client
-
-CHATSVC = [sys.executable, "-m", "chatsvc.cli"]
-
-
-def clean_env() -> dict[str, str]:
-    """The environment of a user who configured nothing."""
-    return {key: value for key, value in os.environ.items() if not key.startswith("CHATSVC_")}
-
+from tests.helpers import CHATSVC, Client, ServerProcess, server_env
 
 def run(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(CHATSVC + args, cwd=cwd, env=clean_env(), capture_output=True, text=True, timeout=60)
+    """A `chatsvc` command as a user who configured nothing runs it."""
+    return subprocess.run(CHATSVC + args, cwd=cwd, env=server_env(), capture_output=True, text=True, timeout=60)
 
 
 def test_help_explains_serve_and_token(tmp_path):
@@ -38,21 +29,9 @@ def test_help_explains_serve_and_token(tmp_path):
 @pytest.fixture
 async def served(tmp_path):
     """`chatsvc serve` with no configuration, in an empty directory, on a free port."""
-    process = await asyncio.create_subprocess_exec(
-        *CHATSVC, "serve", "--listen", "127.0.0.1:0", cwd=tmp_path, env=clean_env(),
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-    )
-    output: list[str] = []
-    while True:
-        line = (await asyncio.wait_for(process.stdout.readline(), 30)).decode()
-        assert line, f"chatsvc serve exited early:\n{''.join(output)}"
-        output.append(line)
-        if line.startswith("SessionChat serving on"):
-            break
-    yield process, line.split()[-1], tmp_path
-    if process.returncode is None:
-        process.kill()
-        await process.wait()
+    server = await ServerProcess.start(tmp_path, server_env())
+    yield server.process, server.target, tmp_path
+    await server.kill()
 
 
 async def test_serve_with_no_configuration_is_secure_and_works_with_chatsvc_tokens(served):
@@ -92,16 +71,12 @@ async def test_sigterm_ends_streams_cleanly_and_keeps_every_accepted_message(ser
     await client.close()
 
     # Everything accepted is still there for the next server.
-    restarted = await asyncio.create_subprocess_exec(
-        *CHATSVC, "serve", "--listen", "127.0.0.1:0", cwd=directory, env=clean_env(), stdout=asyncio.subprocess.PIPE
-    )
-    target = (await asyncio.wait_for(restarted.stdout.readline(), 30)).decode().split()[-1]
-    client = Client(target, "ann", token=token)
+    restarted = await ServerProcess.start(directory, server_env())
+    client = Client(restarted.target, "ann", token=token)
     page = await client.call("ListMessages", pb.ListMessagesRequest(session_id="s1"))
     assert [m.text for m in page.messages] == ["m4", "m3", "m2", "m1", "m0"]
     await client.close()
-    restarted.send_signal(signal.SIGTERM)
-    assert await asyncio.wait_for(restarted.wait(), 30) == 0
+    assert await restarted.stop() == 0
 
 
 def test_migrate_creates_the_schema_and_is_idempotent(tmp_path):
