@@ -8,6 +8,7 @@ from chatsvc.clock import SystemClock
 from chatsvc.config import Settings
 from chatsvc.transport.server import ChatServer
 from tests.helpers import SECRET, Client
+from tests.support.servers import ThrowawayPostgres, ThrowawayRedis
 
 
 @pytest.fixture
@@ -59,3 +60,30 @@ def bob(connect) -> Client:
 @pytest.fixture
 def carol(connect) -> Client:
     return connect("carol", name="Carol")
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    """A real Redis: CHATSVC_TEST_REDIS_URL when set, else a throwaway one."""
+    with ThrowawayRedis() as redis_server:
+        yield redis_server
+
+
+@pytest.fixture
+def restartable_redis():
+    """A private Redis that a test may stop and start (the shared one never stops)."""
+    with ThrowawayRedis(force_local=True) as redis_server:
+        yield redis_server
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A real PostgreSQL: CHATSVC_TEST_DATABASE_URL when set, else a throwaway one."""
+    with ThrowawayPostgres() as postgres_server:
+        yield postgres_server
+
+
+@pytest.fixture
+def postgres_url(postgres_server) -> str:
+    """A fresh, empty database for one test."""
+    return postgres_server.new_database()
