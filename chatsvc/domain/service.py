@@ -18,6 +18,8 @@ from chatsvc.config import Settings
 from chatsvc.domain import validation, views
 from chatsvc.domain.errors import ChatError, ErrorCode, denied, invalid, not_found
 from chatsvc.domain.events import EventWriter, notice
+from chatsvc.domain.export import ChatExport
+from chatsvc.domain.interaction import Interaction
 from chatsvc.domain.moderation import Moderation
 from chatsvc.domain.presence import Presence
 from chatsvc.domain.visibility import may_see
@@ -51,6 +53,8 @@ class ChatService:
         self.presence = Presence()
         self.events = EventWriter(database, fanout, clock)
         self.moderation = Moderation(database, self.events, clock, settings, limiter)
+        self.interaction = Interaction(self)  # reactions, hands, typing, pins, mentions
+        self.exports = ChatExport(self)
 
     # ------------------------------------------------------------ messages
 
@@ -102,6 +106,7 @@ class ChatService:
                 created_at=change.now,
                 reply_to_id=reply_to.id if reply_to else None,
             )
+            message.mentions = await self.interaction.find_mentions(db, session_id, principal, text, recipient_id)
             message.sequence = await change.allocate()
             view = views.message(message, reply_to=reply_to)
             if recipient_id:
@@ -109,9 +114,11 @@ class ChatService:
                 event = change.record(message.sequence, audience, private_message_posted=view)
             else:
                 event = change.record(message.sequence, message_posted=view)
+            await self.interaction.announce_mentions(change, view)
             db.add(message)
             if censored:
                 await self.moderation.strike(change, principal, message.id)
+        await self.interaction.typing.message_sent(principal, session_id, recipient_id)
         return views.message(message, reply_to=reply_to), event.sequence
 
     async def _check_private_recipient(self, db, session_id: str, sender: Principal, recipient_id: str) -> None:
@@ -151,9 +158,9 @@ class ChatService:
                     before_sequence=int(position) if position is not None else None,
                 )
             page, more = rows[:limit], len(rows) > limit
-            replies = await self._reply_originals(db, session_id, page)
+            messages = await self.interaction.message_views(db, session_id, page, principal.user_id)
         next_token = validation.encode_page_token(kind, session_id, page[-1].sequence) if more else ""
-        return [views.message(row, reply_to=replies.get(row.reply_to_id)) for row in page], next_token
+        return messages, next_token
 
     async def _reply_originals(self, db, session_id: str, rows) -> dict[str, Message]:
         originals: dict[str, Message] = {}
@@ -218,6 +225,7 @@ class ChatService:
         self.fanout.remove(subscriber)
         if self.presence.disconnect(subscriber.session_id, opening.principal):
             await self._record_presence(opening.principal, subscriber.session_id, joined=False)
+            await self.interaction.typing.left(opening.principal, subscriber.session_id)
 
     async def _record_presence(self, principal: Principal, session_id: str, *, joined: bool) -> None:
         async with self.events.change(session_id) as change:
@@ -260,8 +268,7 @@ class ChatService:
         recent = await repo.list_messages(
             db, session_id, viewer_id=principal.user_id, limit=self.settings.snapshot_messages
         )
-        recent = list(reversed(recent))
-        replies = await self._reply_originals(db, session_id, recent)
+        recent = await self.interaction.message_views(db, session_id, list(reversed(recent)), principal.user_id)
         pinned = await repo.pinned_messages(db, session_id, viewer_id=principal.user_id)
         mutes = await repo.active_mutes(db, session_id, now)
         hands = await repo.raised_hands(db, session_id)
@@ -269,9 +276,9 @@ class ChatService:
         snapshot = pb.SessionSnapshot(
             as_of_sequence=as_of,
             online=[views.participant(p, online=True) for p in self.presence.online(session_id)],
-            recent_messages=[views.message(row, reply_to=replies.get(row.reply_to_id)) for row in recent],
+            recent_messages=recent,
             raised_hands=[views.raised_hand(row, position) for position, row in enumerate(hands, start=1)],
-            pinned_messages=[views.message(row) for row in pinned],
+            pinned_messages=await self.interaction.message_views(db, session_id, pinned, principal.user_id),
             active_mutes=[views.mute(row) for row in mutes if principal.is_instructor or row.user_id == principal.user_id],
             policy=views.policy(session),
         )

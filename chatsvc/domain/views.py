@@ -35,7 +35,10 @@ def member(row: Member, *, online: bool) -> pb.Participant:
     return pb.Participant(user_id=row.user_id, display_name=row.display_name, role=role(row.role), online=online)
 
 
-def message(row: Message, *, reply_to: Message | None = None, show_deleted_text: bool = False) -> pb.ChatMessage:
+def message(
+    row: Message, *, reply_to: Message | None = None, show_deleted_text: bool = False, reactions=()
+) -> pb.ChatMessage:
+    """`reactions`: the message's ReactionCounts as the receiving user sees them."""
     view = pb.ChatMessage(
         message_id=row.id,
         session_id=row.session_id,
@@ -50,6 +53,7 @@ def message(row: Message, *, reply_to: Message | None = None, show_deleted_text:
         deleted=row.deleted_at is not None,
         mentioned_user_ids=list(row.mentions or ()),
         pinned=row.pinned_at is not None,
+        reactions=reactions,
     )
     if row.deleted_at is not None:
         view.delete_time.CopyFrom(timestamp(row.deleted_at))

@@ -109,6 +109,7 @@ class ChatServer:
             ErrorCode.UNAVAILABLE, "the server is shutting down; reconnect with the last sequence you received"
         )
         await self.server.stop(self.settings.shutdown_grace_seconds if grace is None else grace)
+        self.service.interaction.close()  # typing timers
         await self.fanout.close()
         await self.limiter.close()
         await self.database.close()

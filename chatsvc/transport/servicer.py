@@ -147,14 +147,63 @@ class SessionChatServicer:
         )
         return pb.ListAuditEventsResponse(events=events, next_page_token=token)
 
-    # ------------------------------------------------------------ owned by later issues
+    # ------------------------------------------------------------ interaction
 
-    async def _unimplemented(self, request, context):
-        raise unimplemented(type(request).DESCRIPTOR.name.removesuffix("Request"))
+    async def AddReaction(self, request: pb.AddReactionRequest, context) -> pb.AddReactionResponse:
+        count, _ = await self.service.interaction.add_reaction(
+            current_principal(), request.session_id, request.message_id, request.emoji
+        )
+        return pb.AddReactionResponse(count=count)
 
-    AddReaction = RemoveReaction = ListReactions = _unimplemented
-    RaiseHand = LowerHand = AcknowledgeHand = ListRaisedHands = SetTyping = _unimplemented
-    PinMessage = UnpinMessage = ListPinnedMessages = _unimplemented
+    async def RemoveReaction(self, request: pb.RemoveReactionRequest, context) -> pb.RemoveReactionResponse:
+        count, _ = await self.service.interaction.remove_reaction(
+            current_principal(), request.session_id, request.message_id, request.emoji
+        )
+        return pb.RemoveReactionResponse(count=count)
 
-    async def ExportChat(self, request, context):
-        raise unimplemented("ExportChat")
+    async def ListReactions(self, request: pb.ListReactionsRequest, context) -> pb.ListReactionsResponse:
+        reactions = await self.service.interaction.list_reactions(current_principal(), request.session_id, request.message_id)
+        return pb.ListReactionsResponse(reactions=reactions)
+
+    async def RaiseHand(self, request: pb.RaiseHandRequest, context) -> pb.RaiseHandResponse:
+        hand, _ = await self.service.interaction.raise_hand(current_principal(), request.session_id)
+        return pb.RaiseHandResponse(hand=hand)
+
+    async def LowerHand(self, request: pb.LowerHandRequest, context) -> pb.LowerHandResponse:
+        await self.service.interaction.lower_hand(current_principal(), request.session_id, request.user_id)
+        return pb.LowerHandResponse()
+
+    async def AcknowledgeHand(self, request: pb.AcknowledgeHandRequest, context) -> pb.AcknowledgeHandResponse:
+        hand, _ = await self.service.interaction.acknowledge_hand(current_principal(), request.session_id, request.user_id)
+        return pb.AcknowledgeHandResponse(hand=hand)
+
+    async def ListRaisedHands(self, request: pb.ListRaisedHandsRequest, context) -> pb.ListRaisedHandsResponse:
+        hands = await self.service.interaction.list_raised_hands(current_principal(), request.session_id)
+        return pb.ListRaisedHandsResponse(hands=hands)
+
+    async def SetTyping(self, request: pb.SetTypingRequest, context) -> pb.SetTypingResponse:
+        await self.service.interaction.set_typing(current_principal(), request.session_id, request.typing, request.recipient_id)
+        return pb.SetTypingResponse()
+
+    async def PinMessage(self, request: pb.PinMessageRequest, context) -> pb.PinMessageResponse:
+        message, _ = await self.service.interaction.pin_message(current_principal(), request.session_id, request.message_id)
+        return pb.PinMessageResponse(message=message)
+
+    async def UnpinMessage(self, request: pb.UnpinMessageRequest, context) -> pb.UnpinMessageResponse:
+        await self.service.interaction.unpin_message(current_principal(), request.session_id, request.message_id)
+        return pb.UnpinMessageResponse()
+
+    async def ListPinnedMessages(self, request: pb.ListPinnedMessagesRequest, context) -> pb.ListPinnedMessagesResponse:
+        messages = await self.service.interaction.list_pinned_messages(current_principal(), request.session_id)
+        return pb.ListPinnedMessagesResponse(messages=messages)
+
+    async def ExportChat(self, request: pb.ExportChatRequest, context):
+        content_type, chunks = await self.service.exports.export(
+            current_principal(),
+            request.session_id,
+            request.format,
+            include_private=request.include_private,
+            include_deleted_text=request.include_deleted_text,
+        )
+        async for data in chunks:
+            yield pb.ExportChatResponse(data=data, content_type=content_type)

@@ -1,0 +1,407 @@
+"""Interaction rules: reactions, the raise-hand queue, typing indicators, pins and mentions.
+
+`ChatService.interaction` is an `Interaction`; the transport calls it for the
+interaction RPCs and stream actions, and `ChatService.send_message` calls its
+mention and typing hooks. No gRPC here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from sessionchat.v1 import chat_pb2 as pb
+
+from chatsvc.auth import Principal
+from chatsvc.domain import validation, views
+from chatsvc.domain.errors import denied, invalid, not_found
+from chatsvc.domain.events import Change, notice
+from chatsvc.domain.visibility import message_audience
+from chatsvc.fanout.hub import EVERYONE, Audience, StoredEvent
+from chatsvc.storage import interactions as store
+from chatsvc.storage import repository as repo
+from chatsvc.storage.tables import Message, RaisedHandRecord, Reaction
+
+if TYPE_CHECKING:
+    from chatsvc.domain.service import ChatService
+
+log = logging.getLogger(__name__)
+
+VARIATION_SELECTORS = dict.fromkeys(map(ord, "\ufe0e\ufe0f"))
+# A mention starts with @ that does not follow a letter or digit (so e-mail addresses are not mentions).
+MENTION_START = re.compile(r"(?<![\w@])@")
+
+
+def only(user_id: str) -> Audience:
+    return Audience(everyone=False, instructors=False, parties=(user_id,))
+
+
+def message_id(value: str) -> str:
+    if not value:
+        raise invalid("message_id is required")
+    return value
+
+
+class Interaction:
+    def __init__(self, service: ChatService) -> None:
+        self.service = service
+        self.settings = service.settings
+        self.typing = TypingIndicators(service)
+
+    def close(self) -> None:
+        self.typing.close()
+
+    # ------------------------------------------------------------ reactions
+
+    def allowed_emoji(self, emoji: str) -> str:
+        """The configured spelling of an allowed reaction (❤ and ❤️ are the same reaction)."""
+        emoji = emoji.strip()
+        if not emoji:
+            raise invalid("emoji is required")
+        bare = emoji.translate(VARIATION_SELECTORS)
+        for allowed in self.settings.reactions:
+            if allowed.translate(VARIATION_SELECTORS) == bare:
+                return allowed
+        raise invalid(f"{emoji!r} is not an allowed reaction; use one of {' '.join(self.settings.reactions)}")
+
+    async def add_reaction(self, principal: Principal, session_id: str, message_id_: str, emoji: str) -> tuple[int, int]:
+        """React to a message; returns (the reaction's count, the event's sequence: 0 for a repeat)."""
+        self.service._enter(principal, session_id)
+        message_id_ = message_id(message_id_)
+        emoji = self.allowed_emoji(emoji)
+        await self.service.moderation.limit_reactions(principal, session_id)
+        async with self.service.events.change(session_id) as change:
+            db = change.db
+            message = await self._live_message(db, session_id, message_id_, principal)
+            if await store.get_reaction(db, message.id, principal.user_id, emoji) is not None:
+                return await store.count_reactions(db, message.id, emoji), 0
+            await repo.upsert_member(
+                db, session_id, principal.user_id, principal.display_name, principal.role.value, change.now
+            )
+            db.add(
+                Reaction(
+                    message_id=message.id,
+                    user_id=principal.user_id,
+                    emoji=emoji,
+                    session_id=session_id,
+                    display_name=principal.display_name,
+                    created_at=change.now,
+                )
+            )
+            # The sequence row lock orders concurrent writers before the count is taken.
+            sequence = await change.allocate()
+            await db.flush()
+            count = await store.count_reactions(db, message.id, emoji)
+            changed = pb.ReactionChanged(message_id=message.id, user_id=principal.user_id, emoji=emoji, count=count)
+            change.record(sequence, message_audience(message), reaction_added=changed)
+        return count, sequence
+
+    async def remove_reaction(self, principal: Principal, session_id: str, message_id_: str, emoji: str) -> tuple[int, int]:
+        """Take a reaction back; returns (the count left, the event's sequence: 0 when there was none)."""
+        self.service._enter(principal, session_id)
+        message_id_ = message_id(message_id_)
+        emoji = self.allowed_emoji(emoji)
+        async with self.service.events.change(session_id) as change:
+            db = change.db
+            message = await self._live_message(db, session_id, message_id_, principal)
+            if await store.get_reaction(db, message.id, principal.user_id, emoji) is None:
+                return await store.count_reactions(db, message.id, emoji), 0
+            await store.delete_reaction(db, message.id, principal.user_id, emoji)
+            sequence = await change.allocate()
+            count = await store.count_reactions(db, message.id, emoji)
+            changed = pb.ReactionChanged(message_id=message.id, user_id=principal.user_id, emoji=emoji, count=count)
+            change.record(sequence, message_audience(message), reaction_removed=changed)
+        return count, sequence
+
+    async def list_reactions(self, principal: Principal, session_id: str, message_id_: str) -> list[pb.UserReaction]:
+        """Who reacted with what, oldest first."""
+        self.service._enter(principal, session_id)
+        message_id_ = message_id(message_id_)
+        async with self.service.database.read() as db:
+            message = await self._live_message(db, session_id, message_id_, principal)
+            rows = await store.reactions_of(db, message.id)
+        return [
+            pb.UserReaction(user_id=row.user_id, display_name=row.display_name, emoji=row.emoji, time=views.timestamp(row.created_at))
+            for row in rows
+        ]
+
+    async def reaction_counts(self, db, rows: Sequence[Message], viewer_id: str) -> dict[str, list[pb.ReactionCount]]:
+        """message id -> its reaction counts as `viewer_id` sees them (configured emoji first)."""
+        tallies = await store.reaction_tallies(db, [row.id for row in rows], viewer_id)
+        order = {emoji: index for index, emoji in enumerate(self.settings.reactions)}
+        counts: dict[str, list[pb.ReactionCount]] = {}
+        for message_id_, items in tallies.items():
+            items = sorted(items, key=lambda item: order.get(item[0], len(order)))
+            counts[message_id_] = [pb.ReactionCount(emoji=e, count=n, reacted_by_me=mine) for e, n, mine in items]
+        return counts
+
+    async def _live_message(self, db, session_id: str, message_id_: str, principal: Principal) -> Message:
+        """A message the user may see and that is not deleted."""
+        message = await self.service._visible_message(db, session_id, message_id_, principal)
+        if message.deleted_at is not None:
+            raise not_found(f"message {message_id_!r} was deleted")
+        return message
+
+    # ------------------------------------------------------------ raised hands
+
+    async def raise_hand(self, principal: Principal, session_id: str, user_id: str = "") -> tuple[pb.RaisedHand, int]:
+        """Join the queue (a repeat returns the hand as it is, with sequence 0)."""
+        self.service._enter(principal, session_id)
+        if user_id and user_id != principal.user_id:
+            raise denied("you can raise only your own hand")
+        if principal.is_instructor:
+            raise denied("only participants raise their hands; instructors acknowledge them")
+        async with self.service.events.change(session_id) as change:
+            db = change.db
+            hand = await store.get_hand(db, session_id, principal.user_id)
+            if hand is not None:
+                return await self._hand_view(db, hand), 0
+            await repo.upsert_member(
+                db, session_id, principal.user_id, principal.display_name, principal.role.value, change.now
+            )
+            hand = RaisedHandRecord(
+                session_id=session_id, user_id=principal.user_id, display_name=principal.display_name, raised_at=change.now
+            )
+            db.add(hand)
+            await db.flush()
+            view = await self._hand_view(db, hand)
+            event = await change.emit(hand_raised=pb.HandRaised(hand=view))
+        return view, event.sequence
+
+    async def lower_hand(self, principal: Principal, session_id: str, user_id: str = "") -> int:
+        """Leave the queue (yours, or anyone's for instructors); 0 when the hand was not raised."""
+        self.service._enter(principal, session_id)
+        target = validation.user_id(user_id) if user_id else principal.user_id
+        if target != principal.user_id and not principal.is_instructor:
+            raise denied("only instructors may lower someone else's hand")
+        async with self.service.events.change(session_id) as change:
+            if await store.get_hand(change.db, session_id, target) is None:
+                return 0
+            await store.delete_hand(change.db, session_id, target)
+            event = await change.emit(hand_lowered=pb.HandLowered(user_id=target, lowered_by=principal.user_id))
+        return event.sequence
+
+    async def acknowledge_hand(self, principal: Principal, session_id: str, user_id: str) -> tuple[pb.RaisedHand, int]:
+        """Instructors: mark a raised hand as seen (it stays in the queue until lowered)."""
+        self.service._enter(principal, session_id)
+        if not principal.is_instructor:
+            raise denied("only instructors may acknowledge raised hands")
+        target = validation.user_id(user_id)
+        async with self.service.events.change(session_id) as change:
+            db = change.db
+            hand = await store.get_hand(db, session_id, target)
+            if hand is None:
+                raise not_found(f"{target!r} has no raised hand in session {session_id!r}")
+            if hand.acknowledged_by is not None:
+                return await self._hand_view(db, hand), 0
+            hand.acknowledged_by = principal.user_id
+            db.add(hand)
+            view = await self._hand_view(db, hand)
+            event = await change.emit(hand_acknowledged=pb.HandAcknowledged(hand=view))
+        return view, event.sequence
+
+    async def list_raised_hands(self, principal: Principal, session_id: str) -> list[pb.RaisedHand]:
+        self.service._enter(principal, session_id)
+        async with self.service.database.read() as db:
+            hands = await repo.raised_hands(db, session_id)
+        return [views.raised_hand(row, position) for position, row in enumerate(hands, start=1)]
+
+    async def _hand_view(self, db, hand: RaisedHandRecord) -> pb.RaisedHand:
+        queue = await repo.raised_hands(db, hand.session_id)
+        position = next(index for index, row in enumerate(queue, start=1) if row.user_id == hand.user_id)
+        return views.raised_hand(hand, position)
+
+    # ------------------------------------------------------------ typing
+
+    async def set_typing(self, principal: Principal, session_id: str, typing: bool, recipient_id: str = "") -> None:
+        self.service._enter(principal, session_id)
+        if recipient_id:
+            validation.user_id(recipient_id, "recipient_id")
+            if recipient_id == principal.user_id:
+                raise invalid("you cannot type a private message to yourself")
+            if typing:
+                async with self.service.database.read() as db:
+                    await self.service._check_private_recipient(db, session_id, principal, recipient_id)
+        if typing:
+            await self.typing.start(principal, session_id, recipient_id)
+        else:
+            await self.typing.stop(principal.user_id, session_id, recipient_id)
+
+    # ------------------------------------------------------------ pins
+
+    async def pin_message(self, principal: Principal, session_id: str, message_id_: str) -> tuple[pb.ChatMessage, int]:
+        """Instructors: pin a message (a repeat returns it with sequence 0)."""
+        self.service._enter(principal, session_id)
+        if not principal.is_instructor:
+            raise denied("only instructors may pin messages")
+        message_id_ = message_id(message_id_)
+        async with self.service.events.change(session_id) as change:
+            db = change.db
+            message = await self._live_message(db, session_id, message_id_, principal)
+            repeat = message.pinned_at is not None
+            if not repeat:
+                message.pinned_at, message.pinned_by = change.now, principal.user_id
+                db.add(message)
+            view = await self._full_view(db, message, viewer_id=principal.user_id)
+            if repeat:
+                return view, 0
+            broadcast = pb.ChatMessage()
+            broadcast.CopyFrom(view)
+            for count in broadcast.reactions:
+                count.reacted_by_me = False  # one event for everyone: no per-viewer flags
+            event = await change.emit(message_audience(message), message_pinned=pb.MessagePinned(message=broadcast, pinned_by=principal.user_id))
+        return view, event.sequence
+
+    async def unpin_message(self, principal: Principal, session_id: str, message_id_: str) -> int:
+        """Instructors: unpin a message (deleted ones too); 0 when it was not pinned."""
+        self.service._enter(principal, session_id)
+        if not principal.is_instructor:
+            raise denied("only instructors may unpin messages")
+        message_id_ = message_id(message_id_)
+        async with self.service.events.change(session_id) as change:
+            db = change.db
+            message = await self.service._visible_message(db, session_id, message_id_, principal)
+            if message.pinned_at is None:
+                return 0
+            message.pinned_at, message.pinned_by = None, None
+            db.add(message)
+            unpinned = pb.MessageUnpinned(message_id=message.id, unpinned_by=principal.user_id)
+            event = await change.emit(message_audience(message), message_unpinned=unpinned)
+        return event.sequence
+
+    async def list_pinned_messages(self, principal: Principal, session_id: str) -> list[pb.ChatMessage]:
+        """The pinned messages the user may see, in the order they were pinned."""
+        self.service._enter(principal, session_id)
+        async with self.service.database.read() as db:
+            rows = await repo.pinned_messages(db, session_id, viewer_id=principal.user_id)
+            return await self.message_views(db, session_id, rows, principal.user_id)
+
+    async def message_views(self, db, session_id: str, rows: Sequence[Message], viewer_id: str) -> list[pb.ChatMessage]:
+        """Messages as `viewer_id` sees them: with the replied-to excerpts and reaction counts."""
+        replies = await self.service._reply_originals(db, session_id, rows)
+        reactions = await self.reaction_counts(db, rows, viewer_id)
+        return [views.message(row, reply_to=replies.get(row.reply_to_id), reactions=reactions.get(row.id, ())) for row in rows]
+
+    async def _full_view(self, db, message: Message, *, viewer_id: str) -> pb.ChatMessage:
+        [view] = await self.message_views(db, message.session_id, [message], viewer_id)
+        return view
+
+    # ------------------------------------------------------------ mentions
+
+    async def find_mentions(self, db, session_id: str, sender: Principal, text: str, recipient_id: str) -> list[str]:
+        """The user ids `@mentioned` in a message, in order of appearance.
+
+        A mention is `@` followed by a member's user id or display name (any
+        case, the longest that fits, ending at a non-word character). Members
+        are everyone who joined or acted in the session; in a private message
+        only its other party can be mentioned; nobody mentions themselves.
+        """
+        if "@" not in text:
+            return []
+        members = await store.member_names(db, session_id)
+        names: list[tuple[str, str]] = []
+        for user_id, display_name in members:
+            if user_id == sender.user_id or (recipient_id and user_id != recipient_id):
+                continue
+            for name in {user_id.casefold(), display_name.strip().casefold()}:
+                if name:
+                    names.append((name, user_id))
+        names.sort(key=lambda item: -len(item[0]))
+        found: list[str] = []
+        for start in MENTION_START.finditer(text):
+            rest = text[start.end() : start.end() + 101].casefold()
+            for name, user_id in names:
+                if rest.startswith(name) and (len(rest) == len(name) or not _is_word(rest[len(name)])):
+                    if user_id not in found:
+                        found.append(user_id)
+                    break
+        return found
+
+    async def announce_mentions(self, change: Change, view: pb.ChatMessage) -> None:
+        """A `mentioned` event to each mentioned user only (persisted: it is replayed on resume)."""
+        for user_id in view.mentioned_user_ids:
+            await change.emit(only(user_id), mentioned=pb.Mentioned(message=view))
+
+
+def _is_word(character: str) -> bool:
+    return character.isalnum() or character == "_"
+
+
+@dataclass
+class _Typing:
+    display_name: str
+    timer: asyncio.TimerHandle
+
+
+class TypingIndicators:
+    """Who is typing where, in this process only, never persisted.
+
+    A start announces `typing_started` once; further starts only refresh the
+    expiry. A stop, a sent message, leaving the session or the expiry
+    (`typing_timeout_seconds` after the last start) announce `typing_stopped`.
+    Public typing goes to everyone; private typing to the other party only.
+    """
+
+    def __init__(self, service: ChatService) -> None:
+        self.fanout = service.fanout
+        self.clock = service.clock
+        self.settings = service.settings
+        self._active: dict[tuple[str, str, str], _Typing] = {}
+        self._tasks: set[asyncio.Task] = set()
+
+    async def start(self, principal: Principal, session_id: str, recipient_id: str) -> None:
+        key = (session_id, principal.user_id, recipient_id)
+        loop = asyncio.get_running_loop()
+        state = self._active.get(key)
+        if state is not None:
+            state.timer.cancel()
+        fresh = _Typing(principal.display_name, loop.call_later(self.settings.typing_timeout_seconds, self._expire, key))
+        self._active[key] = fresh
+        if state is None:
+            await self._announce(key, principal.display_name, started=True)
+
+    async def stop(self, user_id: str, session_id: str, recipient_id: str) -> None:
+        key = (session_id, user_id, recipient_id)
+        state = self._active.pop(key, None)
+        if state is not None:
+            state.timer.cancel()
+            await self._announce(key, state.display_name, started=False)
+
+    async def message_sent(self, principal: Principal, session_id: str, recipient_id: str) -> None:
+        """Sending a message ends typing in that conversation."""
+        await self.stop(principal.user_id, session_id, recipient_id)
+
+    async def left(self, principal: Principal, session_id: str) -> None:
+        """The user's last stream closed: whatever they were typing is over."""
+        for key in [key for key in self._active if key[0] == session_id and key[1] == principal.user_id]:
+            await self.stop(principal.user_id, session_id, key[2])
+
+    def close(self) -> None:
+        for state in self._active.values():
+            state.timer.cancel()
+        self._active.clear()
+
+    def _expire(self, key: tuple[str, str, str]) -> None:
+        state = self._active.pop(key, None)
+        if state is None:
+            return
+        task = asyncio.get_running_loop().create_task(self._announce(key, state.display_name, started=False))
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("typing expiry failed", exc_info=task.exception())
+
+    async def _announce(self, key: tuple[str, str, str], display_name: str, *, started: bool) -> None:
+        session_id, user_id, recipient_id = key
+        changed = pb.TypingChanged(user_id=user_id, display_name=display_name, recipient_id=recipient_id)
+        kind = {"typing_started": changed} if started else {"typing_stopped": changed}
+        payload = notice(session_id, self.clock.now(), **kind)
+        audience = only(recipient_id) if recipient_id else EVERYONE
+        await self.fanout.publish(StoredEvent(session_id, 0, audience, payload))

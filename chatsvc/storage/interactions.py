@@ -1,0 +1,133 @@
+"""Queries for reactions, raised hands, pins, mentions and export (issue 4).
+
+Every function takes an open AsyncSession; callers own transactions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from sqlalchemy import case, delete, func, or_, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from chatsvc.storage.tables import Member, Message, RaisedHandRecord, Reaction
+
+# ------------------------------------------------------------------ reactions
+
+
+async def get_reaction(db: AsyncSession, message_id: str, user_id: str, emoji: str) -> Reaction | None:
+    return await db.get(Reaction, (message_id, user_id, emoji))
+
+
+async def delete_reaction(db: AsyncSession, message_id: str, user_id: str, emoji: str) -> None:
+    await db.exec(
+        delete(Reaction).where(Reaction.message_id == message_id, Reaction.user_id == user_id, Reaction.emoji == emoji)
+    )
+
+
+async def count_reactions(db: AsyncSession, message_id: str, emoji: str) -> int:
+    statement = select(func.count()).select_from(Reaction).where(Reaction.message_id == message_id, Reaction.emoji == emoji)
+    return int((await db.exec(statement)).scalar_one())
+
+
+async def reactions_of(db: AsyncSession, message_id: str) -> Sequence[Reaction]:
+    statement = (
+        select(Reaction)
+        .where(Reaction.message_id == message_id)
+        .order_by(Reaction.created_at.asc(), Reaction.user_id.asc(), Reaction.emoji.asc())
+    )
+    return (await db.exec(statement)).scalars().all()
+
+
+async def reaction_tallies(
+    db: AsyncSession, message_ids: Sequence[str], viewer_id: str
+) -> dict[str, list[tuple[str, int, bool]]]:
+    """message id -> [(emoji, count, whether the viewer reacted so)], for the given messages."""
+    if not message_ids:
+        return {}
+    mine = func.sum(case((Reaction.user_id == viewer_id, 1), else_=0))
+    statement = (
+        select(Reaction.message_id, Reaction.emoji, func.count(), mine)
+        .where(Reaction.message_id.in_(list(message_ids)))
+        .group_by(Reaction.message_id, Reaction.emoji)
+        .order_by(Reaction.message_id, func.min(Reaction.created_at))
+    )
+    tallies: dict[str, list[tuple[str, int, bool]]] = {}
+    for message_id, emoji, count, by_viewer in (await db.exec(statement)).all():
+        tallies.setdefault(message_id, []).append((emoji, int(count), bool(by_viewer)))
+    return tallies
+
+
+async def reactions_for_messages(db: AsyncSession, message_ids: Sequence[str]) -> Sequence[Reaction]:
+    """Every reaction on the given messages, oldest first."""
+    if not message_ids:
+        return []
+    statement = (
+        select(Reaction)
+        .where(Reaction.message_id.in_(list(message_ids)))
+        .order_by(Reaction.created_at.asc(), Reaction.user_id.asc())
+    )
+    return (await db.exec(statement)).scalars().all()
+
+
+# ------------------------------------------------------------------ raised hands
+
+
+async def get_hand(db: AsyncSession, session_id: str, user_id: str) -> RaisedHandRecord | None:
+    return await db.get(RaisedHandRecord, (session_id, user_id))
+
+
+async def delete_hand(db: AsyncSession, session_id: str, user_id: str) -> None:
+    await db.exec(
+        delete(RaisedHandRecord).where(RaisedHandRecord.session_id == session_id, RaisedHandRecord.user_id == user_id)
+    )
+
+
+# ------------------------------------------------------------------ mentions
+
+
+async def member_names(db: AsyncSession, session_id: str) -> Sequence[tuple[str, str]]:
+    """(user id, display name) of everyone who joined or acted in the session."""
+    statement = select(Member.user_id, Member.display_name).where(Member.session_id == session_id)
+    return [(user_id, name) for user_id, name in (await db.exec(statement)).all()]
+
+
+# ------------------------------------------------------------------ export
+
+
+async def messages_page(
+    db: AsyncSession,
+    session_id: str,
+    *,
+    after_sequence: int,
+    through_sequence: int,
+    limit: int,
+    private_viewer_id: str | None,
+) -> Sequence[Message]:
+    """Oldest first: public messages, plus the private ones `private_viewer_id` is a party of (when given)."""
+    if private_viewer_id is None:
+        visible = Message.recipient_id.is_(None)
+    else:
+        visible = or_(
+            Message.recipient_id.is_(None), Message.sender_id == private_viewer_id, Message.recipient_id == private_viewer_id
+        )
+    statement = (
+        select(Message)
+        .where(
+            Message.session_id == session_id,
+            Message.sequence > after_sequence,
+            Message.sequence <= through_sequence,
+            visible,
+        )
+        .order_by(Message.sequence.asc())
+        .limit(limit)
+    )
+    return (await db.exec(statement)).scalars().all()
+
+
+async def messages_by_id(db: AsyncSession, session_id: str, message_ids: Iterable[str]) -> dict[str, Message]:
+    ids = list(set(message_ids))
+    if not ids:
+        return {}
+    statement = select(Message).where(Message.session_id == session_id, Message.id.in_(ids))
+    return {row.id: row for row in (await db.exec(statement)).scalars().all()}
