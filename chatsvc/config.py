@@ -34,6 +34,9 @@ class Settings:
     # Largest response message a stream writer builds from pending events.
     batch_bytes: int = 64 * 1024
     shutdown_grace_seconds: float = 5.0
+    # With Redis: how often each process compares its sessions with the
+    # database to fetch events that pub/sub lost.
+    fanout_check_seconds: float = 1.0
     # Rate limits per user per session (instructors are exempt).
     message_rate_limit: int = 5
     message_rate_window_seconds: int = 10

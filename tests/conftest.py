@@ -11,10 +11,25 @@ from tests.helpers import SECRET, Client
 from tests.support.servers import ThrowawayPostgres, ThrowawayRedis
 
 
+def pytest_generate_tests(metafunc):
+    """Modules with `BOTH_BACKENDS = True` run each test on SQLite and on PostgreSQL."""
+    if "backend" in metafunc.fixturenames and getattr(metafunc.module, "BOTH_BACKENDS", False):
+        metafunc.parametrize("backend", ["sqlite", "postgresql"])
+
+
 @pytest.fixture
-def settings(tmp_path) -> Settings:
-    """Embedded defaults (SQLite in a temporary directory), on a free port."""
-    return Settings(listen="127.0.0.1:0", database_url=f"sqlite+aiosqlite:///{tmp_path / 'chat.db'}", jwt_secret=SECRET)
+def backend() -> str:
+    return "sqlite"
+
+
+@pytest.fixture
+def settings(tmp_path, backend, request) -> Settings:
+    """A server on a free port: the embedded default (SQLite in a temporary directory) or PostgreSQL."""
+    if backend == "postgresql":
+        database_url = request.getfixturevalue("postgres_url")
+    else:
+        database_url = f"sqlite+aiosqlite:///{tmp_path / 'chat.db'}"
+    return Settings(listen="127.0.0.1:0", database_url=database_url, jwt_secret=SECRET)
 
 
 @pytest.fixture

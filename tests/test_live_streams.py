@@ -7,6 +7,9 @@ from sessionchat.v1 import chat_pb2 as pb
 
 from tests.helpers import Client
 
+# Every test here runs on SQLite and on PostgreSQL.
+BOTH_BACKENDS = True
+
 SESSION = "physics-101"
 
 

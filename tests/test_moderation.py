@@ -9,6 +9,9 @@ from sessionchat.v1 import chat_pb2 as pb
 from chatsvc.clock import FakeClock
 from tests.helpers import Client, retry_delay_seconds
 
+# Every test here runs on SQLite and on PostgreSQL.
+BOTH_BACKENDS = True
+
 SESSION = "history-9"
 CODE = {code.value[0]: code for code in grpc.StatusCode}
 

@@ -18,7 +18,7 @@ class LocalFanout:
     async def publish(self, event: StoredEvent) -> None:
         self.hub.deliver(event)
 
-    def add(self, subscriber: Subscriber) -> None:
+    async def add(self, subscriber: Subscriber) -> None:
         self.hub.add(subscriber)
 
     def remove(self, subscriber: Subscriber) -> None:

@@ -94,6 +94,6 @@ class Database:
         """A read that sees one consistent state across several queries."""
         async with self._sessionmaker() as db:
             if not self.is_sqlite:
+                # Starts the transaction; it ends (rolled back: nothing was written) on close.
                 await db.connection(execution_options={"isolation_level": "REPEATABLE READ"})
-            async with db.begin():
-                yield db
+            yield db

@@ -200,3 +200,22 @@ async def all_mutes(db: AsyncSession, session_id: str) -> Sequence[MuteRecord]:
     """Every mute row of the session, including ones whose time has passed."""
     statement = select(MuteRecord).where(MuteRecord.session_id == session_id)
     return (await db.exec(statement.order_by(MuteRecord.started_at.asc()))).scalars().all()
+
+
+async def event_records(db: AsyncSession, session_id: str, after_sequence: int, through_sequence: int) -> Sequence[EventRecord]:
+    """Every stored event in (after, through], whoever may see it, in order (fan-out gap filling)."""
+    statement = (
+        select(EventRecord)
+        .where(
+            EventRecord.session_id == session_id,
+            EventRecord.sequence > after_sequence,
+            EventRecord.sequence <= through_sequence,
+        )
+        .order_by(EventRecord.sequence.asc())
+    )
+    return (await db.exec(statement)).scalars().all()
+
+
+async def last_sequences(db: AsyncSession, session_ids: list[str]) -> dict[str, int]:
+    statement = select(ChatSession.id, ChatSession.last_sequence).where(ChatSession.id.in_(session_ids))
+    return {session_id: int(sequence) for session_id, sequence in (await db.exec(statement)).all()}
