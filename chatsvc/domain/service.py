@@ -210,7 +210,7 @@ class ChatService:
             max_pending=self.settings.subscriber_buffer,
             batch_bytes=self.settings.batch_bytes,
         )
-        self.fanout.add(subscriber)
+        await self.fanout.add(subscriber)
         try:
             if self.presence.connect(session_id, principal):
                 await self._record_presence(principal, session_id, joined=True)

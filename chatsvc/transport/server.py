@@ -15,6 +15,7 @@ from chatsvc.config import Settings
 from chatsvc.domain.errors import ErrorCode
 from chatsvc.domain.service import ChatService
 from chatsvc.fanout.local import LocalFanout
+from chatsvc.fanout.redis import RedisFanout
 from chatsvc.ratelimit import LocalRateLimiter, RedisRateLimiter, redis_client
 from chatsvc.storage.database import Database
 from chatsvc.transport.interceptors import AuthInterceptor
@@ -71,10 +72,11 @@ class ChatServer:
         self.settings = settings
         self.clock = clock or SystemClock()
         self.database = Database(settings.database_url)
-        self.fanout = LocalFanout()
         if settings.redis_url:
+            self.fanout = RedisFanout(settings.redis_url, self.database, check_seconds=settings.fanout_check_seconds)
             self.limiter = RedisRateLimiter(redis_client(settings.redis_url), self.clock)
         else:
+            self.fanout = LocalFanout()
             self.limiter = LocalRateLimiter(self.clock)
         self.service = ChatService(self.database, self.fanout, self.clock, settings, self.limiter)
         verifier = TokenVerifier(secret=settings.resolve_jwt_secret(), public_key=settings.jwt_public_key)
