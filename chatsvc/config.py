@@ -37,6 +37,8 @@ class Settings:
     # With Redis: how often each process compares its sessions with the
     # database to fetch events that pub/sub lost.
     fanout_check_seconds: float = 1.0
+    # With Redis: a crashed process's users leave the online list within about this long.
+    presence_ttl_seconds: float = 15.0
     # Rate limits per user per session (instructors are exempt).
     message_rate_limit: int = 5
     message_rate_window_seconds: int = 10

@@ -21,7 +21,7 @@ from chatsvc.domain.events import EventWriter, notice
 from chatsvc.domain.export import ChatExport
 from chatsvc.domain.interaction import Interaction
 from chatsvc.domain.moderation import Moderation
-from chatsvc.domain.presence import Presence
+from chatsvc.domain.presence import LocalPresence, Presence
 from chatsvc.domain.visibility import may_see
 from chatsvc.fanout.codec import frame
 from chatsvc.fanout.hub import Audience, Subscriber
@@ -45,12 +45,20 @@ class StreamOpening:
 
 
 class ChatService:
-    def __init__(self, database: Database, fanout, clock: Clock, settings: Settings, limiter: RateLimiter) -> None:
+    def __init__(
+        self,
+        database: Database,
+        fanout,
+        clock: Clock,
+        settings: Settings,
+        limiter: RateLimiter,
+        presence: Presence | None = None,
+    ) -> None:
         self.database = database
         self.fanout = fanout
         self.clock = clock
         self.settings = settings
-        self.presence = Presence()
+        self.presence = presence or LocalPresence()
         self.events = EventWriter(database, fanout, clock)
         self.moderation = Moderation(database, self.events, clock, settings, limiter)
         self.interaction = Interaction(self)  # reactions, hands, typing, pins, mentions
@@ -183,9 +191,10 @@ class ChatService:
         if include_offline:
             async with self.database.read() as db:
                 rows = await repo.list_members(db, session_id, after_user_id=after, limit=limit + 1)
-            people = [views.member(row, online=self.presence.is_online(session_id, row.user_id)) for row in rows]
+            online_ids = {p.user_id for p in await self.presence.online(session_id)}
+            people = [views.member(row, online=row.user_id in online_ids) for row in rows]
         else:
-            online = [p for p in self.presence.online(session_id) if p.user_id > after]
+            online = [p for p in await self.presence.online(session_id) if p.user_id > after]
             people = [views.participant(p, online=True) for p in online[: limit + 1]]
         page, more = people[:limit], len(people) > limit
         next_token = validation.encode_page_token(kind, session_id, page[-1].user_id) if more else ""
@@ -212,7 +221,7 @@ class ChatService:
         )
         await self.fanout.add(subscriber)
         try:
-            if self.presence.connect(session_id, principal):
+            if await self.presence.connect(session_id, principal):
                 await self._record_presence(principal, session_id, joined=True)
             initial = await self._stream_start(principal, session_id, last_sequence, subscriber)
         except BaseException:
@@ -223,9 +232,13 @@ class ChatService:
     async def close_stream(self, opening: StreamOpening) -> None:
         subscriber = opening.subscriber
         self.fanout.remove(subscriber)
-        if self.presence.disconnect(subscriber.session_id, opening.principal):
+        if await self.presence.disconnect(subscriber.session_id, opening.principal):
             await self._record_presence(opening.principal, subscriber.session_id, joined=False)
             await self.interaction.typing.left(opening.principal, subscriber.session_id)
+
+    async def record_departure(self, session_id: str, principal: Principal) -> None:
+        """A user whose streams all ended elsewhere (e.g. in a crashed process) left the session."""
+        await self._record_presence(principal, session_id, joined=False)
 
     async def _record_presence(self, principal: Principal, session_id: str, *, joined: bool) -> None:
         async with self.events.change(session_id) as change:
@@ -275,7 +288,7 @@ class ChatService:
         session = await repo.get_session(db, session_id)
         snapshot = pb.SessionSnapshot(
             as_of_sequence=as_of,
-            online=[views.participant(p, online=True) for p in self.presence.online(session_id)],
+            online=[views.participant(p, online=True) for p in await self.presence.online(session_id)],
             recent_messages=recent,
             raised_hands=[views.raised_hand(row, position) for position, row in enumerate(hands, start=1)],
             pinned_messages=await self.interaction.message_views(db, session_id, pinned, principal.user_id),

@@ -16,6 +16,8 @@ from chatsvc.domain.errors import ErrorCode
 from chatsvc.domain.service import ChatService
 from chatsvc.fanout.local import LocalFanout
 from chatsvc.fanout.redis import RedisFanout
+from chatsvc.fanout.redis_presence import RedisPresence
+from chatsvc.domain.presence import LocalPresence
 from chatsvc.ratelimit import LocalRateLimiter, RedisRateLimiter, redis_client
 from chatsvc.storage.database import Database
 from chatsvc.transport.interceptors import AuthInterceptor
@@ -75,10 +77,12 @@ class ChatServer:
         if settings.redis_url:
             self.fanout = RedisFanout(settings.redis_url, self.database, check_seconds=settings.fanout_check_seconds)
             self.limiter = RedisRateLimiter(redis_client(settings.redis_url), self.clock)
+            self.presence = RedisPresence(settings.redis_url, ttl_seconds=settings.presence_ttl_seconds)
         else:
             self.fanout = LocalFanout()
             self.limiter = LocalRateLimiter(self.clock)
-        self.service = ChatService(self.database, self.fanout, self.clock, settings, self.limiter)
+            self.presence = LocalPresence()
+        self.service = ChatService(self.database, self.fanout, self.clock, settings, self.limiter, self.presence)
         verifier = TokenVerifier(secret=settings.resolve_jwt_secret(), public_key=settings.jwt_public_key)
         self.health = health.aio.HealthServicer()
         self.server = grpc.aio.server(interceptors=[AuthInterceptor(verifier)], options=SERVER_OPTIONS)
@@ -87,6 +91,7 @@ class ChatServer:
     async def start(self) -> int:
         await self.database.migrate()
         await self.fanout.start()
+        await self.presence.start(on_left=self.service.record_departure)
         handlers = method_handlers(SessionChatServicer(self.service))
         self.server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE_NAME, handlers),))
         self.server.add_registered_method_handlers(SERVICE_NAME, handlers)
@@ -112,6 +117,7 @@ class ChatServer:
         )
         await self.server.stop(self.settings.shutdown_grace_seconds if grace is None else grace)
         self.service.interaction.close()  # typing timers
+        await self.presence.close()
         await self.fanout.close()
         await self.limiter.close()
         await self.database.close()

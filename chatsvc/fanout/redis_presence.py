@@ -1,0 +1,187 @@
+"""Presence shared by every process through Redis, surviving crashed processes.
+
+Each process writes one hash field per (process, user) it has streams for,
+and keeps a heartbeat key alive. A user is online while a field of theirs
+belongs to a live process. Every process regularly removes the fields of
+processes whose heartbeat expired, and reports those users as gone, so a
+crashed process's users leave within `ttl` plus one check.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+
+import redis.asyncio as redis
+from redis.exceptions import RedisError
+
+from chatsvc.auth import Principal, Role
+from chatsvc.domain.presence import LocalPresence
+
+log = logging.getLogger(__name__)
+
+PREFIX = "chatsvc:presence:"
+SESSIONS = "chatsvc:presence-sessions"
+ALIVE = "chatsvc:alive:"
+
+# KEYS: hash, sessions set. ARGV: origin, user id, value, alive prefix, session id.
+# Returns 1 when no live process had this user in the session before.
+CONNECT = """
+redis.call('SADD', KEYS[2], ARGV[5])
+local others = 0
+for _, field in ipairs(redis.call('HKEYS', KEYS[1])) do
+  local origin, user = string.match(field, '^([^/]+)/(.*)$')
+  if user == ARGV[2] and origin ~= ARGV[1] and redis.call('EXISTS', ARGV[4] .. origin) == 1 then
+    others = others + 1
+  end
+end
+redis.call('HSET', KEYS[1], ARGV[1] .. '/' .. ARGV[2], ARGV[3])
+if others == 0 then return 1 end
+return 0
+"""
+
+# KEYS: hash. ARGV: origin, user id, alive prefix. Returns 1 when no live process has the user left.
+DISCONNECT = """
+redis.call('HDEL', KEYS[1], ARGV[1] .. '/' .. ARGV[2])
+for _, field in ipairs(redis.call('HKEYS', KEYS[1])) do
+  local origin, user = string.match(field, '^([^/]+)/(.*)$')
+  if user == ARGV[2] and redis.call('EXISTS', ARGV[3] .. origin) == 1 then return 0 end
+end
+return 1
+"""
+
+# KEYS: hash, sessions set. ARGV: alive prefix, session id.
+# Removes the fields of dead processes; returns the values of users now gone.
+REAP = """
+local fields = redis.call('HGETALL', KEYS[1])
+local live, dead = {}, {}
+for i = 1, #fields, 2 do
+  local origin, user = string.match(fields[i], '^([^/]+)/(.*)$')
+  if redis.call('EXISTS', ARGV[1] .. origin) == 1 then
+    live[user] = true
+  else
+    redis.call('HDEL', KEYS[1], fields[i])
+    dead[user] = fields[i + 1]
+  end
+end
+local gone = {}
+for user, value in pairs(dead) do
+  if not live[user] then table.insert(gone, value) end
+end
+if redis.call('HLEN', KEYS[1]) == 0 then redis.call('SREM', KEYS[2], ARGV[2]) end
+return gone
+"""
+
+OnLeft = Callable[[str, Principal], Awaitable[None]]
+
+
+def _value(principal: Principal) -> str:
+    return json.dumps([principal.user_id, principal.display_name, principal.role.value])
+
+
+def _principal(value: bytes | str) -> Principal:
+    user_id, name, role = json.loads(value)
+    return Principal(user_id=user_id, display_name=name, role=Role(role))
+
+
+class RedisPresence:
+    def __init__(self, url: str, *, ttl_seconds: float = 15.0) -> None:
+        self.origin = uuid.uuid4().hex
+        self._client = redis.Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=1.0)
+        self._ttl_ms = int(ttl_seconds * 1000)
+        self._local = LocalPresence()  # this process's streams; also the answer while Redis is down
+        self._connect = self._client.register_script(CONNECT)
+        self._disconnect = self._client.register_script(DISCONNECT)
+        self._reap = self._client.register_script(REAP)
+        self._tasks: list[asyncio.Task] = []
+        self._failing = False
+
+    async def start(self, on_left: OnLeft) -> None:
+        await self._heartbeat_once()
+        self._tasks = [asyncio.create_task(self._maintain(on_left))]
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        try:
+            await self._client.delete(ALIVE + self.origin)
+        except (RedisError, OSError):
+            pass
+        await self._client.aclose()
+
+    async def connect(self, session_id: str, principal: Principal) -> bool:
+        if not self._local.count_up(session_id, principal):
+            return False  # this process already has the user online
+        try:
+            first = await self._connect(
+                keys=[PREFIX + session_id, SESSIONS],
+                args=[self.origin, principal.user_id, _value(principal), ALIVE, session_id],
+            )
+        except (RedisError, OSError) as error:
+            self._warn(error)
+            return True
+        return bool(first)
+
+    async def disconnect(self, session_id: str, principal: Principal) -> bool:
+        if not self._local.count_down(session_id, principal):
+            return False
+        try:
+            last = await self._disconnect(keys=[PREFIX + session_id], args=[self.origin, principal.user_id, ALIVE])
+        except (RedisError, OSError) as error:
+            self._warn(error)
+            return True
+        return bool(last)
+
+    async def online(self, session_id: str) -> list[Principal]:
+        try:
+            fields = await self._client.hgetall(PREFIX + session_id)
+            origins = sorted({field.decode().split("/", 1)[0] for field in fields})
+            alive = await self._client.mget([ALIVE + origin for origin in origins]) if origins else []
+        except (RedisError, OSError) as error:
+            self._warn(error)
+            return self._local.local_online(session_id)
+        live = {origin for origin, value in zip(origins, alive) if value is not None}
+        people = {}
+        for field, value in fields.items():
+            if field.decode().split("/", 1)[0] in live:
+                principal = _principal(value)
+                people[principal.user_id] = principal
+        return [people[user_id] for user_id in sorted(people)]
+
+    async def _heartbeat_once(self) -> None:
+        previous = await self._client.set(ALIVE + self.origin, "1", px=self._ttl_ms, get=True)
+        if previous is None:
+            # New to Redis, or Redis lost its data (a restart): write our users again.
+            await self._republish()
+
+    async def _republish(self) -> None:
+        for session_id, principal in self._local.entries():
+            await self._client.hset(PREFIX + session_id, f"{self.origin}/{principal.user_id}", _value(principal))
+            await self._client.sadd(SESSIONS, session_id)
+
+    async def _maintain(self, on_left: OnLeft) -> None:
+        """Keep this process alive in Redis, and report the users of dead processes as gone."""
+        while True:
+            await asyncio.sleep(self._ttl_ms / 3000)
+            try:
+                await self._heartbeat_once()
+                for session in await self._client.smembers(SESSIONS):
+                    session_id = session.decode()
+                    for value in await self._reap(keys=[PREFIX + session_id, SESSIONS], args=[ALIVE, session_id]):
+                        await on_left(session_id, _principal(value))
+                if self._failing:
+                    self._failing = False
+                    log.warning("presence is shared through Redis again")
+            except (RedisError, OSError) as error:
+                self._warn(error)
+            except Exception:
+                log.exception("presence maintenance failed")
+
+    def _warn(self, error: Exception) -> None:
+        if not self._failing:
+            self._failing = True
+            log.warning("presence falls back to this process until Redis answers: %s", error)
