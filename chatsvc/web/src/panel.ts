@@ -268,14 +268,14 @@ class Panel {
       }
     }
     const time = message.createTime ? timestampDate(message.createTime).toLocaleTimeString() : "";
-    const parts: Node[] = [tools, el("span", "sender", message.senderName || message.senderId)];
+    const parts: Node[] = [el("span", "sender", message.senderName || message.senderId)];
     if (message.senderRole === Role.INSTRUCTOR) parts.push(el("span", "role", "instructor"));
     if (message.recipientId) parts.push(el("span", "role", `private with ${this.nameOf(message.recipientId === this.me?.userId ? message.senderId : message.recipientId)}`));
     parts.push(el("span", "text", message.deleted ? "message deleted" : message.text));
     const counts = [...shown.reactions].filter(([, count]) => count > 0).map(([emoji, count]) => `${emoji} ${count}`);
     const reactions = el("span", "reactions", counts.join("  "));
     reactions.dataset.testid = "reactions";
-    parts.push(reactions);
+    parts.push(reactions, tools);
     item.title = time;
     item.replaceChildren(...parts);
   }
