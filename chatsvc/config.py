@@ -39,6 +39,9 @@ class Settings:
     fanout_check_seconds: float = 1.0
     # With Redis: a crashed process's users leave the online list within about this long.
     presence_ttl_seconds: float = 15.0
+    # Dead connections: ping after this much silence, give up after the timeout.
+    keepalive_seconds: float = 30.0
+    keepalive_timeout_seconds: float = 10.0
     # Rate limits per user per session (instructors are exempt).
     message_rate_limit: int = 5
     message_rate_window_seconds: int = 10
@@ -70,6 +73,10 @@ class Settings:
             value = env.get(f"CHATSVC_{name.upper()}")
             if value:
                 setattr(settings, name, int(value))
+        for name in FLOAT_SETTINGS:
+            value = env.get(f"CHATSVC_{name.upper()}")
+            if value:
+                setattr(settings, name, float(value))
         settings.profanity_extra_words = _word_list(env.get("CHATSVC_PROFANITY_ADD", ""))
         settings.profanity_allowed_words = _word_list(env.get("CHATSVC_PROFANITY_ALLOW", ""))
         if env.get("CHATSVC_PROFANITY_FILE"):
@@ -108,6 +115,8 @@ INTEGER_SETTINGS = (
     "strikes_before_mute",
     "auto_mute_minutes",
 )
+
+FLOAT_SETTINGS = ("fanout_check_seconds", "presence_ttl_seconds", "keepalive_seconds", "keepalive_timeout_seconds")
 
 
 def _word_list(value: str) -> list[str]:

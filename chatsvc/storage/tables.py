@@ -42,6 +42,9 @@ class Message(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("session_id", "sequence", name="uq_messages_session_sequence"),
         UniqueConstraint("session_id", "sender_id", "client_message_id", name="uq_messages_client_id"),
+        # Slow mode reads a sender's latest message; the join snapshot reads the pins.
+        Index("ix_messages_session_sender_time", "session_id", "sender_id", "created_at"),
+        Index("ix_messages_session_pinned", "session_id", "pinned_at"),
     )
 
     id: str = Field(primary_key=True, max_length=32)

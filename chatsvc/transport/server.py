@@ -30,15 +30,19 @@ SERVICE_NAME = pb.DESCRIPTOR.services_by_name["SessionChat"].full_name
 # framed as batch elements already (chatsvc.fanout.codec): bytes pass through.
 PRESERIALIZED_METHODS = frozenset({"StreamEvents", "Subscribe"})
 
-SERVER_OPTIONS = [
-    # Find dead connections: ping after 30 s of silence, drop after 10 s without answer.
-    ("grpc.keepalive_time_ms", 30_000),
-    ("grpc.keepalive_timeout_ms", 10_000),
-    ("grpc.keepalive_permit_without_calls", 1),
-    # Let clients ping every 10 s on idle streams without being told "too_many_pings".
-    ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
-    ("grpc.http2.max_pings_without_data", 0),
-]
+
+
+def server_options(settings: Settings) -> list[tuple[str, int]]:
+    return [
+        # Find dead connections: ping after a silence, drop the connection when
+        # no answer comes in time; its streams end and their users leave.
+        ("grpc.keepalive_time_ms", int(settings.keepalive_seconds * 1000)),
+        ("grpc.keepalive_timeout_ms", int(settings.keepalive_timeout_seconds * 1000)),
+        ("grpc.keepalive_permit_without_calls", 1),
+        # Let clients ping every 10 s on idle streams without being told "too_many_pings".
+        ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
+        ("grpc.http2.max_pings_without_data", 0),
+    ]
 
 
 def _passthrough(data: bytes) -> bytes:
@@ -85,7 +89,7 @@ class ChatServer:
         self.service = ChatService(self.database, self.fanout, self.clock, settings, self.limiter, self.presence)
         verifier = TokenVerifier(secret=settings.resolve_jwt_secret(), public_key=settings.jwt_public_key)
         self.health = health.aio.HealthServicer()
-        self.server = grpc.aio.server(interceptors=[AuthInterceptor(verifier)], options=SERVER_OPTIONS)
+        self.server = grpc.aio.server(interceptors=[AuthInterceptor(verifier)], options=server_options(settings))
         self.port = 0
 
     async def start(self) -> int:
