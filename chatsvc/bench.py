@@ -1,0 +1,1227 @@
+"""`chatsvc bench`: N subscribers in one session, publishing at a rate, measured end to end.
+
+Phases of one run:
+
+1. Start `chatsvc serve` on a free port (SQLite in a temporary directory, auth,
+   rate limits and the profanity filter on), or target a running server.
+2. Publishers (ChatClient, each on its own connection) send one warm-up
+   message; the server's RSS is read from /proc.
+3. Subscribers join one session: `--workers` processes each hold their share
+   on their own TCP connections with cheap HTTP/2 clients (below),
+   plus `--probes` real ChatClient streams in one more process. Once the join
+   storm has settled the server's RSS is read again: the difference divided
+   by N is the memory per idle subscriber.
+4. Publish for `--duration` seconds at `--rate` messages/s in total (open
+   loop: message i is due at i/rate whatever happened to the others), or as
+   fast as the server takes them (`--rate 0`/`--saturate`: each publisher keeps
+   `--concurrency` sends in flight). Each text carries its send time.
+5. Wait until every subscriber has every message (or `--drain-timeout`), then
+   collect: deliveries/s, latency from send to receipt at the subscriber, and
+   per subscriber its duplicates and missing messages.
+
+`--baseline` repeats the same workload against chatsvc.bench_baseline (a
+minimal websockets broadcast server) and prints the ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import multiprocessing
+import os
+import secrets
+import signal
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from array import array
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+FILLER = "question about the lecture: could you go over the last slide once more, please?"
+SUBSCRIBE_PATH = "/sessionchat.v1.SessionChat/Subscribe"
+SEPARATE_CONNECTION = [("grpc.use_local_subchannel_pool", 1)]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--subscribers", "-n", type=int, default=1000, help="subscribers in the session, probes included (default 1000)")
+    parser.add_argument("--rate", type=float, default=100.0, help="messages/s published in total; 0 = saturate (default 100)")
+    parser.add_argument("--saturate", action="store_true", help="publish as fast as the server accepts (same as --rate 0)")
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds of publishing (default 10)")
+    parser.add_argument("--workers", type=int, default=2, help="subscriber processes (default 2)")
+    parser.add_argument("--probes", type=int, default=4, help="real ChatClient subscribers measuring latency too (default 4)")
+    parser.add_argument("--publishers", type=int, default=4, help="publishing users, each on its own connection (default 4)")
+    parser.add_argument("--concurrency", type=int, default=8, help="sends in flight per publisher when saturating (default 8)")
+    parser.add_argument(
+        "--publisher-role",
+        choices=["participant", "instructor"],
+        help="participants (rate limits run, raised) on a started server; instructors (exempt) on --target",
+    )
+    parser.add_argument("--target", help="host:port of a running server instead of starting one")
+    parser.add_argument("--secret", help="the target's CHATSVC_JWT_SECRET (required with --target)")
+    parser.add_argument("--server-pid", type=int, help="the target's process id, to read its memory (with --target)")
+    parser.add_argument("--session", help="session id (default: a fresh one per run)")
+    parser.add_argument("--baseline", action="store_true", help="also run the workload against a minimal websockets broadcast server")
+    parser.add_argument("--drain-timeout", type=float, default=20.0, help="seconds to wait for deliveries after publishing (default 20)")
+    parser.add_argument("--connect-timeout", type=float, default=60.0, help="seconds for all subscribers to join (default 60)")
+    parser.add_argument("--json", action="store_true", help="print the results as JSON instead of a table")
+    parser.add_argument("--keep", action="store_true", help="keep the started server's directory (database and log)")
+
+
+def run_cli(args: argparse.Namespace) -> int:
+    if args.saturate:
+        args.rate = 0.0
+    if args.target and not args.secret:
+        print("chatsvc bench: --target needs --secret (the server's CHATSVC_JWT_SECRET)", file=sys.stderr)
+        return 2
+    if args.subscribers < 1 or args.workers < 1 or args.publishers < 1 or args.probes < 0:
+        print("chatsvc bench: --subscribers, --workers and --publishers must be positive", file=sys.stderr)
+        return 2
+    args.probes = min(args.probes, args.subscribers)
+    if not args.publisher_role:
+        args.publisher_role = "instructor" if args.target else "participant"
+    _install_uvloop()
+    results = asyncio.run(run_bench(args))
+    if args.json:
+        print(json.dumps(results, indent=2))
+    else:
+        print(format_table(results))
+    return 0 if results["ok"] else 1
+
+
+def _install_uvloop() -> None:
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:
+        pass
+
+
+# ---------------------------------------------------------------- cheap subscribers
+#
+# A grpc.aio client spends 36-50 µs of CPU per received message, so 1,000 of
+# them on the server's machine saturate long before the server does. These
+# clients speak just enough HTTP/2 (or WebSocket) to hold one stream per TCP
+# connection, answer pings and flow control, and find in each event its
+# sequence number and the send time the publisher put in its text, without
+# decoding protobuf: about a microsecond per event. Nothing here imports grpc.
+
+MARKER = b"BENCHT"  # the publisher's text starts with MARKER + 19 digits of time.time_ns()
+MARKER_DIGITS = 19
+
+
+def bench_text(filler: str) -> str:
+    return f"{MARKER.decode()}{time.time_ns():0{MARKER_DIGITS}d} {filler}"
+
+
+class Tally:
+    """What one subscriber received: sequence checks and latencies of bench messages."""
+
+    __slots__ = ("last_sequence", "events", "bench", "duplicates", "gaps", "latencies_us", "joined", "ended", "end_reason")
+
+    def __init__(self) -> None:
+        self.last_sequence = 0
+        self.events = 0  # events with a sequence, duplicates excluded
+        self.bench = 0  # bench messages, duplicates excluded
+        self.duplicates = 0
+        self.gaps = 0  # sequences skipped between two received ones
+        self.latencies_us = array("i")
+        self.joined = False
+        self.ended = False
+        self.end_reason = ""
+
+    def event(self, buf, start: int, end: int, now_ns: int) -> None:
+        """One serialized `Event` in buf[start:end] (fields 1 session_id, 2 sequence first)."""
+        pos = start
+        if pos < end and buf[pos] == 0x0A:  # session_id
+            length = buf[pos + 1]
+            pos += 2
+            if length & 0x80:  # two-byte length (ids of 128+ characters)
+                length = (length & 0x7F) | (buf[pos] << 7)
+                pos += 1
+            pos += length
+        sequence = 0
+        if pos < end and buf[pos] == 0x10:  # sequence (varint)
+            pos += 1
+            shift = 0
+            while True:
+                byte = buf[pos]
+                pos += 1
+                sequence |= (byte & 0x7F) << shift
+                if byte < 0x80:
+                    break
+                shift += 7
+        self.observe(sequence, buf.find(MARKER, pos, end), buf, now_ns)
+
+    def observe(self, sequence: int, marker_at: int, buf, now_ns: int) -> None:
+        if sequence:
+            last = self.last_sequence
+            if sequence <= last:
+                self.duplicates += 1
+                return
+            if last and sequence != last + 1:
+                self.gaps += sequence - last - 1
+            self.last_sequence = sequence
+            self.events += 1
+        if marker_at >= 0:
+            sent = int(buf[marker_at + 6 : marker_at + 6 + MARKER_DIGITS])
+            self.bench += 1
+            self.latencies_us.append((now_ns - sent) // 1000)
+
+    def finish(self, reason: str) -> None:
+        if not self.ended:
+            self.ended = True
+            self.end_reason = reason
+
+
+# ---------------------------------------------------------------- HTTP/2 + gRPC
+
+H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+DATA, HEADERS, RST_STREAM, SETTINGS, PING, GOAWAY, WINDOW_UPDATE, CONTINUATION = 0, 1, 3, 4, 6, 7, 8, 9
+END_STREAM, ACK, END_HEADERS, PADDED, PRIORITY = 0x1, 0x1, 0x4, 0x8, 0x20
+STREAM_WINDOW = 1 << 20  # what the server may send before we acknowledge it
+WINDOW_REFILL = 256 * 1024
+
+
+def h2_frame(kind: int, flags: int, stream_id: int, payload: bytes = b"") -> bytes:
+    return len(payload).to_bytes(3, "big") + bytes((kind, flags)) + stream_id.to_bytes(4, "big") + payload
+
+
+def hpack_int(value: int, prefix_bits: int, flags: int = 0) -> bytes:
+    limit = (1 << prefix_bits) - 1
+    if value < limit:
+        return bytes((flags | value,))
+    out = bytearray((flags | limit,))
+    value -= limit
+    while value >= 0x80:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+def hpack_literal(name: bytes, value: bytes) -> bytes:
+    """'Literal header field without indexing, new name', no Huffman coding."""
+    return b"\x00" + hpack_int(len(name), 7) + name + hpack_int(len(value), 7) + value
+
+
+def grpc_request_bytes(authority: str, path: str, token: str, message: bytes) -> bytes:
+    """Everything a client sends to open one unary-request server stream on stream 1."""
+    headers = b"".join(
+        hpack_literal(name, value)
+        for name, value in (
+            (b":method", b"POST"),
+            (b":scheme", b"http"),
+            (b":path", path.encode()),
+            (b":authority", authority.encode()),
+            (b"content-type", b"application/grpc"),
+            (b"te", b"trailers"),
+            (b"authorization", f"Bearer {token}".encode()),
+            (b"user-agent", b"chatsvc-bench"),
+        )
+    )
+    settings = (2).to_bytes(2, "big") + (0).to_bytes(4, "big") + (4).to_bytes(2, "big") + STREAM_WINDOW.to_bytes(4, "big")
+    body = b"\x00" + len(message).to_bytes(4, "big") + message
+    return (
+        H2_PREFACE
+        + h2_frame(SETTINGS, 0, 0, settings)
+        + h2_frame(WINDOW_UPDATE, 0, 0, (STREAM_WINDOW - 65535).to_bytes(4, "big"))
+        + h2_frame(HEADERS, END_HEADERS, 1, headers)
+        + h2_frame(DATA, END_STREAM, 1, body)
+    )
+
+
+def subscribe_request(session_id: str, last_sequence: int = 0) -> bytes:
+    """A serialized SubscribeRequest {session_id = 1; last_sequence = 2}."""
+    sid = session_id.encode()
+    out = b"\x0a" + _varint(len(sid)) + sid
+    if last_sequence:
+        out += b"\x10" + _varint(last_sequence)
+    return out
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+class GrpcSubscriber(asyncio.Protocol):
+    """One `Subscribe` stream on its own connection; responses are batches of framed events."""
+
+    def __init__(self, tally: Tally, request: bytes, joined: asyncio.Future) -> None:
+        self.tally = tally
+        self.request = request
+        self.joined = joined
+        self.transport: asyncio.Transport | None = None
+        self.buf = bytearray()
+        self.message = bytearray()  # gRPC message bytes not yet complete
+        self.unacknowledged = 0
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+        transport.write(self.request)
+
+    def connection_lost(self, exc) -> None:
+        self.tally.finish(f"connection lost: {exc}" if exc else "connection closed")
+        if not self.joined.done():
+            self.joined.set_exception(ConnectionError(self.tally.end_reason))
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+
+    def data_received(self, data: bytes) -> None:
+        buf = self.buf
+        buf += data
+        pos, size = 0, len(buf)
+        while size - pos >= 9:
+            length = (buf[pos] << 16) | (buf[pos + 1] << 8) | buf[pos + 2]
+            if size - pos - 9 < length:
+                break
+            kind, flags = buf[pos + 3], buf[pos + 4]
+            start = pos + 9
+            pos = start + length
+            if kind == DATA:
+                self._data(buf, start, pos, flags, length)
+            elif kind == HEADERS or kind == CONTINUATION:
+                if flags & END_STREAM:  # trailers: the server ended the stream
+                    self._ended("the server ended the stream")
+            elif kind == SETTINGS:
+                if not flags & ACK:
+                    self.transport.write(h2_frame(SETTINGS, ACK, 0))
+            elif kind == PING:
+                if not flags & ACK:
+                    self.transport.write(h2_frame(PING, ACK, 0, bytes(buf[start:pos])))
+            elif kind == RST_STREAM:
+                self._ended(f"RST_STREAM {int.from_bytes(buf[start:pos], 'big')}")
+            elif kind == GOAWAY:
+                self._ended("GOAWAY")
+        del buf[:pos]
+
+    def _data(self, buf, start: int, end: int, flags: int, length: int) -> None:
+        if flags & PADDED:
+            end -= buf[start]
+            start += 1
+        message = self.message
+        message += buf[start:end]
+        now = time.time_ns()
+        tally = self.tally
+        pos, size = 0, len(message)
+        while size - pos >= 5:
+            body_length = int.from_bytes(message[pos + 1 : pos + 5], "big")
+            if size - pos - 5 < body_length:
+                break
+            body = pos + 5
+            pos = body + body_length
+            # A response: `repeated Event events = 1`, each framed as 0x0a + varint length + Event.
+            i = body
+            while i < pos:
+                i += 1
+                event_length = message[i]
+                i += 1
+                if event_length & 0x80:
+                    event_length &= 0x7F
+                    shift = 7
+                    while True:
+                        byte = message[i]
+                        i += 1
+                        event_length |= (byte & 0x7F) << shift
+                        if byte < 0x80:
+                            break
+                        shift += 7
+                tally.event(message, i, i + event_length, now)
+                i += event_length
+            if not self.joined.done():
+                tally.joined = True
+                self.joined.set_result(None)
+        del message[:pos]
+        if flags & END_STREAM:
+            self._ended("the server ended the stream")
+        self.unacknowledged += length
+        if self.unacknowledged >= WINDOW_REFILL:
+            increment = self.unacknowledged.to_bytes(4, "big")
+            self.unacknowledged = 0
+            self.transport.write(h2_frame(WINDOW_UPDATE, 0, 0, increment) + h2_frame(WINDOW_UPDATE, 0, 1, increment))
+
+    def _ended(self, reason: str) -> None:
+        self.tally.finish(reason)
+        if not self.joined.done():
+            self.joined.set_exception(ConnectionError(f"stream refused: {reason}"))
+
+
+# ---------------------------------------------------------------- WebSocket (baseline)
+
+
+class WebSocketSubscriber(asyncio.Protocol):
+    """A WebSocket client with no extensions: binary messages are serialized Events."""
+
+    def __init__(self, tally: Tally, host: str, port: int, path: str, joined: asyncio.Future) -> None:
+        self.tally = tally
+        self.joined = joined
+        self.transport: asyncio.Transport | None = None
+        self.buf = bytearray()
+        self.upgraded = False
+        key = base64.b64encode(os.urandom(16)).decode()
+        self.request = (
+            f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        ).encode()
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+        transport.write(self.request)
+
+    def connection_lost(self, exc) -> None:
+        self.tally.finish(f"connection lost: {exc}" if exc else "connection closed")
+        if not self.joined.done():
+            self.joined.set_exception(ConnectionError(self.tally.end_reason))
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+
+    def data_received(self, data: bytes) -> None:
+        buf = self.buf
+        buf += data
+        pos = 0
+        if not self.upgraded:
+            head_end = buf.find(b"\r\n\r\n")
+            if head_end < 0:
+                return
+            if b" 101 " not in buf[: buf.find(b"\r\n")]:
+                self.tally.finish(f"upgrade refused: {bytes(buf[:head_end])!r}")
+                self.transport.close()
+                return
+            self.upgraded = True
+            pos = head_end + 4
+        size = len(buf)
+        now = time.time_ns()
+        tally = self.tally
+        while size - pos >= 2:
+            opcode, length = buf[pos] & 0x0F, buf[pos + 1] & 0x7F
+            header = 2
+            if length == 126:
+                if size - pos < 4:
+                    break
+                length, header = (buf[pos + 2] << 8) | buf[pos + 3], 4
+            elif length == 127:
+                if size - pos < 10:
+                    break
+                length, header = int.from_bytes(buf[pos + 2 : pos + 10], "big"), 10
+            if size - pos - header < length:
+                break
+            start = pos + header
+            pos = start + length
+            if opcode == 2:  # binary: one serialized Event
+                tally.event(buf, start, pos, now)
+            elif opcode == 1:  # text: the server's hello
+                if not self.joined.done():
+                    tally.joined = True
+                    self.joined.set_result(None)
+            elif opcode == 9:  # ping: answer with a masked pong
+                payload = bytes(buf[start:pos])
+                self.transport.write(bytes((0x8A, 0x80 | len(payload))) + b"\0\0\0\0" + payload)
+            elif opcode == 8:
+                self.tally.finish("the server closed the connection")
+        del buf[:pos]
+
+
+# ---------------------------------------------------------------- the whole run
+
+
+async def run_bench(args: argparse.Namespace) -> dict:
+    results: dict = {
+        "config": {
+            "subscribers": args.subscribers,
+            "probes": args.probes,
+            "workers": args.workers,
+            "rate": args.rate or "saturate",
+            "duration_s": args.duration,
+            "publishers": args.publishers,
+            "concurrency": args.concurrency if not args.rate else None,
+            "publisher_role": args.publisher_role,
+            "target": args.target or "started (SQLite, auth, rate limits, profanity filter)",
+            "cpus": os.cpu_count(),
+        }
+    }
+    async with ServiceUnderTest.open(args) as server:
+        results["service"] = await Workload(args, server).run()
+    if args.baseline:
+        async with BaselineServer.open() as server:
+            results["baseline"] = await Workload(args, server).run()
+        service, baseline = results["service"], results["baseline"]
+        if baseline["delivered_per_s"]:
+            results["ratio"] = round(service["delivered_per_s"] / baseline["delivered_per_s"], 2)
+    runs = [results["service"]] + ([results["baseline"]] if args.baseline else [])
+    results["ok"] = all(run["lost"] == 0 and run["duplicated"] == 0 and run["streams_ended"] == 0 and not run["errors"] for run in runs)
+    return results
+
+
+# ---------------------------------------------------------------- servers
+
+
+class StartedProcess:
+    """A server subprocess whose first stdout line says where it listens."""
+
+    def __init__(self, process: asyncio.subprocess.Process, target: str, log: Path, directory: Path) -> None:
+        self.process = process
+        self.target = target
+        self.log = log
+        self.directory = directory
+
+    @classmethod
+    async def start(cls, command: list[str], directory: Path, env: dict[str, str], ready: str) -> "StartedProcess":
+        log = directory / "server.log"
+        with open(log, "wb") as errors:
+            process = await asyncio.create_subprocess_exec(
+                *command, cwd=directory, env=env, stdout=asyncio.subprocess.PIPE, stderr=errors
+            )
+        try:
+            while True:
+                line = await asyncio.wait_for(process.stdout.readline(), 60)
+                if not line:
+                    raise RuntimeError(f"{command[2]} exited before serving:\n{log.read_text()[-3000:]}")
+                text = line.decode().strip()
+                if ready in text:
+                    return cls(process, text.rsplit(" ", 1)[1], log, directory)
+        except BaseException:
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
+            raise
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    async def stop(self) -> None:
+        if self.process.returncode is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(self.process.wait(), 15)
+            except asyncio.TimeoutError:
+                self.process.kill()
+                await self.process.wait()
+
+
+class ServiceUnderTest:
+    kind = "grpc"
+    name = "SessionChat"
+
+    def __init__(self, target: str, secret: str, pid: int | None, started: StartedProcess | None) -> None:
+        self.target = target
+        self.secret = secret
+        self.pid = pid
+        self.started = started
+
+    @classmethod
+    def open(cls, args: argparse.Namespace):
+        return _ServiceContext(args)
+
+
+class _ServiceContext:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.directory: tempfile.TemporaryDirectory | None = None
+        self.server: ServiceUnderTest | None = None
+
+    async def __aenter__(self) -> ServiceUnderTest:
+        args = self.args
+        if args.target:
+            self.server = ServiceUnderTest(args.target, args.secret, args.server_pid, None)
+            return self.server
+        self.directory = tempfile.TemporaryDirectory(prefix="chatsvc-bench-")
+        directory = Path(self.directory.name)
+        secret = secrets.token_urlsafe(32)
+        env = dict(os.environ)
+        env.update(
+            CHATSVC_JWT_SECRET=secret,
+            # Publishers are participants: the limiter runs for every message but must not refuse them.
+            CHATSVC_MESSAGE_RATE_LIMIT=str(10**9),
+        )
+        env.pop("CHATSVC_REDIS_URL", None)
+        env.pop("CHATSVC_DATABASE_URL", None)
+        command = [sys.executable, "-m", "chatsvc.cli", "serve", "--listen", "127.0.0.1:0", "--database-url", f"sqlite:///{directory / 'chat.db'}"]
+        started = await StartedProcess.start(command, directory, env, "serving on")
+        self.server = ServiceUnderTest(started.target, secret, started.pid, started)
+        return self.server
+
+    async def __aexit__(self, *exc_info) -> None:
+        if self.server is not None and self.server.started is not None:
+            await self.server.started.stop()
+        if self.directory is not None:
+            if self.args.keep:
+                print(f"kept {self.directory.name}", file=sys.stderr)
+            else:
+                self.directory.cleanup()
+
+
+class BaselineServer:
+    kind = "websocket"
+    name = "websockets baseline"
+
+    def __init__(self, started: StartedProcess) -> None:
+        self.started = started
+        self.target = started.target
+        self.pid = started.pid
+        self.secret = ""
+
+    @classmethod
+    def open(cls):
+        return _BaselineContext()
+
+
+class _BaselineContext:
+    async def __aenter__(self) -> BaselineServer:
+        self.directory = tempfile.TemporaryDirectory(prefix="chatsvc-bench-baseline-")
+        command = [sys.executable, "-m", "chatsvc.bench_baseline", "--listen", "127.0.0.1:0"]
+        started = await StartedProcess.start(command, Path(self.directory.name), dict(os.environ), "serving on")
+        self.server = BaselineServer(started)
+        return self.server
+
+    async def __aexit__(self, *exc_info) -> None:
+        await self.server.started.stop()
+        self.directory.cleanup()
+
+
+# ---------------------------------------------------------------- /proc
+
+
+def rss_kb(pid: int | None) -> int | None:
+    if pid is None:
+        return None
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def cpu_seconds(pid: int | None) -> float | None:
+    if pid is None:
+        return None
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+# ---------------------------------------------------------------- the workload
+
+
+@dataclass
+class Snapshot:
+    at: float
+    bench: int
+    events: int
+    ended: int
+    min_bench: int
+
+
+@dataclass
+class Published:
+    count: int = 0
+    errors: Counter = field(default_factory=Counter)
+    ack_latencies_us: list[int] = field(default_factory=list)
+
+
+class Workload:
+    def __init__(self, args: argparse.Namespace, server) -> None:
+        self.args = args
+        self.server = server
+        self.session = args.session or f"bench-{uuid.uuid4().hex[:8]}"
+        if server.kind == "websocket":
+            self.session = "baseline"
+        self.workers: list[WorkerHandle] = []
+
+    async def run(self) -> dict:
+        args, server = self.args, self.server
+        result: dict = {"server": server.name, "target": server.target, "session": self.session, "errors": []}
+        publisher = GrpcPublisher(self, args) if server.kind == "grpc" else WebSocketPublisher(self, args)
+        await publisher.open()
+        try:
+            await publisher.warm_up()
+            await asyncio.sleep(0.5)
+            rss_before = rss_kb(server.pid)
+            joined_at = time.perf_counter()
+            await self.start_workers()
+            try:
+                joined = await self.wait_joined(result)
+                result["join_s"] = round(time.perf_counter() - joined_at, 2)
+                await self.settle()
+                rss_idle = rss_kb(server.pid)
+                result["subscribers"] = joined
+                result["server_rss_before_kb"] = rss_before
+                result["server_rss_idle_kb"] = rss_idle
+                result["memory_per_idle_subscriber_kb"] = (
+                    round((rss_idle - rss_before) / joined, 1) if rss_before and rss_idle and joined else None
+                )
+                await self.publish_and_measure(publisher, result)
+            finally:
+                await self.stop_workers()
+        finally:
+            await publisher.close()
+        return result
+
+    # ------------------------------------------------------------ subscribers
+
+    async def start_workers(self) -> None:
+        args, server = self.args, self.server
+        host, port = server.target.rsplit(":", 1)
+        cheap = args.subscribers - args.probes if server.kind == "grpc" else args.subscribers
+        tokens = [self.token(f"sub-{i:05d}", f"Subscriber {i}", "participant") for i in range(args.subscribers)]
+        context = multiprocessing.get_context("spawn")
+        shares = [cheap // args.workers + (1 if i < cheap % args.workers else 0) for i in range(args.workers)]
+        start = 0
+        for share in shares:
+            if share:
+                spec = {
+                    "kind": server.kind,
+                    "host": host,
+                    "port": int(port),
+                    "session": self.session,
+                    "tokens": tokens[start : start + share],
+                    "timeout": args.connect_timeout,
+                }
+                self.workers.append(WorkerHandle.start(context, _subscriber_worker, spec))
+                start += share
+        if server.kind == "grpc" and args.probes:
+            spec = {"target": server.target, "session": self.session, "tokens": tokens[start:], "timeout": args.connect_timeout}
+            self.workers.append(WorkerHandle.start(context, _probe_worker, spec, probe=True))
+
+    def token(self, user_id: str, name: str, role: str) -> str:
+        if self.server.kind != "grpc":
+            return ""
+        from chatsvc.auth import mint_token
+
+        return mint_token(secret=self.server.secret, user_id=user_id, name=name, role=role, sessions=[self.session], ttl_seconds=3600)
+
+    async def wait_joined(self, result: dict) -> int:
+        replies = await asyncio.gather(*(worker.receive() for worker in self.workers))
+        joined = sum(reply["joined"] for reply in replies)
+        for reply in replies:
+            result["errors"] += [f"join: {error}" for error in reply["errors"]]
+        if joined < self.args.subscribers:
+            result["errors"].append(f"only {joined} of {self.args.subscribers} subscribers joined")
+        return joined
+
+    async def snapshot(self) -> Snapshot:
+        replies = await asyncio.gather(*(worker.call("status") for worker in self.workers))
+        return Snapshot(
+            at=time.perf_counter(),
+            bench=sum(r["bench"] for r in replies),
+            events=sum(r["events"] for r in replies),
+            ended=sum(r["ended"] for r in replies),
+            min_bench=min((r["min_bench"] for r in replies), default=0),
+        )
+
+    async def settle(self, quiet: float = 0.6, limit: float = 60.0) -> None:
+        """Wait for the join storm (every join is an event to everyone) to be delivered."""
+        deadline = time.perf_counter() + limit
+        last = await self.snapshot()
+        quiet_since = time.perf_counter()
+        while time.perf_counter() < deadline:
+            await asyncio.sleep(0.2)
+            now = await self.snapshot()
+            if now.events != last.events:
+                quiet_since = time.perf_counter()
+            elif time.perf_counter() - quiet_since >= quiet:
+                return
+            last = now
+
+    async def stop_workers(self) -> None:
+        await asyncio.gather(*(worker.stop() for worker in self.workers), return_exceptions=True)
+        self.workers = []
+
+    # ------------------------------------------------------------ publishing
+
+    async def publish_and_measure(self, publisher, result: dict) -> None:
+        args, server = self.args, self.server
+        saturate = not args.rate
+        cpu_server = cpu_seconds(server.pid)
+        cpu_workers = [cpu_seconds(worker.pid) for worker in self.workers]
+        cpu_self = time.process_time()
+        first = await self.snapshot()
+        started = time.perf_counter()
+        warm_up = min(1.0, args.duration / 5) if saturate else 0.0
+        publishing = asyncio.create_task(publisher.saturate(args.duration) if saturate else publisher.at_rate(args.rate, args.duration))
+        window_start = first
+        if warm_up:
+            await asyncio.sleep(warm_up)
+            window_start = await self.snapshot()
+        published: Published = await publishing
+        window_end = await self.snapshot()
+        elapsed = time.perf_counter() - started
+        result["server_cpu_percent"] = _percent(cpu_seconds(server.pid), cpu_server, elapsed)
+        result["subscriber_cpu_percent"] = round(
+            sum(_percent(cpu_seconds(w.pid), before, elapsed) or 0 for w, before in zip(self.workers, cpu_workers)), 1
+        )
+        result["publisher_cpu_percent"] = _percent(time.process_time(), cpu_self, elapsed)
+        result["published"] = published.count
+        result["publish_rate"] = round(published.count / elapsed, 1)
+        result["publish_errors"] = dict(published.errors)
+        if published.errors:
+            result["errors"].append(f"publish errors: {dict(published.errors)}")
+        result["send_ack_ms"] = _percentiles_ms(published.ack_latencies_us)
+        result["delivered_per_s"] = round((window_end.bench - window_start.bench) / max(window_end.at - window_start.at, 1e-9))
+
+        # Drain: every subscriber should end up with every message.
+        drain_started = time.perf_counter()
+        expected = published.count * result["subscribers"]
+        snap, progress_at = window_end, time.perf_counter()
+        while snap.bench < expected and time.perf_counter() - drain_started < args.drain_timeout:
+            await asyncio.sleep(0.1)
+            previous, snap = snap, await self.snapshot()
+            if snap.bench != previous.bench:
+                progress_at = time.perf_counter()
+            elif time.perf_counter() - progress_at > 5:
+                break  # nothing arrives any more: what is missing is lost
+        result["drain_s"] = round(time.perf_counter() - drain_started, 2)
+        result["server_rss_after_kb"] = rss_kb(server.pid)
+
+        reports = await asyncio.gather(*(worker.call("report") for worker in self.workers))
+        latencies = array("i")
+        probe_latencies = array("i")
+        result["lost"] = 0
+        result["duplicated"] = 0
+        result["sequence_gaps"] = 0
+        result["streams_ended"] = 0
+        reasons: Counter = Counter()
+        for worker, report in zip(self.workers, reports):
+            (probe_latencies if worker.probe else latencies).frombytes(report["latencies"])
+            result["lost"] += sum(max(0, published.count - received) for received in report["bench"])
+            result["duplicated"] += report["duplicates"]
+            result["sequence_gaps"] += report["gaps"]
+            result["streams_ended"] += report["ended"]
+            reasons.update(report["end_reasons"])
+            if worker.probe:
+                result["probe_reconnects"] = report.get("reconnects", 0)
+                result["event_bytes"] = report.get("event_bytes")
+        if reasons:
+            result["errors"].append(f"streams ended: {dict(reasons)}")
+        latencies.extend(probe_latencies)
+        result["delivered"] = len(latencies)
+        result["latency_ms"] = _percentiles_ms(latencies)
+        result["probe_latency_ms"] = _percentiles_ms(probe_latencies) if probe_latencies else None
+
+
+def _percent(after: float | None, before: float | None, elapsed: float) -> float | None:
+    if after is None or before is None:
+        return None
+    return round(100 * (after - before) / elapsed, 1)
+
+
+def _percentiles_ms(values) -> dict | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    count = len(ordered)
+
+    def at(fraction: float) -> float:
+        return round(ordered[min(count - 1, int(fraction * count))] / 1000, 2)
+
+    return {"p50": at(0.50), "p99": at(0.99), "max": round(ordered[-1] / 1000, 2), "mean": round(statistics.fmean(ordered) / 1000, 2)}
+
+
+# ---------------------------------------------------------------- publishers
+
+
+class GrpcPublisher:
+    """Publishing users on their own connections, through ChatClient.send_message."""
+
+    def __init__(self, workload: Workload, args: argparse.Namespace) -> None:
+        self.workload = workload
+        self.args = args
+        self.clients: list = []
+
+    async def open(self) -> None:
+        from chatsvc.client import ChatClient
+
+        role = self.args.publisher_role
+        for i in range(self.args.publishers):
+            token = self.workload.token(f"pub-{i:03d}", f"Publisher {i}", role)
+            self.clients.append(ChatClient(self.workload.server.target, token, channel_options=SEPARATE_CONNECTION))
+
+    async def warm_up(self) -> None:
+        for client in self.clients:
+            await client.send_message(self.workload.session, "warming up")
+
+    async def close(self) -> None:
+        for client in self.clients:
+            await client.close()
+
+    async def _send(self, client, published: Published) -> None:
+        started = time.perf_counter_ns()
+        try:
+            await client.send_message(self.workload.session, bench_text(FILLER), attempts=1)
+        except Exception as error:  # counted and reported; the run goes on
+            code = getattr(error, "code", None)
+            published.errors[str(code() if callable(code) else type(error).__name__)] += 1
+            return
+        published.count += 1
+        published.ack_latencies_us.append((time.perf_counter_ns() - started) // 1000)
+
+    async def at_rate(self, rate: float, duration: float) -> Published:
+        published = Published()
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        total = int(rate * duration)
+        tasks = []
+        for i in range(total):
+            delay = start + i / rate - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(self._send(self.clients[i % len(self.clients)], published)))
+        await asyncio.gather(*tasks)
+        return published
+
+    async def saturate(self, duration: float) -> Published:
+        published = Published()
+        deadline = time.perf_counter() + duration
+
+        async def keep_sending(client) -> None:
+            while time.perf_counter() < deadline:
+                await self._send(client, published)
+
+        await asyncio.gather(*(keep_sending(c) for c in self.clients for _ in range(self.args.concurrency)))
+        return published
+
+
+class WebSocketPublisher:
+    """One connection to the baseline's /publish; the server acks each message after broadcasting it."""
+
+    def __init__(self, workload: Workload, args: argparse.Namespace) -> None:
+        self.workload = workload
+        self.args = args
+        self.sent_at: dict[int, int] = {}
+
+    async def open(self) -> None:
+        import websockets
+
+        self.connection = await websockets.connect(f"ws://{self.workload.server.target}/publish", compression=None, ping_interval=None)
+        self.acks: asyncio.Queue = asyncio.Queue()
+        self.reader = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        async for _ in self.connection:
+            self.acks.put_nowait(time.perf_counter_ns())
+
+    async def close(self) -> None:
+        self.reader.cancel()
+        await self.connection.close()
+
+    async def warm_up(self) -> None:
+        await self.connection.send("warming up")
+        await self.acks.get()
+
+    async def _collect(self, published: Published, sent: asyncio.Queue, expected: int) -> None:
+        while published.count < expected:
+            acked = await self.acks.get()
+            published.count += 1
+            published.ack_latencies_us.append((acked - await sent.get()) // 1000)
+
+    async def at_rate(self, rate: float, duration: float) -> Published:
+        published, sent = Published(), asyncio.Queue()
+        total = int(rate * duration)
+        collector = asyncio.create_task(self._collect(published, sent, total))
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        for i in range(total):
+            delay = start + i / rate - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            sent.put_nowait(time.perf_counter_ns())
+            await self.connection.send(bench_text(FILLER))
+        await asyncio.wait_for(collector, 60)
+        return published
+
+    async def saturate(self, duration: float) -> Published:
+        """As many messages in flight as the gRPC publishers keep (publishers x concurrency)."""
+        published, sent = Published(), asyncio.Queue()
+        window = asyncio.Semaphore(self.args.publishers * self.args.concurrency)
+        deadline = time.perf_counter() + duration
+        count = 0
+
+        async def collect() -> None:
+            while True:
+                acked = await self.acks.get()
+                published.count += 1
+                published.ack_latencies_us.append((acked - await sent.get()) // 1000)
+                window.release()
+
+        collector = asyncio.create_task(collect())
+        while time.perf_counter() < deadline:
+            await window.acquire()
+            sent.put_nowait(time.perf_counter_ns())
+            await self.connection.send(bench_text(FILLER))
+            count += 1
+        while published.count < count:
+            await asyncio.sleep(0.01)
+        collector.cancel()
+        return published
+
+
+# ---------------------------------------------------------------- worker processes
+
+
+class WorkerHandle:
+    """A subscriber process and the pipe that drives it."""
+
+    def __init__(self, process, conn, probe: bool) -> None:
+        self.process = process
+        self.conn = conn
+        self.probe = probe
+
+    @classmethod
+    def start(cls, context, target, spec: dict, probe: bool = False) -> "WorkerHandle":
+        ours, theirs = context.Pipe()
+        process = context.Process(target=target, args=(theirs, spec), daemon=True)
+        process.start()
+        theirs.close()
+        return cls(process, ours, probe)
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    async def receive(self):
+        return await asyncio.to_thread(self.conn.recv)
+
+    async def call(self, command: str):
+        self.conn.send(command)
+        return await self.receive()
+
+    async def stop(self) -> None:
+        try:
+            await asyncio.wait_for(self.call("stop"), 10)
+        except Exception:
+            pass
+        await asyncio.to_thread(self.process.join, 10)
+        if self.process.is_alive():
+            self.process.kill()
+
+
+def _subscriber_worker(conn, spec: dict) -> None:
+    _install_uvloop()
+    asyncio.run(_serve_commands(conn, _cheap_subscribers(spec)))
+
+
+def _probe_worker(conn, spec: dict) -> None:
+    _install_uvloop()
+    asyncio.run(_serve_commands(conn, _probe_subscribers(spec)))
+
+
+async def _serve_commands(conn, subscribers) -> None:
+    """Join, tell the parent, then answer status/report/stop until stopped."""
+    loop = asyncio.get_running_loop()
+    commands: asyncio.Queue = asyncio.Queue()
+    loop.add_reader(conn.fileno(), lambda: commands.put_nowait(conn.recv()))
+    tallies, errors, closer, extra = await subscribers.__anext__()
+    conn.send({"joined": sum(t.joined for t in tallies), "errors": errors[:5]})
+    while True:
+        command = await commands.get()
+        if command == "status":
+            conn.send(
+                {
+                    "bench": sum(t.bench for t in tallies),
+                    "events": sum(t.events for t in tallies),
+                    "ended": sum(t.ended for t in tallies),
+                    "min_bench": min((t.bench for t in tallies), default=0),
+                }
+            )
+        elif command == "report":
+            latencies = array("i")
+            for tally in tallies:
+                latencies.extend(tally.latencies_us)
+            conn.send(
+                {
+                    "bench": [t.bench for t in tallies],
+                    "duplicates": sum(t.duplicates for t in tallies),
+                    "gaps": sum(t.gaps for t in tallies),
+                    "ended": sum(t.ended for t in tallies),
+                    "end_reasons": Counter(t.end_reason for t in tallies if t.ended),
+                    "latencies": latencies.tobytes(),
+                    **extra(),
+                }
+            )
+        elif command == "stop":
+            loop.remove_reader(conn.fileno())
+            await closer()
+            conn.send("stopped")
+            return
+
+
+async def _cheap_subscribers(spec: dict):
+    loop = asyncio.get_running_loop()
+    host, port, session = spec["host"], spec["port"], spec["session"]
+    tallies: list[Tally] = []
+    protocols: list = []
+    errors: list[str] = []
+    gate = asyncio.Semaphore(32)
+
+    async def join(token: str) -> None:
+        tally = Tally()
+        joined = loop.create_future()
+        if spec["kind"] == "grpc":
+            request = grpc_request_bytes(f"{host}:{port}", SUBSCRIBE_PATH, token, subscribe_request(session))
+            factory = lambda: GrpcSubscriber(tally, request, joined)  # noqa: E731
+        else:
+            factory = lambda: WebSocketSubscriber(tally, host, port, "/subscribe", joined)  # noqa: E731
+        async with gate:
+            try:
+                _, protocol = await loop.create_connection(factory, host, port)
+                protocols.append(protocol)
+                tallies.append(tally)
+                await asyncio.wait_for(joined, spec["timeout"])
+            except Exception as error:
+                errors.append(f"{type(error).__name__}: {error}")
+
+    await asyncio.gather(*(join(token) for token in spec["tokens"]))
+
+    async def close() -> None:
+        for protocol in protocols:
+            protocol.close()
+        await asyncio.sleep(0.1)
+
+    yield tallies, errors, close, dict
+
+
+async def _probe_subscribers(spec: dict):
+    """Real clients: ChatClient.events() decodes every event and would reconnect and resume."""
+    from chatsvc.client import ChatClient
+
+    session = spec["session"]
+    clients = [ChatClient(spec["target"], token, channel_options=SEPARATE_CONNECTION) for token in spec["tokens"]]
+    tallies = [Tally() for _ in clients]
+    errors: list[str] = []
+    event_bytes: list[int] = []
+    loop = asyncio.get_running_loop()
+    joined = [loop.create_future() for _ in clients]
+
+    async def follow(client, tally: Tally, joined_future) -> None:
+        try:
+            async for event in client.events(session):
+                now = time.time_ns()
+                if not joined_future.done():
+                    tally.joined = True
+                    joined_future.set_result(None)
+                text = event.message_posted.text.encode() if event.WhichOneof("kind") == "message_posted" else b""
+                marker_at = text.find(MARKER) if text else -1
+                if marker_at >= 0 and not event_bytes:
+                    event_bytes.append(event.ByteSize())
+                tally.observe(event.sequence, marker_at, text, now)
+        except Exception as error:
+            tally.finish(f"{type(error).__name__}: {error}")
+            if not joined_future.done():
+                joined_future.set_exception(error)
+
+    tasks = [asyncio.create_task(follow(*item)) for item in zip(clients, tallies, joined)]
+    for future in joined:
+        try:
+            await asyncio.wait_for(asyncio.shield(future), spec["timeout"])
+        except Exception as error:
+            errors.append(f"probe: {type(error).__name__}: {error}")
+
+    async def close() -> None:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for client in clients:
+            await client.close()
+
+    def extra() -> dict:
+        return {"reconnects": sum(client.reconnects for client in clients), "event_bytes": event_bytes[0] if event_bytes else None}
+
+    yield tallies, errors, close, extra
+
+
+# ---------------------------------------------------------------- output
+
+
+def format_table(results: dict) -> str:
+    config = results["config"]
+    runs = [("SessionChat", results["service"])]
+    if "baseline" in results:
+        runs.append(("websockets", results["baseline"]))
+    rate = config["rate"]
+    lines = [
+        f"chatsvc bench: {config['subscribers']} subscribers, "
+        + (f"{rate:g} msg/s" if rate != "saturate" else "saturating")
+        + f" for {config['duration_s']:g} s, {config['publishers']} {config['publisher_role']} publishers, "
+        f"{config['workers']} subscriber processes + {config['probes']} ChatClient probes, {config['cpus']} CPUs",
+        f"server: {config['target']}",
+        "",
+    ]
+
+    def latency(value: dict | None) -> str:
+        return f"{value['p50']:.1f} / {value['p99']:.1f} / {value['max']:.1f}" if value else "-"
+
+    def number(value, suffix: str = "") -> str:
+        if value is None:
+            return "-"
+        if isinstance(value, float):
+            return f"{value:,.1f}{suffix}"
+        return f"{value:,}{suffix}"
+
+    rows = [
+        ("subscribers joined", lambda r: number(r.get("subscribers"))),
+        ("join time (s)", lambda r: number(r.get("join_s"))),
+        ("messages published", lambda r: number(r.get("published"))),
+        ("publish rate (msg/s)", lambda r: number(r.get("publish_rate"))),
+        ("delivered events/s", lambda r: number(r.get("delivered_per_s"))),
+        ("latency p50 / p99 / max (ms)", lambda r: latency(r.get("latency_ms"))),
+        ("  ChatClient probes (ms)", lambda r: latency(r.get("probe_latency_ms"))),
+        ("  send acknowledged (ms)", lambda r: latency(r.get("send_ack_ms"))),
+        ("lost events", lambda r: number(r.get("lost"))),
+        ("duplicated events", lambda r: number(r.get("duplicated"))),
+        ("sequence gaps", lambda r: number(r.get("sequence_gaps"))),
+        ("streams ended early", lambda r: number(r.get("streams_ended"))),
+        ("drain after publishing (s)", lambda r: number(r.get("drain_s"))),
+        ("server KB per idle subscriber", lambda r: number(r.get("memory_per_idle_subscriber_kb"))),
+        ("server RSS before/idle/after (MB)", lambda r: "/".join(_mb(r.get(k)) for k in ("server_rss_before_kb", "server_rss_idle_kb", "server_rss_after_kb"))),
+        ("server CPU while publishing (%)", lambda r: number(r.get("server_cpu_percent"))),
+        ("subscriber CPU while publishing (%)", lambda r: number(r.get("subscriber_cpu_percent"))),
+    ]
+    width = max(len(label) for label, _ in rows)
+    columns = [[render(run) for _, run in runs] for _, render in rows]
+    column_width = max(max(len(cell) for cells in columns for cell in cells), max(len(name) for name, _ in runs))
+    lines.append(" " * width + "  " + "  ".join(name.rjust(column_width) for name, _ in runs))
+    for (label, _), cells in zip(rows, columns):
+        lines.append(label.ljust(width) + "  " + "  ".join(cell.rjust(column_width) for cell in cells))
+    if "ratio" in results:
+        lines += ["", f"deliveries/s, SessionChat / websockets baseline: {results['ratio']:.2f}x"]
+    errors = [f"{name}: {error}" for name, run in runs for error in run["errors"]]
+    lines += ["", "OK: nothing lost, nothing duplicated" if results["ok"] else "FAILED"]
+    lines += [f"  {error}" for error in errors]
+    return "\n".join(lines)
+
+
+def _mb(kb: int | None) -> str:
+    return "-" if kb is None else f"{kb / 1024:.0f}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="chatsvc bench", description=__doc__.split("\n\n")[0])
+    add_arguments(parser)
+    return run_cli(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
