@@ -18,7 +18,7 @@ import asyncio
 import logging
 import random
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 
 import grpc
 from sessionchat.v1 import chat_pb2 as pb
@@ -41,22 +41,38 @@ FINAL_CODES = frozenset(
 class ChatClient:
     def __init__(
         self,
-        target: str,
+        target: str | Sequence[str],
         token: str,
         *,
         channel_options: list[tuple[str, object]] | None = None,
         initial_backoff: float = 0.1,
         max_backoff: float = 5.0,
     ) -> None:
-        self.target = target
+        # Several targets (processes behind no load balancer): after a failure
+        # the client moves on to the next one.
+        self.targets = [target] if isinstance(target, str) else list(target)
         self.token = token
         self.initial_backoff = initial_backoff
         self.max_backoff = max_backoff
         self.last_sequence = 0
         self.reconnects = 0
         self._options = channel_options or []
-        self._channel = grpc.aio.insecure_channel(target, options=self._options)
+        self._current = 0
+        self._connect()
+
+    @property
+    def target(self) -> str:
+        return self.targets[self._current]
+
+    def _connect(self) -> None:
+        self._channel = grpc.aio.insecure_channel(self.target, options=self._options)
         self.stub = chat_pb2_grpc.SessionChatStub(self._channel)
+
+    async def _next_target(self) -> None:
+        if len(self.targets) > 1:
+            await self._channel.close()
+            self._current = (self._current + 1) % len(self.targets)
+            self._connect()
 
     async def __aenter__(self) -> "ChatClient":
         return self
@@ -88,6 +104,7 @@ class ChatClient:
                 if error.code() != grpc.StatusCode.UNAVAILABLE or attempt == attempts - 1:
                     raise
                 await asyncio.sleep(self._backoff(attempt))
+                await self._next_target()
         raise AssertionError("unreachable")
 
     async def events(self, session_id: str, last_sequence: int = 0) -> AsyncIterator[pb.Event]:
@@ -121,6 +138,8 @@ class ChatClient:
             self.reconnects += 1
             log.info("stream of %s ended (%s: %s); resuming from %d in %.2f s", session_id, error_code, details, self.last_sequence, delay)
             await asyncio.sleep(delay)
+            if error_code is not None and error_code != grpc.StatusCode.RESOURCE_EXHAUSTED:
+                await self._next_target()
 
     def _backoff(self, failures: int) -> float:
         """Exponential backoff with jitter, so that many clients do not return at once."""

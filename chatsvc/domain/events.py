@@ -73,6 +73,7 @@ class EventWriter:
         async with self.database.lock(session_id):
             async with self.database.transaction() as db:
                 await repo.ensure_session(db, session_id, self.clock.now())
+                await repo.lock_session(db, session_id)
                 change = Change(db, session_id, self.clock.now())
                 yield change
             for event in change.events:

@@ -62,7 +62,6 @@ class Subscriber:
         self.is_instructor = is_instructor
         self.max_pending = max_pending
         self.batch_bytes = batch_bytes
-        self.last_sequence = 0
         self._queue: deque[tuple[int, bytes]] = deque()
         self._wakeup = asyncio.Event()
         self._skip_through: int | None = None
@@ -75,11 +74,12 @@ class Subscriber:
             return  # already part of what the stream started with
         if len(self._queue) >= self.max_pending:
             self._queue.clear()
-            resume = self._skip_through if self.last_sequence == 0 else self.last_sequence
+            # Only the client knows what it really received (a finished write
+            # may still sit in buffers), so the status names no number.
             self._end(
                 ErrorCode.RESOURCE_EXHAUSTED,
                 f"this stream fell more than {self.max_pending} events behind and was ended; "
-                f"reconnect with last_sequence={resume or 0} to resume without loss",
+                "reconnect with last_sequence set to the last event you received to resume without loss",
             )
             return
         self._queue.append((sequence, framed))
@@ -88,7 +88,6 @@ class Subscriber:
     def start_after(self, sequence: int) -> None:
         """Everything up to `sequence` was sent already: drop it from the queue."""
         self._skip_through = sequence
-        self.last_sequence = sequence
         self._queue = deque(item for item in self._queue if item[0] == 0 or item[0] > sequence)
 
     def end(self, code: ErrorCode, message: str) -> None:
@@ -115,11 +114,9 @@ class Subscriber:
         size = 0
         queue = self._queue
         while queue and (not parts or size + len(queue[0][1]) <= self.batch_bytes):
-            sequence, framed = queue.popleft()
+            _, framed = queue.popleft()
             parts.append(framed)
             size += len(framed)
-            if sequence:
-                self.last_sequence = sequence
         return b"".join(parts)
 
 

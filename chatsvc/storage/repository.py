@@ -21,6 +21,13 @@ async def ensure_session(db: AsyncSession, session_id: str, now: datetime) -> No
     await db.exec(statement.on_conflict_do_nothing(index_elements=["id"]))
 
 
+async def lock_session(db: AsyncSession, session_id: str) -> None:
+    """Hold the session's row until the transaction ends: one writer per session at a time,
+    across processes (SQLite has a single writer anyway)."""
+    if db.bind.dialect.name == "postgresql":
+        await db.exec(select(ChatSession.id).where(ChatSession.id == session_id).with_for_update())
+
+
 async def allocate_sequence(db: AsyncSession, session_id: str) -> int:
     """The session's next sequence; the row stays locked until the transaction ends."""
     statement = (
