@@ -35,10 +35,12 @@ pytestmark = pytest.mark.timeout(900)
 def say(pytestconfig, line: str) -> None:
     """A line in pytest's output even with -q and captured output."""
     reporter = pytestconfig.pluginmanager.getplugin("terminalreporter")
-    if reporter is not None:
+    capture = pytestconfig.pluginmanager.getplugin("capturemanager")
+    if reporter is None or capture is None:
+        print(f"[test_browser] {line}", file=sys.__stderr__, flush=True)
+        return
+    with capture.global_and_fixture_disabled():
         reporter.write_line(f"[test_browser] {line}")
-    else:
-        print(f"[test_browser] {line}", file=sys.__stderr__)
 
 
 def run_logged(command: list[str], *, cwd: Path | None = None, timeout: float = 600, env=None) -> subprocess.CompletedProcess:
