@@ -38,7 +38,10 @@ def server_options(settings: Settings) -> list[tuple[str, int]]:
         # no answer comes in time; its streams end and their users leave.
         ("grpc.keepalive_time_ms", int(settings.keepalive_seconds * 1000)),
         ("grpc.keepalive_timeout_ms", int(settings.keepalive_timeout_seconds * 1000)),
+        ("grpc.http2.ping_timeout_ms", int(settings.keepalive_timeout_seconds * 1000)),
         ("grpc.keepalive_permit_without_calls", 1),
+        # Otherwise pings on an idle connection are spaced 5 minutes apart.
+        ("grpc.http2.min_time_between_pings_ms", int(settings.keepalive_seconds * 1000)),
         # Let clients ping every 10 s on idle streams without being told "too_many_pings".
         ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
         ("grpc.http2.max_pings_without_data", 0),
