@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import subprocess
+import sys
 from pathlib import Path
 
 import aiohttp
@@ -242,3 +244,24 @@ async def test_gateway_serves_the_panel_and_stops_envoy(server):
     await gateway.stop()
     assert process.returncode is not None
 
+
+
+def test_chatsvc_envoy_config_prints_the_committed_config():
+    result = subprocess.run(
+        [sys.executable, "-m", "chatsvc.cli", "envoy-config"], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == (ROOT / "envoy" / "envoy.yaml").read_text()
+
+
+async def test_gateway_reports_an_envoy_that_cannot_listen(server):
+    """A busy web port: Envoy exits at start and the gateway says so (serve --web then exits 1)."""
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        gateway = WebGateway(
+            WebOptions(listen=f"127.0.0.1:{busy.getsockname()[1]}", panel_listen="127.0.0.1:0"), f"127.0.0.1:{server.port}"
+        )
+        with pytest.raises(RuntimeError, match="envoy exited"):
+            await gateway.start()
+    assert gateway.envoy.process.returncode is not None
