@@ -257,3 +257,14 @@ async def test_audit_log_pages_newest_first(alice, bob):
     assert [e.reason for e in first.events] == ["r3", "r2"]
     assert [e.reason for e in second.events] == ["r1"] and second.next_page_token == ""
     assert all(e.action == "mute" and e.actor_id == "alice" and e.target_user_id == "bob" for e in first.events)
+
+
+async def test_a_muted_user_cannot_react_either(alice, bob):
+    await bob.send(SESSION, "hello")
+    message = await alice.send(SESSION, "react to this")
+    await alice.call("MuteUser", pb.MuteUserRequest(session_id=SESSION, user_id="bob", duration_minutes=5))
+    reaction = pb.AddReactionRequest(session_id=SESSION, message_id=message.message_id, emoji="👍")
+    error = await refused(grpc.StatusCode.FAILED_PRECONDITION, bob.call("AddReaction", reaction))
+    assert "muted in this session until" in error.details()
+    await alice.call("UnmuteUser", pb.UnmuteUserRequest(session_id=SESSION, user_id="bob"))
+    assert (await bob.call("AddReaction", reaction)).count == 1

@@ -173,6 +173,19 @@ class TestRateLimits:
         for n in range(12):
             await alice.send(session, f"m{n}")
 
+    async def test_the_eleventh_reaction_in_a_minute_is_refused(self, alice, bob, session, clock):
+        messages = [await alice.send(session, f"m{n}") for n in range(3)]
+        reactions = [(m.message_id, emoji) for m in messages for emoji in ("👍", "👏", "❤️", "🔥")]
+        for message_id, emoji in reactions[:10]:
+            await bob.call("AddReaction", pb.AddReactionRequest(session_id=session, message_id=message_id, emoji=emoji))
+        message_id, emoji = reactions[10]
+        request = pb.AddReactionRequest(session_id=session, message_id=message_id, emoji=emoji)
+        error = await refused(grpc.StatusCode.RESOURCE_EXHAUSTED, bob.call("AddReaction", request))
+        assert "at most 10 every 60 seconds" in error.details()
+        assert retry_delay_seconds(error) == pytest.approx(60)
+        clock.advance(seconds=60)
+        assert (await bob.call("AddReaction", request)).count == 1
+
     async def test_limits_are_per_user(self, bob, carol, session):
         for n in range(5):
             await bob.send(session, f"b{n}")

@@ -76,6 +76,7 @@ class Interaction:
         await self.service.moderation.limit_reactions(principal, session_id)
         async with self.service.events.change(session_id) as change:
             db = change.db
+            await self.service.moderation.ensure_not_muted(change, principal)
             message = await self._live_message(db, session_id, message_id_, principal)
             if await store.get_reaction(db, message.id, principal.user_id, emoji) is not None:
                 return await store.count_reactions(db, message.id, emoji), 0
