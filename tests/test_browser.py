@@ -156,6 +156,13 @@ async def web_service(tmp_path):
     await service.stop()
 
 
+def alive(pid: int) -> bool:
+    try:
+        return "zombie" not in Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+
+
 def token(user_id: str, name: str, role: str) -> str:
     return mint_token(secret=SECRET, user_id=user_id, name=name, role=role, sessions=["physics-101"])
 
@@ -210,4 +217,19 @@ async def test_serve_web_stops_the_server_and_envoy_on_sigterm(tmp_path):
     envoy_pid = children[0]
     assert "envoy" in Path(f"/proc/{envoy_pid}/cmdline").read_bytes().decode(errors="replace")
     assert await service.stop() == 0, service.log.read_text()[-3000:]
-    assert not Path(f"/proc/{envoy_pid}").exists() or "zombie" in Path(f"/proc/{envoy_pid}/status").read_text()
+    assert not alive(envoy_pid)
+
+
+async def test_envoy_does_not_outlive_a_killed_chatsvc(tmp_path):
+    """Even a SIGKILLed chatsvc leaves no Envoy behind (parent-death signal)."""
+    service = WebService(tmp_path)
+    await service.start()
+    (envoy_pid,) = service.children()
+    service.process.kill()
+    await service.process.wait()
+    deadline = asyncio.get_running_loop().time() + 10
+    while alive(envoy_pid):
+        if asyncio.get_running_loop().time() > deadline:
+            os.kill(envoy_pid, signal.SIGKILL)
+            pytest.fail("envoy kept running after chatsvc was killed")
+        await asyncio.sleep(0.05)

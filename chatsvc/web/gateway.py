@@ -17,7 +17,6 @@ import json
 import logging
 import os
 import shutil
-import signal
 import sys
 import tempfile
 import threading
@@ -287,14 +286,13 @@ def find_envoy() -> str:
         ) from None
 
 
-def _die_with_parent() -> None:
-    """In the child before exec: end Envoy when chatsvc dies, even by SIGKILL (Linux)."""
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
+def _die_with_parent() -> list[str]:
+    """A command prefix that ends Envoy when chatsvc dies, even by SIGKILL (Linux: util-linux's
+    setpriv sets the parent-death signal, then execs; no Python runs between fork and exec)."""
+    setpriv = shutil.which("setpriv")
+    if sys.platform.startswith("linux") and setpriv:
+        return [setpriv, "--pdeathsig", "TERM", "--"]
+    return []
 
 
 async def _http_get(host: str, port: int, path: str) -> tuple[int, str]:
@@ -328,13 +326,12 @@ class EnvoyProcess:
         config_path.write_text(self.config)
         admin_path = directory / "admin-address"
         self.process = await asyncio.create_subprocess_exec(
-            self.envoy, "-c", str(config_path), "--disable-hot-restart", "--log-level", self.log_level,
+            *_die_with_parent(), self.envoy, "-c", str(config_path), "--disable-hot-restart", "--log-level", self.log_level,
             "--admin-address-path", str(admin_path),
             stdin=asyncio.subprocess.DEVNULL,
             # Its own process group: a Ctrl-C meant for chatsvc must not kill Envoy before
             # the chat server has ended the browsers' streams cleanly through it.
             start_new_session=True,
-            preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
         )
         deadline = time.monotonic() + timeout
         while True:
