@@ -35,11 +35,15 @@ import secrets
 import signal
 import statistics
 import sys
+import shutil
 import tempfile
+import threading
 import time
 import uuid
+import zlib
 from array import array
 from collections import Counter
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -63,9 +67,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=["participant", "instructor"],
         help="participants (rate limits run, raised) on a started server; instructors (exempt) on --target",
     )
-    parser.add_argument("--target", help="host:port of a running server instead of starting one")
+    parser.add_argument("--target", help="host:port of a running server (comma-separated for several processes) instead of starting one")
     parser.add_argument("--secret", help="the target's CHATSVC_JWT_SECRET (required with --target)")
-    parser.add_argument("--server-pid", type=int, help="the target's process id, to read its memory (with --target)")
+    parser.add_argument("--server-pid", type=int, action="append", help="the target's process id, to read its memory and CPU (repeatable)")
+    parser.add_argument("--processes", type=int, default=1, help="server processes to start, sharing the database and --redis-url (default 1)")
+    parser.add_argument("--redis-url", help="Redis for the started servers' fan-out (required with --processes 2+)")
+    parser.add_argument("--database-url", help="database of the started servers (default: SQLite in a temporary directory)")
     parser.add_argument("--session", help="session id (default: a fresh one per run)")
     parser.add_argument("--baseline", action="store_true", help="also run the workload against a minimal websockets broadcast server")
     parser.add_argument("--drain-timeout", type=float, default=20.0, help="seconds to wait for deliveries after publishing (default 20)")
@@ -79,6 +86,9 @@ def run_cli(args: argparse.Namespace) -> int:
         args.rate = 0.0
     if args.target and not args.secret:
         print("chatsvc bench: --target needs --secret (the server's CHATSVC_JWT_SECRET)", file=sys.stderr)
+        return 2
+    if args.processes > 1 and not args.redis_url and not args.target:
+        print("chatsvc bench: --processes 2+ needs --redis-url (the processes share events through Redis)", file=sys.stderr)
         return 2
     if args.subscribers < 1 or args.workers < 1 or args.publishers < 1 or args.probes < 0:
         print("chatsvc bench: --subscribers, --workers and --publishers must be positive", file=sys.stderr)
@@ -124,7 +134,7 @@ def bench_text(filler: str) -> str:
 class Tally:
     """What one subscriber received: sequence checks and latencies of bench messages."""
 
-    __slots__ = ("last_sequence", "events", "bench", "duplicates", "gaps", "latencies_us", "joined", "ended", "end_reason")
+    __slots__ = ("last_sequence", "events", "bench", "duplicates", "gaps", "latencies_us", "digest", "joined", "ended", "end_reason")
 
     def __init__(self) -> None:
         self.last_sequence = 0
@@ -133,6 +143,7 @@ class Tally:
         self.duplicates = 0
         self.gaps = 0  # sequences skipped between two received ones
         self.latencies_us = array("i")
+        self.digest = 0  # CRC-32 of the bench messages' serialized events, in order: equal for everyone
         self.joined = False
         self.ended = False
         self.end_reason = ""
@@ -158,22 +169,26 @@ class Tally:
                 if byte < 0x80:
                     break
                 shift += 7
-        self.observe(sequence, buf.find(MARKER, pos, end), buf, now_ns)
+        if self.observe(sequence, buf.find(MARKER, pos, end), buf, now_ns):
+            self.digest = zlib.crc32(buf[start:end], self.digest)
 
-    def observe(self, sequence: int, marker_at: int, buf, now_ns: int) -> None:
+    def observe(self, sequence: int, marker_at: int, buf, now_ns: int) -> bool:
+        """Count an event; True when it is a bench message seen for the first time."""
         if sequence:
             last = self.last_sequence
             if sequence <= last:
                 self.duplicates += 1
-                return
+                return False
             if last and sequence != last + 1:
                 self.gaps += sequence - last - 1
             self.last_sequence = sequence
             self.events += 1
-        if marker_at >= 0:
-            sent = int(buf[marker_at + 6 : marker_at + 6 + MARKER_DIGITS])
-            self.bench += 1
-            self.latencies_us.append((now_ns - sent) // 1000)
+        if marker_at < 0:
+            return False
+        sent = int(buf[marker_at + 6 : marker_at + 6 + MARKER_DIGITS])
+        self.bench += 1
+        self.latencies_us.append((now_ns - sent) // 1000)
+        return True
 
     def finish(self, reason: str) -> None:
         if not self.ended:
@@ -454,14 +469,14 @@ async def run_bench(args: argparse.Namespace) -> dict:
             "publishers": args.publishers,
             "concurrency": args.concurrency if not args.rate else None,
             "publisher_role": args.publisher_role,
-            "target": args.target or "started (SQLite, auth, rate limits, profanity filter)",
+            "target": args.target or _started_description(args),
             "cpus": os.cpu_count(),
         }
     }
-    async with ServiceUnderTest.open(args) as server:
-        results["service"] = await Workload(args, server).run()
+    async with service_under_test(args) as servers:
+        results["service"] = await Workload(args, servers).run()
     if args.baseline:
-        async with BaselineServer.open() as server:
+        async with baseline_server() as server:
             results["baseline"] = await Workload(args, server).run()
         service, baseline = results["service"], results["baseline"]
         if baseline["delivered_per_s"]:
@@ -471,21 +486,25 @@ async def run_bench(args: argparse.Namespace) -> dict:
     return results
 
 
+def _started_description(args: argparse.Namespace) -> str:
+    database = "PostgreSQL" if args.database_url and args.database_url.startswith("postgres") else "SQLite"
+    processes = f"{args.processes} processes on Redis, " if args.processes > 1 else ""
+    return f"started: {processes}{database}, auth, rate limits, profanity filter"
+
+
 # ---------------------------------------------------------------- servers
 
 
 class StartedProcess:
-    """A server subprocess whose first stdout line says where it listens."""
+    """A server subprocess whose first stdout line ending in host:port says where it listens."""
 
-    def __init__(self, process: asyncio.subprocess.Process, target: str, log: Path, directory: Path) -> None:
+    def __init__(self, process: asyncio.subprocess.Process, target: str, log: Path) -> None:
         self.process = process
         self.target = target
         self.log = log
-        self.directory = directory
 
     @classmethod
-    async def start(cls, command: list[str], directory: Path, env: dict[str, str], ready: str) -> "StartedProcess":
-        log = directory / "server.log"
+    async def start(cls, command: list[str], directory: Path, env: dict[str, str], log: Path) -> "StartedProcess":
         with open(log, "wb") as errors:
             process = await asyncio.create_subprocess_exec(
                 *command, cwd=directory, env=env, stdout=asyncio.subprocess.PIPE, stderr=errors
@@ -494,10 +513,10 @@ class StartedProcess:
             while True:
                 line = await asyncio.wait_for(process.stdout.readline(), 60)
                 if not line:
-                    raise RuntimeError(f"{command[2]} exited before serving:\n{log.read_text()[-3000:]}")
+                    raise RuntimeError(f"{' '.join(command[2:4])} exited before serving:\n{log.read_text()[-3000:]}")
                 text = line.decode().strip()
-                if ready in text:
-                    return cls(process, text.rsplit(" ", 1)[1], log, directory)
+                if "serving on" in text:
+                    return cls(process, text.rsplit(" ", 1)[1], log)
         except BaseException:
             if process.returncode is None:
                 process.kill()
@@ -517,85 +536,84 @@ class StartedProcess:
                 self.process.kill()
                 await self.process.wait()
 
-
-class ServiceUnderTest:
-    kind = "grpc"
-    name = "SessionChat"
-
-    def __init__(self, target: str, secret: str, pid: int | None, started: StartedProcess | None) -> None:
-        self.target = target
-        self.secret = secret
-        self.pid = pid
-        self.started = started
-
-    @classmethod
-    def open(cls, args: argparse.Namespace):
-        return _ServiceContext(args)
+    def problems(self) -> list[str]:
+        """Errors and warnings the server logged (stderr)."""
+        try:
+            lines = self.log.read_text(errors="replace").splitlines()
+        except OSError:
+            return []
+        return [line for line in lines if " ERROR " in line or " WARNING " in line or line.startswith("Traceback")]
 
 
-class _ServiceContext:
-    def __init__(self, args: argparse.Namespace) -> None:
-        self.args = args
-        self.directory: tempfile.TemporaryDirectory | None = None
-        self.server: ServiceUnderTest | None = None
+@dataclass
+class Servers:
+    """What a workload runs against: one or more processes of one kind."""
 
-    async def __aenter__(self) -> ServiceUnderTest:
-        args = self.args
-        if args.target:
-            self.server = ServiceUnderTest(args.target, args.secret, args.server_pid, None)
-            return self.server
-        self.directory = tempfile.TemporaryDirectory(prefix="chatsvc-bench-")
-        directory = Path(self.directory.name)
-        secret = secrets.token_urlsafe(32)
-        env = dict(os.environ)
-        env.update(
-            CHATSVC_JWT_SECRET=secret,
-            # Publishers are participants: the limiter runs for every message but must not refuse them.
-            CHATSVC_MESSAGE_RATE_LIMIT=str(10**9),
-        )
-        env.pop("CHATSVC_REDIS_URL", None)
-        env.pop("CHATSVC_DATABASE_URL", None)
-        command = [sys.executable, "-m", "chatsvc.cli", "serve", "--listen", "127.0.0.1:0", "--database-url", f"sqlite:///{directory / 'chat.db'}"]
-        started = await StartedProcess.start(command, directory, env, "serving on")
-        self.server = ServiceUnderTest(started.target, secret, started.pid, started)
-        return self.server
+    kind: str  # "grpc" or "websocket"
+    name: str
+    targets: list[str]
+    pids: list[int | None]
+    secret: str = ""
+    started: list[StartedProcess] = field(default_factory=list)
 
-    async def __aexit__(self, *exc_info) -> None:
-        if self.server is not None and self.server.started is not None:
-            await self.server.started.stop()
-        if self.directory is not None:
-            if self.args.keep:
-                print(f"kept {self.directory.name}", file=sys.stderr)
-            else:
-                self.directory.cleanup()
+    def rss_kb(self) -> int | None:
+        values = [rss_kb(pid) for pid in self.pids]
+        return None if not values or None in values else sum(values)
+
+    def cpu_seconds(self) -> float | None:
+        values = [cpu_seconds(pid) for pid in self.pids]
+        return None if not values or None in values else sum(values)
+
+    def problems(self) -> list[str]:
+        return [line for process in self.started for line in process.problems()]
 
 
-class BaselineServer:
-    kind = "websocket"
-    name = "websockets baseline"
+@asynccontextmanager
+async def service_under_test(args: argparse.Namespace):
+    """The target(s) given, or `chatsvc serve` process(es) started for this run."""
+    if args.target:
+        targets = args.target.split(",")
+        pids = list(args.server_pid or [])
+        yield Servers("grpc", "SessionChat", targets, pids + [None] * (len(targets) - len(pids)), args.secret)
+        return
+    directory = Path(tempfile.mkdtemp(prefix="chatsvc-bench-"))
+    secret = secrets.token_urlsafe(32)
+    env = dict(os.environ)
+    # Publishers are participants: the limiter runs for every message but must not refuse them.
+    env.update(CHATSVC_JWT_SECRET=secret, CHATSVC_MESSAGE_RATE_LIMIT=str(10**9))
+    env.pop("CHATSVC_REDIS_URL", None)
+    if args.redis_url:
+        env["CHATSVC_REDIS_URL"] = args.redis_url
+    database_url = args.database_url or f"sqlite:///{directory / 'chat.db'}"
+    servers = Servers("grpc", "SessionChat", [], [], secret)
+    try:
+        for i in range(args.processes):  # one after the other: the first migrates the schema
+            command = [sys.executable, "-m", "chatsvc.cli", "serve", "--listen", "127.0.0.1:0", "--database-url", database_url]
+            process = await StartedProcess.start(command, directory, env, directory / f"server-{i}.log")
+            servers.started.append(process)
+            servers.targets.append(process.target)
+            servers.pids.append(process.pid)
+        yield servers
+    finally:
+        await asyncio.gather(*(process.stop() for process in servers.started))
+        if args.keep:
+            print(f"kept {directory}", file=sys.stderr)
+        else:
+            shutil.rmtree(directory, ignore_errors=True)
 
-    def __init__(self, started: StartedProcess) -> None:
-        self.started = started
-        self.target = started.target
-        self.pid = started.pid
-        self.secret = ""
 
-    @classmethod
-    def open(cls):
-        return _BaselineContext()
-
-
-class _BaselineContext:
-    async def __aenter__(self) -> BaselineServer:
-        self.directory = tempfile.TemporaryDirectory(prefix="chatsvc-bench-baseline-")
-        command = [sys.executable, "-m", "chatsvc.bench_baseline", "--listen", "127.0.0.1:0"]
-        started = await StartedProcess.start(command, Path(self.directory.name), dict(os.environ), "serving on")
-        self.server = BaselineServer(started)
-        return self.server
-
-    async def __aexit__(self, *exc_info) -> None:
-        await self.server.started.stop()
-        self.directory.cleanup()
+@asynccontextmanager
+async def baseline_server():
+    directory = Path(tempfile.mkdtemp(prefix="chatsvc-bench-baseline-"))
+    command = [sys.executable, "-m", "chatsvc.bench_baseline", "--listen", "127.0.0.1:0"]
+    process = None
+    try:
+        process = await StartedProcess.start(command, directory, dict(os.environ), directory / "baseline.log")
+        yield Servers("websocket", "websockets baseline", [process.target], [process.pid], started=[process])
+    finally:
+        if process is not None:
+            await process.stop()
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 # ---------------------------------------------------------------- /proc
@@ -653,20 +671,20 @@ class Workload:
 
     async def run(self) -> dict:
         args, server = self.args, self.server
-        result: dict = {"server": server.name, "target": server.target, "session": self.session, "errors": []}
+        result: dict = {"server": server.name, "targets": server.targets, "session": self.session, "errors": []}
         publisher = GrpcPublisher(self, args) if server.kind == "grpc" else WebSocketPublisher(self, args)
         await publisher.open()
         try:
             await publisher.warm_up()
             await asyncio.sleep(0.5)
-            rss_before = rss_kb(server.pid)
+            rss_before = server.rss_kb()
             joined_at = time.perf_counter()
             await self.start_workers()
             try:
                 joined = await self.wait_joined(result)
                 result["join_s"] = round(time.perf_counter() - joined_at, 2)
                 await self.settle()
-                rss_idle = rss_kb(server.pid)
+                rss_idle = server.rss_kb()
                 result["subscribers"] = joined
                 result["server_rss_before_kb"] = rss_before
                 result["server_rss_idle_kb"] = rss_idle
@@ -684,26 +702,21 @@ class Workload:
 
     async def start_workers(self) -> None:
         args, server = self.args, self.server
-        host, port = server.target.rsplit(":", 1)
-        cheap = args.subscribers - args.probes if server.kind == "grpc" else args.subscribers
-        tokens = [self.token(f"sub-{i:05d}", f"Subscriber {i}", "participant") for i in range(args.subscribers)]
+        # Subscriber i is user sub-i on server process i % P.
+        everyone = [
+            (server.targets[i % len(server.targets)], self.token(f"sub-{i:05d}", f"Subscriber {i}", "participant"))
+            for i in range(args.subscribers)
+        ]
+        probes = args.probes if server.kind == "grpc" else 0
+        cheap, probing = everyone[probes:], everyone[:probes]
         context = multiprocessing.get_context("spawn")
-        shares = [cheap // args.workers + (1 if i < cheap % args.workers else 0) for i in range(args.workers)]
-        start = 0
-        for share in shares:
+        for i in range(args.workers):
+            share = cheap[i :: args.workers]
             if share:
-                spec = {
-                    "kind": server.kind,
-                    "host": host,
-                    "port": int(port),
-                    "session": self.session,
-                    "tokens": tokens[start : start + share],
-                    "timeout": args.connect_timeout,
-                }
+                spec = {"kind": server.kind, "session": self.session, "subscribers": share, "timeout": args.connect_timeout}
                 self.workers.append(WorkerHandle.start(context, _subscriber_worker, spec))
-                start += share
-        if server.kind == "grpc" and args.probes:
-            spec = {"target": server.target, "session": self.session, "tokens": tokens[start:], "timeout": args.connect_timeout}
+        if probing:
+            spec = {"session": self.session, "subscribers": probing, "timeout": args.connect_timeout}
             self.workers.append(WorkerHandle.start(context, _probe_worker, spec, probe=True))
 
     def token(self, user_id: str, name: str, role: str) -> str:
@@ -755,7 +768,7 @@ class Workload:
     async def publish_and_measure(self, publisher, result: dict) -> None:
         args, server = self.args, self.server
         saturate = not args.rate
-        cpu_server = cpu_seconds(server.pid)
+        cpu_server = server.cpu_seconds()
         cpu_workers = [cpu_seconds(worker.pid) for worker in self.workers]
         cpu_self = time.process_time()
         first = await self.snapshot()
@@ -769,7 +782,7 @@ class Workload:
         published: Published = await publishing
         window_end = await self.snapshot()
         elapsed = time.perf_counter() - started
-        result["server_cpu_percent"] = _percent(cpu_seconds(server.pid), cpu_server, elapsed)
+        result["server_cpu_percent"] = _percent(server.cpu_seconds(), cpu_server, elapsed)
         result["subscriber_cpu_percent"] = round(
             sum(_percent(cpu_seconds(w.pid), before, elapsed) or 0 for w, before in zip(self.workers, cpu_workers)), 1
         )
@@ -794,7 +807,7 @@ class Workload:
             elif time.perf_counter() - progress_at > 5:
                 break  # nothing arrives any more: what is missing is lost
         result["drain_s"] = round(time.perf_counter() - drain_started, 2)
-        result["server_rss_after_kb"] = rss_kb(server.pid)
+        result["server_rss_after_kb"] = server.rss_kb()
 
         reports = await asyncio.gather(*(worker.call("report") for worker in self.workers))
         latencies = array("i")
@@ -804,7 +817,11 @@ class Workload:
         result["sequence_gaps"] = 0
         result["streams_ended"] = 0
         reasons: Counter = Counter()
+        digests: Counter = Counter()
+        last_sequences: Counter = Counter()
         for worker, report in zip(self.workers, reports):
+            digests.update(report["digests"])
+            last_sequences.update(report["last_sequences"])
             (probe_latencies if worker.probe else latencies).frombytes(report["latencies"])
             result["lost"] += sum(max(0, published.count - received) for received in report["bench"])
             result["duplicated"] += report["duplicates"]
@@ -816,6 +833,16 @@ class Workload:
                 result["event_bytes"] = report.get("event_bytes")
         if reasons:
             result["errors"].append(f"streams ended: {dict(reasons)}")
+        # Every subscriber, whatever process it is on, must have received the same events byte for byte.
+        result["same_events_everywhere"] = len(digests) == 1 and len(last_sequences) == 1
+        if not result["same_events_everywhere"]:
+            result["errors"].append(
+                f"subscribers disagree: {len(digests)} different event digests, last sequences {dict(last_sequences.most_common(5))}"
+            )
+        problems = server.problems()
+        if problems:
+            result["server_log_problems"] = len(problems)
+            result["errors"] += [f"server log: {line[:300]}" for line in problems[:5]]
         latencies.extend(probe_latencies)
         result["delivered"] = len(latencies)
         result["latency_ms"] = _percentiles_ms(latencies)
@@ -857,7 +884,8 @@ class GrpcPublisher:
         role = self.args.publisher_role
         for i in range(self.args.publishers):
             token = self.workload.token(f"pub-{i:03d}", f"Publisher {i}", role)
-            self.clients.append(ChatClient(self.workload.server.target, token, channel_options=SEPARATE_CONNECTION))
+            target = self.workload.server.targets[i % len(self.workload.server.targets)]
+            self.clients.append(ChatClient(target, token, channel_options=SEPARATE_CONNECTION))
 
     async def warm_up(self) -> None:
         for client in self.clients:
@@ -915,7 +943,8 @@ class WebSocketPublisher:
     async def open(self) -> None:
         import websockets
 
-        self.connection = await websockets.connect(f"ws://{self.workload.server.target}/publish", compression=None, ping_interval=None)
+        target = self.workload.server.targets[0]
+        self.connection = await websockets.connect(f"ws://{target}/publish", compression=None, ping_interval=None)
         self.acks: asyncio.Queue = asyncio.Queue()
         self.reader = asyncio.create_task(self._read())
 
@@ -1032,7 +1061,18 @@ async def _serve_commands(conn, subscribers) -> None:
     """Join, tell the parent, then answer status/report/stop until stopped."""
     loop = asyncio.get_running_loop()
     commands: asyncio.Queue = asyncio.Queue()
-    loop.add_reader(conn.fileno(), lambda: commands.put_nowait(conn.recv()))
+
+    def read_commands() -> None:  # a blocking reader: the pipe must stay in blocking mode for large replies
+        while True:
+            try:
+                command = conn.recv()
+            except (EOFError, OSError):
+                command = "stop"
+            loop.call_soon_threadsafe(commands.put_nowait, command)
+            if command == "stop":
+                return
+
+    threading.Thread(target=read_commands, daemon=True).start()
     tallies, errors, closer, extra = await subscribers.__anext__()
     conn.send({"joined": sum(t.joined for t in tallies), "errors": errors[:5]})
     while True:
@@ -1058,29 +1098,34 @@ async def _serve_commands(conn, subscribers) -> None:
                     "ended": sum(t.ended for t in tallies),
                     "end_reasons": Counter(t.end_reason for t in tallies if t.ended),
                     "latencies": latencies.tobytes(),
+                    "digests": Counter(t.digest for t in tallies),
+                    "last_sequences": Counter(t.last_sequence for t in tallies),
                     **extra(),
                 }
             )
         elif command == "stop":
-            loop.remove_reader(conn.fileno())
             await closer()
-            conn.send("stopped")
+            try:
+                conn.send("stopped")
+            except OSError:
+                pass
             return
 
 
 async def _cheap_subscribers(spec: dict):
     loop = asyncio.get_running_loop()
-    host, port, session = spec["host"], spec["port"], spec["session"]
+    session = spec["session"]
     tallies: list[Tally] = []
     protocols: list = []
     errors: list[str] = []
     gate = asyncio.Semaphore(32)
 
-    async def join(token: str) -> None:
+    async def join(target: str, token: str) -> None:
+        host, port = target.rsplit(":", 1)
         tally = Tally()
         joined = loop.create_future()
         if spec["kind"] == "grpc":
-            request = grpc_request_bytes(f"{host}:{port}", SUBSCRIBE_PATH, token, subscribe_request(session))
+            request = grpc_request_bytes(target, SUBSCRIBE_PATH, token, subscribe_request(session))
             factory = lambda: GrpcSubscriber(tally, request, joined)  # noqa: E731
         else:
             factory = lambda: WebSocketSubscriber(tally, host, port, "/subscribe", joined)  # noqa: E731
@@ -1093,7 +1138,7 @@ async def _cheap_subscribers(spec: dict):
             except Exception as error:
                 errors.append(f"{type(error).__name__}: {error}")
 
-    await asyncio.gather(*(join(token) for token in spec["tokens"]))
+    await asyncio.gather(*(join(target, token) for target, token in spec["subscribers"]))
 
     async def close() -> None:
         for protocol in protocols:
@@ -1108,7 +1153,7 @@ async def _probe_subscribers(spec: dict):
     from chatsvc.client import ChatClient
 
     session = spec["session"]
-    clients = [ChatClient(spec["target"], token, channel_options=SEPARATE_CONNECTION) for token in spec["tokens"]]
+    clients = [ChatClient(target, token, channel_options=SEPARATE_CONNECTION) for target, token in spec["subscribers"]]
     tallies = [Tally() for _ in clients]
     errors: list[str] = []
     event_bytes: list[int] = []
@@ -1124,9 +1169,11 @@ async def _probe_subscribers(spec: dict):
                     joined_future.set_result(None)
                 text = event.message_posted.text.encode() if event.WhichOneof("kind") == "message_posted" else b""
                 marker_at = text.find(MARKER) if text else -1
-                if marker_at >= 0 and not event_bytes:
-                    event_bytes.append(event.ByteSize())
-                tally.observe(event.sequence, marker_at, text, now)
+                if tally.observe(event.sequence, marker_at, text, now):
+                    serialized = event.SerializeToString()
+                    tally.digest = zlib.crc32(serialized, tally.digest)
+                    if not event_bytes:
+                        event_bytes.append(len(serialized))
         except Exception as error:
             tally.finish(f"{type(error).__name__}: {error}")
             if not joined_future.done():
@@ -1193,6 +1240,7 @@ def format_table(results: dict) -> str:
         ("duplicated events", lambda r: number(r.get("duplicated"))),
         ("sequence gaps", lambda r: number(r.get("sequence_gaps"))),
         ("streams ended early", lambda r: number(r.get("streams_ended"))),
+        ("same events at every subscriber", lambda r: {True: "yes", False: "NO"}.get(r.get("same_events_everywhere"), "-")),
         ("drain after publishing (s)", lambda r: number(r.get("drain_s"))),
         ("server KB per idle subscriber", lambda r: number(r.get("memory_per_idle_subscriber_kb"))),
         ("server RSS before/idle/after (MB)", lambda r: "/".join(_mb(r.get(k)) for k in ("server_rss_before_kb", "server_rss_idle_kb", "server_rss_after_kb"))),
