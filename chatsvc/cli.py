@@ -1,4 +1,4 @@
-"""The `chatsvc` command: serve, token, migrate."""
+"""The `chatsvc` command: serve, token, migrate, bench."""
 
 from __future__ import annotations
 
@@ -78,6 +78,18 @@ def build_parser() -> argparse.ArgumentParser:
     migrate = commands.add_parser("migrate", help="upgrade the database schema", description="Apply Alembic migrations.")
     migrate.add_argument("--database-url", help="SQLAlchemy URL (CHATSVC_DATABASE_URL)")
     migrate.set_defaults(run=run_migrate)
+
+    from chatsvc.bench import add_arguments as add_bench_arguments
+
+    bench = commands.add_parser(
+        "bench",
+        help="measure fan-out: N subscribers in one session, latency, loss, memory",
+        description="Start a server (or --target one), connect N subscribers to one session, publish at "
+        "--rate messages/s and print deliveries/s, latency p50/p99/max, lost and duplicated events and "
+        "server memory per idle subscriber; --baseline compares a minimal websockets broadcast server.",
+    )
+    add_bench_arguments(bench)
+    bench.set_defaults(run=run_bench)
     return parser
 
 
@@ -204,6 +216,12 @@ def run_migrate(args: argparse.Namespace) -> int:
     asyncio.run(migrate())
     print("database schema is up to date")
     return 0
+
+
+def run_bench(args: argparse.Namespace) -> int:
+    from chatsvc.bench import run_cli
+
+    return run_cli(args)
 
 
 if __name__ == "__main__":
