@@ -78,6 +78,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--drain-timeout", type=float, default=20.0, help="seconds to wait for deliveries after publishing (default 20)")
     parser.add_argument("--connect-timeout", type=float, default=60.0, help="seconds for all subscribers to join (default 60)")
     parser.add_argument("--json", action="store_true", help="print the results as JSON instead of a table")
+    parser.add_argument("--quiet", "-q", action="store_true", help="no progress lines on stderr")
     parser.add_argument("--keep", action="store_true", help="keep the started server's directory (database and log)")
 
 
@@ -97,6 +98,8 @@ def run_cli(args: argparse.Namespace) -> int:
     if not args.publisher_role:
         args.publisher_role = "instructor" if args.target else "participant"
     _install_uvloop()
+    global _progress_enabled
+    _progress_enabled = not args.quiet
     results = asyncio.run(run_bench(args))
     if args.json:
         print(json.dumps(results, indent=2))
@@ -455,6 +458,15 @@ class WebSocketSubscriber(asyncio.Protocol):
         del buf[:pos]
 
 
+_progress_enabled = False
+_started_at = time.perf_counter()
+
+
+def progress(message: str) -> None:
+    if _progress_enabled:
+        print(f"[{time.perf_counter() - _started_at:6.1f} s] {message}", file=sys.stderr, flush=True)
+
+
 # ---------------------------------------------------------------- the whole run
 
 
@@ -473,9 +485,11 @@ async def run_bench(args: argparse.Namespace) -> dict:
             "cpus": os.cpu_count(),
         }
     }
+    progress("starting the server" if not args.target else f"targeting {args.target}")
     async with service_under_test(args) as servers:
         results["service"] = await Workload(args, servers).run()
     if args.baseline:
+        progress("starting the websockets baseline")
         async with baseline_server() as server:
             results["baseline"] = await Workload(args, server).run()
         service, baseline = results["service"], results["baseline"]
@@ -676,13 +690,15 @@ class Workload:
         await publisher.open()
         try:
             await publisher.warm_up()
-            await asyncio.sleep(0.5)
+            await asyncio.sleep(0.3)
             rss_before = server.rss_kb()
             joined_at = time.perf_counter()
+            progress(f"{server.name}: joining {args.subscribers} subscribers")
             await self.start_workers()
             try:
                 joined = await self.wait_joined(result)
                 result["join_s"] = round(time.perf_counter() - joined_at, 2)
+                progress(f"{server.name}: {joined} joined in {result['join_s']} s; waiting for the join events to settle")
                 await self.settle()
                 rss_idle = server.rss_kb()
                 result["subscribers"] = joined
@@ -745,7 +761,7 @@ class Workload:
             min_bench=min((r["min_bench"] for r in replies), default=0),
         )
 
-    async def settle(self, quiet: float = 0.6, limit: float = 60.0) -> None:
+    async def settle(self, quiet: float = 0.4, limit: float = 60.0) -> None:
         """Wait for the join storm (every join is an event to everyone) to be delivered."""
         deadline = time.perf_counter() + limit
         last = await self.snapshot()
@@ -774,6 +790,7 @@ class Workload:
         first = await self.snapshot()
         started = time.perf_counter()
         warm_up = min(1.0, args.duration / 5) if saturate else 0.0
+        progress(f"{server.name}: publishing " + ("as fast as it goes" if saturate else f"{args.rate:g} msg/s") + f" for {args.duration:g} s")
         publishing = asyncio.create_task(publisher.saturate(args.duration) if saturate else publisher.at_rate(args.rate, args.duration))
         window_start = first
         if warm_up:
@@ -796,6 +813,7 @@ class Workload:
         result["delivered_per_s"] = round((window_end.bench - window_start.bench) / max(window_end.at - window_start.at, 1e-9))
 
         # Drain: every subscriber should end up with every message.
+        progress(f"{server.name}: published {published.count}; waiting for every delivery")
         drain_started = time.perf_counter()
         expected = published.count * result["subscribers"]
         snap, progress_at = window_end, time.perf_counter()

@@ -1,0 +1,66 @@
+"""`chatsvc bench` as CI runs it: once, small, to prove it works.
+
+No timing assertions: this machine is shared and noisy. The benchmark itself
+checks every subscriber's sequence numbers; here we check that it says
+nothing was lost or duplicated and that its numbers hang together.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+from chatsvc.bench import format_table
+from tests.helpers import CHATSVC, server_env
+
+SMALL = ["--subscribers", "20", "--rate", "20", "--duration", "2", "--probes", "2", "--workers", "2"]
+
+
+def bench(*args: str) -> dict:
+    result = subprocess.run(
+        CHATSVC + ["bench", *SMALL, *args, "--json"], env=server_env(), capture_output=True, text=True, timeout=90
+    )
+    assert result.returncode == 0, f"exit {result.returncode}\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    return json.loads(result.stdout)
+
+
+def assert_sane(run: dict, subscribers: int = 20) -> None:
+    assert run["errors"] == []
+    assert run["subscribers"] == subscribers
+    assert run["lost"] == 0
+    assert run["duplicated"] == 0
+    assert run["sequence_gaps"] == 0
+    assert run["streams_ended"] == 0
+    assert run["same_events_everywhere"] is True
+    assert run["published"] == 40  # 20 msg/s for 2 s, open loop
+    assert run["delivered"] == run["published"] * subscribers
+    assert run["delivered_per_s"] > 0
+    latency = run["latency_ms"]
+    assert 0 <= latency["p50"] <= latency["p99"] <= latency["max"]
+    assert run["server_rss_idle_kb"] > 0
+    assert run["memory_per_idle_subscriber_kb"] is not None
+
+
+def test_small_run_against_a_started_server_and_the_websockets_baseline():
+    results = bench("--baseline")
+    assert results["ok"] is True
+    service, baseline = results["service"], results["baseline"]
+    assert_sane(service)
+    assert_sane(baseline)
+    # The ChatClient probes are real clients: they saw every message too.
+    assert service["probe_latency_ms"]["max"] <= service["latency_ms"]["max"]
+    assert service["probe_reconnects"] == 0
+    assert service["event_bytes"] > 100
+    assert results["ratio"] > 0
+    table = format_table(results)
+    for row in ("delivered events/s", "latency p50 / p99 / max (ms)", "lost events", "duplicated events", "server KB per idle subscriber"):
+        assert row in table
+    assert "OK: nothing lost, nothing duplicated" in table
+
+
+def test_two_processes_on_redis_deliver_the_same_events_to_every_subscriber(redis_server):
+    results = bench("--processes", "2", "--redis-url", redis_server.url)
+    assert results["ok"] is True
+    service = results["service"]
+    assert len(service["targets"]) == 2
+    assert_sane(service)
