@@ -12,18 +12,17 @@ import csv
 import io
 import json
 from collections.abc import AsyncIterator, Sequence
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from sessionchat.v1 import chat_pb2 as pb
 
 from chatsvc.auth import Principal
-from chatsvc.clock import as_utc
 from chatsvc.domain import views
 from chatsvc.domain.errors import denied, invalid
 from chatsvc.storage import interactions as store
 from chatsvc.storage import repository as repo
-from chatsvc.storage.tables import Message, Reaction
+from chatsvc.storage.tables import Message
 
 if TYPE_CHECKING:
     from chatsvc.domain.service import ChatService
@@ -60,7 +59,9 @@ def iso(value: datetime | None) -> str | None:
     """ISO-8601 in UTC with a Z, to the millisecond."""
     if value is None:
         return None
-    return as_utc(value).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    if value.tzinfo is not None:
+        value = value.astimezone(timezone.utc)  # naive values (SQLite) are UTC already
+    return f"{value:%Y-%m-%dT%H:%M:%S}.{value.microsecond // 1000:03d}Z"
 
 
 class ChatExport:
@@ -158,7 +159,7 @@ class ChunkBuffer:
         return [chunk]
 
 
-def _group_reactions(rows: Sequence[Reaction]) -> dict[str, dict[str, list[str]]]:
+def _group_reactions(rows) -> dict[str, dict[str, list[str]]]:
     """message id -> emoji -> user ids, in the order they reacted."""
     grouped: dict[str, dict[str, list[str]]] = {}
     for row in rows:

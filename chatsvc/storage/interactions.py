@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import case, delete, func, or_, select
+from sqlalchemy import Row, case, delete, func, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from chatsvc.storage.tables import Member, Message, RaisedHandRecord, Reaction
@@ -58,16 +58,16 @@ async def reaction_tallies(
     return tallies
 
 
-async def reactions_for_messages(db: AsyncSession, message_ids: Sequence[str]) -> Sequence[Reaction]:
-    """Every reaction on the given messages, oldest first."""
+async def reactions_for_messages(db: AsyncSession, message_ids: Sequence[str]) -> Sequence[Row]:
+    """(message_id, user_id, emoji) of every reaction on the given messages, oldest first (plain rows: fast)."""
     if not message_ids:
         return []
     statement = (
-        select(Reaction)
+        select(Reaction.message_id, Reaction.user_id, Reaction.emoji)
         .where(Reaction.message_id.in_(list(message_ids)))
         .order_by(Reaction.created_at.asc(), Reaction.user_id.asc())
     )
-    return (await db.exec(statement)).scalars().all()
+    return (await db.exec(statement)).all()
 
 
 # ------------------------------------------------------------------ raised hands
@@ -95,6 +95,9 @@ async def member_names(db: AsyncSession, session_id: str) -> Sequence[tuple[str,
 # ------------------------------------------------------------------ export
 
 
+MESSAGE_COLUMNS = Message.__table__.c
+
+
 async def messages_page(
     db: AsyncSession,
     session_id: str,
@@ -103,31 +106,27 @@ async def messages_page(
     through_sequence: int,
     limit: int,
     private_viewer_id: str | None,
-) -> Sequence[Message]:
-    """Oldest first: public messages, plus the private ones `private_viewer_id` is a party of (when given)."""
+) -> Sequence[Row]:
+    """Messages as plain rows (the attributes of `Message`, without ORM overhead), oldest first:
+    public ones, plus the private ones `private_viewer_id` is a party of (when given)."""
+    c = MESSAGE_COLUMNS
     if private_viewer_id is None:
-        visible = Message.recipient_id.is_(None)
+        visible = c.recipient_id.is_(None)
     else:
-        visible = or_(
-            Message.recipient_id.is_(None), Message.sender_id == private_viewer_id, Message.recipient_id == private_viewer_id
-        )
+        visible = or_(c.recipient_id.is_(None), c.sender_id == private_viewer_id, c.recipient_id == private_viewer_id)
     statement = (
-        select(Message)
-        .where(
-            Message.session_id == session_id,
-            Message.sequence > after_sequence,
-            Message.sequence <= through_sequence,
-            visible,
-        )
-        .order_by(Message.sequence.asc())
+        select(Message.__table__)
+        .where(c.session_id == session_id, c.sequence > after_sequence, c.sequence <= through_sequence, visible)
+        .order_by(c.sequence.asc())
         .limit(limit)
     )
-    return (await db.exec(statement)).scalars().all()
+    return (await db.exec(statement)).all()
 
 
-async def messages_by_id(db: AsyncSession, session_id: str, message_ids: Iterable[str]) -> dict[str, Message]:
+async def messages_by_id(db: AsyncSession, session_id: str, message_ids: Iterable[str]) -> dict[str, Row]:
     ids = list(set(message_ids))
     if not ids:
         return {}
-    statement = select(Message).where(Message.session_id == session_id, Message.id.in_(ids))
-    return {row.id: row for row in (await db.exec(statement)).scalars().all()}
+    c = MESSAGE_COLUMNS
+    statement = select(Message.__table__).where(c.session_id == session_id, c.id.in_(ids))
+    return {row.id: row for row in (await db.exec(statement)).all()}
