@@ -92,6 +92,17 @@ class TestReplies:
         await refused(grpc.StatusCode.NOT_FOUND, carol.send(SESSION, "cross", reply_to_message_id=elsewhere.message_id))
         assert [m.text for m in await history(carol)] == []
 
+    async def test_replying_to_a_deleted_message_is_not_found_on_both_paths(self, alice, bob):
+        gone = await bob.send(SESSION, "never mind")
+        await alice.call("DeleteMessage", pb.DeleteMessageRequest(session_id=SESSION, message_id=gone.message_id))
+        error = await refused(grpc.StatusCode.NOT_FOUND, alice.send(SESSION, "what was it?", reply_to_message_id=gone.message_id))
+        assert "deleted" in error.details()
+        [stream] = await opened(bob)
+        bad = stream.act(send_message=pb.SendMessageAction(text="re", reply_to_message_id=gone.message_id))
+        assert (await stream.reply_to(bad)).error.code == grpc.StatusCode.NOT_FOUND.value[0]
+        assert [m.message_id for m in await history(alice)] == [gone.message_id]
+        stream.cancel()
+
 
 class TestPins:
     async def test_instructors_pin_and_everyone_sees_it(self, alice, bob, carol):

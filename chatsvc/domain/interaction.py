@@ -77,7 +77,7 @@ class Interaction:
         async with self.service.events.change(session_id) as change:
             db = change.db
             await self.service.moderation.ensure_not_muted(change, principal)
-            message = await self._live_message(db, session_id, message_id_, principal)
+            message = await self.live_message(db, session_id, message_id_, principal)
             if await store.get_reaction(db, message.id, principal.user_id, emoji) is not None:
                 return await store.count_reactions(db, message.id, emoji), 0
             await repo.upsert_member(
@@ -108,7 +108,7 @@ class Interaction:
         emoji = self.allowed_emoji(emoji)
         async with self.service.events.change(session_id) as change:
             db = change.db
-            message = await self._live_message(db, session_id, message_id_, principal)
+            message = await self.live_message(db, session_id, message_id_, principal)
             if await store.get_reaction(db, message.id, principal.user_id, emoji) is None:
                 return await store.count_reactions(db, message.id, emoji), 0
             await store.delete_reaction(db, message.id, principal.user_id, emoji)
@@ -123,7 +123,7 @@ class Interaction:
         self.service._enter(principal, session_id)
         message_id_ = message_id(message_id_)
         async with self.service.database.read() as db:
-            message = await self._live_message(db, session_id, message_id_, principal)
+            message = await self.live_message(db, session_id, message_id_, principal)
             rows = await store.reactions_of(db, message.id)
         return [
             pb.UserReaction(user_id=row.user_id, display_name=row.display_name, emoji=row.emoji, time=views.timestamp(row.created_at))
@@ -140,7 +140,7 @@ class Interaction:
             counts[message_id_] = [pb.ReactionCount(emoji=e, count=n, reacted_by_me=mine) for e, n, mine in items]
         return counts
 
-    async def _live_message(self, db, session_id: str, message_id_: str, principal: Principal) -> Message:
+    async def live_message(self, db, session_id: str, message_id_: str, principal: Principal) -> Message:
         """A message the user may see and that is not deleted."""
         message = await self.service._visible_message(db, session_id, message_id_, principal)
         if message.deleted_at is not None:
@@ -242,7 +242,7 @@ class Interaction:
         message_id_ = message_id(message_id_)
         async with self.service.events.change(session_id) as change:
             db = change.db
-            message = await self._live_message(db, session_id, message_id_, principal)
+            message = await self.live_message(db, session_id, message_id_, principal)
             repeat = message.pinned_at is not None
             if not repeat:
                 message.pinned_at, message.pinned_by = change.now, principal.user_id

@@ -95,7 +95,7 @@ class ChatService:
             )
             reply_to = None
             if reply_to_message_id:
-                reply_to = await self._visible_message(db, session_id, reply_to_message_id, principal)
+                reply_to = await self.interaction.live_message(db, session_id, reply_to_message_id, principal)
                 recipient_id = _reply_recipient(reply_to, principal, recipient_id)
             if recipient_id:
                 await self._check_private_recipient(db, session_id, principal, recipient_id)
