@@ -89,6 +89,7 @@ class TestAccess:
         assert list(csv.reader(io.StringIO(data.decode()))) == [list(CSV_COLUMNS)]
 
 
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 class TestContent:
     async def test_json_has_replies_reactions_pins_mentions_and_deleted_messages_without_text(self, alice, classroom):
         data, responses = await export(alice, pb.EXPORT_FORMAT_JSON)

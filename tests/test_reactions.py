@@ -8,6 +8,7 @@ from sessionchat.v1 import chat_pb2 as pb
 
 from tests.helpers import Client
 
+BOTH_BACKENDS = True  # SQLite and PostgreSQL (see conftest)
 SESSION = "biology-3"
 THUMBS, CLAP, HEART, FIRE = "👍", "👏", "❤️", "🔥"
 
