@@ -214,3 +214,12 @@ async def test_a_resumed_stream_replays_missed_reactions(alice, bob):
     replayed = await resumed.next("reaction_added")
     assert (replayed.reaction_added.emoji, replayed.reaction_added.count) == (CLAP, 1)
     resumed.cancel()
+
+
+def test_reactions_and_the_typing_timeout_come_from_the_environment():
+    from chatsvc.config import Settings
+
+    settings = Settings.from_env({"CHATSVC_REACTIONS": "🎉, 👍", "CHATSVC_TYPING_TIMEOUT_SECONDS": "2.5"})
+    assert settings.reactions == ("🎉", THUMBS) and settings.typing_timeout_seconds == 2.5
+    defaults = Settings.from_env({})
+    assert defaults.reactions == (THUMBS, CLAP, HEART, FIRE) and defaults.typing_timeout_seconds == 5.0
