@@ -314,7 +314,7 @@ class Interaction:
         names.sort(key=lambda item: -len(item[0]))
         found: list[str] = []
         for start in MENTION_START.finditer(text):
-            rest = text[start.end() : start.end() + 101].casefold()
+            rest = text[start.end() : start.end() + 130].casefold()  # user ids: up to 128 characters
             for name, user_id in names:
                 if rest.startswith(name) and (len(rest) == len(name) or not _is_word(rest[len(name)])):
                     if user_id not in found:
