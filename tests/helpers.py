@@ -170,6 +170,20 @@ class BidiStream(EventReader):
         return await self.find(answers)
 
 
+# google.rpc.Code numbers (as in ErrorEvent.code) to grpc status codes.
+CODE = {code.value[0]: code for code in grpc.StatusCode}
+
+
+async def refused(code: grpc.StatusCode, call) -> grpc.aio.AioRpcError:
+    """Await a call that must fail with `code`; the error, for more assertions."""
+    import pytest
+
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await call
+    assert caught.value.code() == code, caught.value.details()
+    return caught.value
+
+
 def status_details(error: grpc.aio.AioRpcError):
     """The google.rpc.Status of a failed call (with its details), via grpcio-status."""
     from grpc_status import rpc_status

@@ -5,7 +5,6 @@ from __future__ import annotations
 import subprocess
 from datetime import datetime, timezone
 
-import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sessionchat.v1 import chat_pb2 as pb

@@ -7,25 +7,18 @@ import pytest
 from sessionchat.v1 import chat_pb2 as pb
 
 from chatsvc.clock import FakeClock
-from tests.helpers import Client, retry_delay_seconds
+from tests.helpers import CODE, Client, refused, retry_delay_seconds
 
 # Every test here runs on SQLite and on PostgreSQL.
 BOTH_BACKENDS = True
 
 SESSION = "history-9"
-CODE = {code.value[0]: code for code in grpc.StatusCode}
 
 
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
 
-
-async def refused(code: grpc.StatusCode, call) -> grpc.aio.AioRpcError:
-    with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await call
-    assert caught.value.code() == code, caught.value.details()
-    return caught.value
 
 
 async def joined(*clients: Client):

@@ -3,21 +3,14 @@
 from __future__ import annotations
 
 import grpc
-import pytest
 from sessionchat.v1 import chat_pb2 as pb
 
-from tests.helpers import Client
+from tests.helpers import Client, refused
 
 BOTH_BACKENDS = True  # SQLite and PostgreSQL (see conftest)
 SESSION = "biology-3"
 THUMBS, CLAP, HEART, FIRE = "👍", "👏", "❤️", "🔥"
 
-
-async def refused(code: grpc.StatusCode, call) -> grpc.aio.AioRpcError:
-    with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await call
-    assert caught.value.code() == code, caught.value.details()
-    return caught.value
 
 
 async def react(client: Client, message_id: str, emoji: str, session: str = SESSION) -> int:

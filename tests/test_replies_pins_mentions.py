@@ -3,20 +3,13 @@
 from __future__ import annotations
 
 import grpc
-import pytest
 from sessionchat.v1 import chat_pb2 as pb
 
-from tests.helpers import Client
+from tests.helpers import Client, refused
 
 BOTH_BACKENDS = True  # SQLite and PostgreSQL (see conftest)
 SESSION = "geo-12"
 
-
-async def refused(code: grpc.StatusCode, call) -> grpc.aio.AioRpcError:
-    with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await call
-    assert caught.value.code() == code, caught.value.details()
-    return caught.value
 
 
 async def opened(*clients: Client, session: str = SESSION):

@@ -12,9 +12,8 @@ from sessionchat.v1 import chat_pb2 as pb
 from chatsvc.clock import FakeClock
 from chatsvc.config import Settings
 from chatsvc.transport.server import ChatServer
-from tests.helpers import SECRET, Client, ServerProcess, retry_delay_seconds, server_env
+from tests.helpers import CODE, SECRET, Client, ServerProcess, refused, retry_delay_seconds, server_env
 
-CODE = {code.value[0]: code for code in grpc.StatusCode}
 
 
 @pytest.fixture
@@ -27,12 +26,6 @@ def session() -> str:
     """A session id of its own, so that counters in a shared Redis never collide."""
     return f"safety-{uuid.uuid4().hex[:10]}"
 
-
-async def refused(code: grpc.StatusCode, call) -> grpc.aio.AioRpcError:
-    with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await call
-    assert caught.value.code() == code, caught.value.details()
-    return caught.value
 
 
 async def audit_actions(instructor: Client, session: str) -> list[tuple[str, str, str]]:

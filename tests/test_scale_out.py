@@ -5,10 +5,8 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-import grpc
 import pytest
 from sessionchat.v1 import chat_pb2 as pb
-from sessionchat.v1 import chat_pb2_grpc
 
 from chatsvc.auth import mint_token
 from chatsvc.client import ChatClient

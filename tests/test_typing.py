@@ -9,17 +9,11 @@ import grpc
 import pytest
 from sessionchat.v1 import chat_pb2 as pb
 
-from tests.helpers import Client
+from tests.helpers import Client, refused
 
 SESSION = "chemistry-4"
 TYPING = ("typing_started", "typing_stopped")
 
-
-async def refused(code: grpc.StatusCode, call) -> grpc.aio.AioRpcError:
-    with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await call
-    assert caught.value.code() == code, caught.value.details()
-    return caught.value
 
 
 async def set_typing(client: Client, typing: bool, recipient_id: str = "") -> None:

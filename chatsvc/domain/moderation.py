@@ -22,7 +22,7 @@ from chatsvc.domain.visibility import concerning, may_see, message_audience
 from chatsvc.ratelimit import RateLimiter
 from chatsvc.storage import repository as repo
 from chatsvc.storage.database import Database
-from chatsvc.storage.tables import AuditEntry, Message, MuteRecord, Strike
+from chatsvc.storage.tables import AuditEntry, MuteRecord, Strike
 
 MAX_MUTE_MINUTES = 366 * 24 * 60
 MAX_REASON_LENGTH = 500

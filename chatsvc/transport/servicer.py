@@ -9,7 +9,7 @@ import grpc
 from sessionchat.v1 import chat_pb2 as pb
 
 from chatsvc.domain.errors import ChatError, ErrorCode, invalid
-from chatsvc.domain.service import ChatService, StreamOpening, unimplemented
+from chatsvc.domain.service import ChatService, StreamOpening
 from chatsvc.fanout.codec import batches
 from chatsvc.transport.actions import perform
 from chatsvc.transport.interceptors import current_principal
