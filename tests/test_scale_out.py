@@ -34,6 +34,7 @@ async def start_cluster(tmp_path, postgres_url, redis_server):
             CHATSVC_JWT_SECRET=SECRET,
             CHATSVC_FANOUT_CHECK_SECONDS="0.2",
             CHATSVC_PRESENCE_TTL_SECONDS="1",
+            CHATSVC_TYPING_TIMEOUT_SECONDS="0.3",
         )
         started = [await ServerProcess.start(tmp_path, env) for _ in range(count)]
         processes.extend(started)
@@ -194,3 +195,33 @@ async def test_a_redis_restart_loses_no_event(start_cluster, restartable_redis, 
     assert contiguous(reader.sequences())
     await reader.stop()
     await sender.close()
+
+
+async def test_typing_is_shared_across_processes(start_cluster, session):
+    first, second = await start_cluster(2)
+    watcher = Collector(ChatClient(second.target, token("teacher", "instructor")), session)
+    await watcher.wait_for(lambda events: events, "the join")
+    via_first, via_second = Client(first.target, "bob", token=token("bob")), Client(second.target, "bob", token=token("bob"))
+    await via_first.send(session, "hello")
+
+    async def typing(client: Client, on: bool) -> None:
+        await client.call("SetTyping", pb.SetTypingRequest(session_id=session, typing=on))
+
+    await typing(via_first, True)
+    await typing(via_second, True)  # a refresh that reached the other process: no second start
+    await typing(via_second, False)
+    await typing(via_first, False)  # already stopped: nothing more
+    await via_second.send(session, "marker")
+    await watcher.wait_for(lambda events: "marker" in watcher.texts(), "the marker")
+    kinds = [e.WhichOneof("kind") for e in watcher.events if e.WhichOneof("kind") in ("typing_started", "typing_stopped", "message_posted")]
+    assert kinds == ["message_posted", "typing_started", "typing_stopped", "message_posted"]
+
+    await typing(via_first, True)  # not refreshed: the server ends it by itself
+
+    def stopped_twice(events) -> bool:
+        return [e.WhichOneof("kind") for e in events].count("typing_stopped") == 2
+
+    await watcher.wait_for(stopped_twice, "the typing to expire")
+    for client in (via_first, via_second):
+        await client.close()
+    await watcher.stop()

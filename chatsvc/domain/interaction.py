@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from sessionchat.v1 import chat_pb2 as pb
@@ -20,6 +20,7 @@ from chatsvc.auth import Principal
 from chatsvc.domain import validation, views
 from chatsvc.domain.errors import denied, invalid, not_found
 from chatsvc.domain.events import Change, notice
+from chatsvc.domain.typing_registry import TypingKey, TypingRegistry
 from chatsvc.domain.visibility import message_audience
 from chatsvc.fanout.hub import EVERYONE, Audience, StoredEvent
 from chatsvc.storage import interactions as store
@@ -50,7 +51,7 @@ class Interaction:
     def __init__(self, service: ChatService) -> None:
         self.service = service
         self.settings = service.settings
-        self.typing = TypingIndicators(service)
+        self.typing = TypingIndicators(service, service.typing_registry)
 
     def close(self) -> None:
         self.typing.close()
@@ -230,7 +231,7 @@ class Interaction:
         if typing:
             await self.typing.start(principal, session_id, recipient_id)
         else:
-            await self.typing.stop(principal.user_id, session_id, recipient_id)
+            await self.typing.stop(principal, session_id, recipient_id)
 
     # ------------------------------------------------------------ pins
 
@@ -332,14 +333,8 @@ def _is_word(character: str) -> bool:
     return character.isalnum() or character == "_"
 
 
-@dataclass
-class _Typing:
-    display_name: str
-    timer: asyncio.TimerHandle
-
-
 class TypingIndicators:
-    """Who is typing where, in this process only, never persisted.
+    """Who is typing where (never persisted), shared by all processes through the registry.
 
     A start announces `typing_started` once; further starts only refresh the
     expiry. A stop, a sent message, leaving the session or the expiry
@@ -347,59 +342,74 @@ class TypingIndicators:
     Public typing goes to everyone; private typing to the other party only.
     """
 
-    def __init__(self, service: ChatService) -> None:
+    def __init__(self, service: ChatService, registry: TypingRegistry) -> None:
         self.fanout = service.fanout
         self.clock = service.clock
         self.settings = service.settings
-        self._active: dict[tuple[str, str, str], _Typing] = {}
+        self.registry = registry
+        # This process's expiry timers, by conversation: (token of the start, timer).
+        self._timers: dict[TypingKey, tuple[str, asyncio.TimerHandle]] = {}
         self._tasks: set[asyncio.Task] = set()
 
     async def start(self, principal: Principal, session_id: str, recipient_id: str) -> None:
         key = (session_id, principal.user_id, recipient_id)
-        loop = asyncio.get_running_loop()
-        state = self._active.get(key)
-        if state is not None:
-            state.timer.cancel()
-        fresh = _Typing(principal.display_name, loop.call_later(self.settings.typing_timeout_seconds, self._expire, key))
-        self._active[key] = fresh
-        if state is None:
+        token = uuid.uuid4().hex
+        now_ms = self._now_ms()
+        deadline_ms = now_ms + int(self.settings.typing_timeout_seconds * 1000)
+        self._cancel_timer(key)
+        timer = asyncio.get_running_loop().call_later(
+            self.settings.typing_timeout_seconds, self._expire, key, token, principal.display_name
+        )
+        self._timers[key] = (token, timer)
+        if await self.registry.begin(key, token, now_ms, deadline_ms):
             await self._announce(key, principal.display_name, started=True)
 
-    async def stop(self, user_id: str, session_id: str, recipient_id: str) -> None:
-        key = (session_id, user_id, recipient_id)
-        state = self._active.pop(key, None)
-        if state is not None:
-            state.timer.cancel()
-            await self._announce(key, state.display_name, started=False)
+    async def stop(self, principal: Principal, session_id: str, recipient_id: str) -> None:
+        key = (session_id, principal.user_id, recipient_id)
+        self._cancel_timer(key)
+        if await self.registry.end(key, self._now_ms()):
+            await self._announce(key, principal.display_name, started=False)
 
     async def message_sent(self, principal: Principal, session_id: str, recipient_id: str) -> None:
         """Sending a message ends typing in that conversation."""
-        await self.stop(principal.user_id, session_id, recipient_id)
+        await self.stop(principal, session_id, recipient_id)
 
     async def left(self, principal: Principal, session_id: str) -> None:
         """The user's last stream closed: whatever they were typing is over."""
-        for key in [key for key in self._active if key[0] == session_id and key[1] == principal.user_id]:
-            await self.stop(principal.user_id, session_id, key[2])
+        for recipient_id in await self.registry.recipients(session_id, principal.user_id):
+            await self.stop(principal, session_id, recipient_id)
 
     def close(self) -> None:
-        for state in self._active.values():
-            state.timer.cancel()
-        self._active.clear()
+        for _, timer in self._timers.values():
+            timer.cancel()
+        self._timers.clear()
 
-    def _expire(self, key: tuple[str, str, str]) -> None:
-        state = self._active.pop(key, None)
-        if state is None:
-            return
-        task = asyncio.get_running_loop().create_task(self._announce(key, state.display_name, started=False))
+    def _now_ms(self) -> int:
+        return int(self.clock.now().timestamp() * 1000)
+
+    def _cancel_timer(self, key: TypingKey) -> None:
+        entry = self._timers.pop(key, None)
+        if entry is not None:
+            entry[1].cancel()
+
+    def _expire(self, key: TypingKey, token: str, display_name: str) -> None:
+        if self._timers.get(key, ("", None))[0] == token:
+            del self._timers[key]
+        task = asyncio.get_running_loop().create_task(self._expire_now(key, token, display_name))
         self._tasks.add(task)
         task.add_done_callback(self._done)
+
+    async def _expire_now(self, key: TypingKey, token: str, display_name: str) -> None:
+        # Announced only if no newer start (here or in another process) refreshed it.
+        if await self.registry.expire(key, token):
+            await self._announce(key, display_name, started=False)
 
     def _done(self, task: asyncio.Task) -> None:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.error("typing expiry failed", exc_info=task.exception())
 
-    async def _announce(self, key: tuple[str, str, str], display_name: str, *, started: bool) -> None:
+    async def _announce(self, key: TypingKey, display_name: str, *, started: bool) -> None:
         session_id, user_id, recipient_id = key
         changed = pb.TypingChanged(user_id=user_id, display_name=display_name, recipient_id=recipient_id)
         kind = {"typing_started": changed} if started else {"typing_stopped": changed}

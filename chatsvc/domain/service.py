@@ -22,6 +22,7 @@ from chatsvc.domain.export import ChatExport
 from chatsvc.domain.interaction import Interaction
 from chatsvc.domain.moderation import Moderation
 from chatsvc.domain.presence import LocalPresence, Presence
+from chatsvc.domain.typing_registry import LocalTypingRegistry, TypingRegistry
 from chatsvc.domain.visibility import may_see
 from chatsvc.fanout.codec import frame
 from chatsvc.fanout.hub import Audience, Subscriber
@@ -53,12 +54,14 @@ class ChatService:
         settings: Settings,
         limiter: RateLimiter,
         presence: Presence | None = None,
+        typing_registry: TypingRegistry | None = None,
     ) -> None:
         self.database = database
         self.fanout = fanout
         self.clock = clock
         self.settings = settings
         self.presence = presence or LocalPresence()
+        self.typing_registry = typing_registry or LocalTypingRegistry()
         self.events = EventWriter(database, fanout, clock)
         self.moderation = Moderation(database, self.events, clock, settings, limiter)
         self.interaction = Interaction(self)  # reactions, hands, typing, pins, mentions

@@ -13,11 +13,13 @@ from chatsvc.auth import TokenVerifier
 from chatsvc.clock import Clock, SystemClock
 from chatsvc.config import Settings
 from chatsvc.domain.errors import ErrorCode
+from chatsvc.domain.presence import LocalPresence
 from chatsvc.domain.service import ChatService
+from chatsvc.domain.typing_registry import LocalTypingRegistry
 from chatsvc.fanout.local import LocalFanout
 from chatsvc.fanout.redis import RedisFanout
 from chatsvc.fanout.redis_presence import RedisPresence
-from chatsvc.domain.presence import LocalPresence
+from chatsvc.fanout.redis_typing import RedisTypingRegistry
 from chatsvc.ratelimit import LocalRateLimiter, RedisRateLimiter, redis_client
 from chatsvc.storage.database import Database
 from chatsvc.transport.interceptors import AuthInterceptor
@@ -85,11 +87,15 @@ class ChatServer:
             self.fanout = RedisFanout(settings.redis_url, self.database, check_seconds=settings.fanout_check_seconds)
             self.limiter = RedisRateLimiter(redis_client(settings.redis_url), self.clock)
             self.presence = RedisPresence(settings.redis_url, ttl_seconds=settings.presence_ttl_seconds)
+            self.typing = RedisTypingRegistry(settings.redis_url)
         else:
             self.fanout = LocalFanout()
             self.limiter = LocalRateLimiter(self.clock)
             self.presence = LocalPresence()
-        self.service = ChatService(self.database, self.fanout, self.clock, settings, self.limiter, self.presence)
+            self.typing = LocalTypingRegistry()
+        self.service = ChatService(
+            self.database, self.fanout, self.clock, settings, self.limiter, self.presence, self.typing
+        )
         verifier = TokenVerifier(secret=settings.resolve_jwt_secret(), public_key=settings.jwt_public_key)
         self.health = health.aio.HealthServicer()
         self.server = grpc.aio.server(interceptors=[AuthInterceptor(verifier)], options=server_options(settings))
@@ -125,6 +131,7 @@ class ChatServer:
         await self.server.stop(self.settings.shutdown_grace_seconds if grace is None else grace)
         self.service.interaction.close()  # typing timers
         await self.presence.close()
+        await self.typing.close()
         await self.fanout.close()
         await self.limiter.close()
         await self.database.close()
