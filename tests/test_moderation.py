@@ -261,3 +261,16 @@ async def test_a_muted_user_cannot_react_either(alice, bob):
     assert "muted in this session until" in error.details()
     await alice.call("UnmuteUser", pb.UnmuteUserRequest(session_id=SESSION, user_id="bob"))
     assert (await bob.call("AddReaction", reaction)).count == 1
+
+
+async def test_deleting_a_pinned_message_unpins_it(alice, bob):
+    [watcher] = await joined(bob)
+    message = await alice.send(SESSION, "pinned, then deleted")
+    await alice.call("PinMessage", pb.PinMessageRequest(session_id=SESSION, message_id=message.message_id))
+    await alice.call("DeleteMessage", pb.DeleteMessageRequest(session_id=SESSION, message_id=message.message_id))
+    deleted = await watcher.next("message_deleted")
+    unpinned = await watcher.next("message_unpinned")
+    assert unpinned.sequence == deleted.sequence + 1
+    assert unpinned.message_unpinned.message_id == message.message_id
+    assert (await bob.call("ListPinnedMessages", pb.ListPinnedMessagesRequest(session_id=SESSION))).messages == []
+    close(watcher)

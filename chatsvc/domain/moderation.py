@@ -149,6 +149,12 @@ class Moderation:
                 message_deleted=pb.MessageDeleted(message_id=message.id, deleted_by=principal.user_id),
             )
             self._audit(change, principal.user_id, message.sender_id, "delete", "", message.id)
+            if message.pinned_at is not None:  # a deleted message leaves the pinned list
+                message.pinned_at, message.pinned_by = None, None
+                await change.emit(
+                    message_audience(message),
+                    message_unpinned=pb.MessageUnpinned(message_id=message.id, unpinned_by=principal.user_id),
+                )
         return views.message(message), event.sequence
 
     async def mute_user(
