@@ -32,10 +32,10 @@ import json
 import multiprocessing
 import os
 import secrets
+import shutil
 import signal
 import statistics
 import sys
-import shutil
 import tempfile
 import threading
 import time
@@ -496,7 +496,9 @@ async def run_bench(args: argparse.Namespace) -> dict:
         if baseline["delivered_per_s"]:
             results["ratio"] = round(service["delivered_per_s"] / baseline["delivered_per_s"], 2)
     runs = [results["service"]] + ([results["baseline"]] if args.baseline else [])
-    results["ok"] = all(run["lost"] == 0 and run["duplicated"] == 0 and run["streams_ended"] == 0 and not run["errors"] for run in runs)
+    results["ok"] = all(
+        run.get("lost") == 0 and run.get("duplicated") == 0 and run.get("streams_ended") == 0 and not run["errors"] for run in runs
+    )
     return results
 
 
