@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from better_profanity import Profanity
@@ -10,17 +11,18 @@ CACHE_LIMIT = 200_000
 
 
 class _CachedWordset(list):
-    """better-profanity's word list, with memoized membership.
+    """better-profanity's word list, with fast membership.
 
     The library tests every word (and pairs of words) of a message against
-    ~900 leetspeak-aware patterns one by one: ~2 ms per word, far too slow
-    for a live chat. Membership of a given string never changes, so we
-    remember each answer; chat text reuses words, so nearly every lookup
-    becomes a dict hit.
+    ~900 leetspeak-aware patterns one by one in Python: ~2 ms per word, far
+    too slow for a live chat. The same patterns compiled into one regular
+    expression answer in microseconds, and each answer is remembered, since
+    chat text reuses words.
     """
 
     def __init__(self, patterns) -> None:
         super().__init__(patterns)
+        self._regex = re.compile("|".join(_pattern_regex(pattern) for pattern in patterns))
         self._answers: dict[str, bool] = {}
 
     def __contains__(self, word: object) -> bool:
@@ -30,8 +32,13 @@ class _CachedWordset(list):
         if answer is None:
             if len(self._answers) >= CACHE_LIMIT:
                 self._answers.clear()
-            answer = self._answers[word] = super().__contains__(word)
+            answer = self._answers[word] = self._regex.fullmatch(word) is not None
         return answer
+
+
+def _pattern_regex(pattern) -> str:
+    """A better_profanity VaryingString as a regex: each character or any of its substitutes."""
+    return "".join("(?:" + "|".join(re.escape(variant) for variant in variants) + ")" for variants in pattern._char_combos)
 
 
 class ProfanityFilter:
