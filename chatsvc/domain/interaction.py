@@ -81,9 +81,7 @@ class Interaction:
             message = await self.live_message(db, session_id, message_id_, principal)
             if await store.get_reaction(db, message.id, principal.user_id, emoji) is not None:
                 return await store.count_reactions(db, message.id, emoji), 0
-            await repo.upsert_member(
-                db, session_id, principal.user_id, principal.display_name, principal.role.value, change.now
-            )
+            await change.ensure_member(principal)
             db.add(
                 Reaction(
                     message_id=message.id,
@@ -162,9 +160,7 @@ class Interaction:
             hand = await store.get_hand(db, session_id, principal.user_id)
             if hand is not None:
                 return await self._hand_view(db, hand), 0
-            await repo.upsert_member(
-                db, session_id, principal.user_id, principal.display_name, principal.role.value, change.now
-            )
+            await change.ensure_member(principal)
             hand = RaisedHandRecord(
                 session_id=session_id, user_id=principal.user_id, display_name=principal.display_name, raised_at=change.now
             )

@@ -93,9 +93,7 @@ class ChatService:
                 existing = await repo.find_by_client_id(db, session_id, principal.user_id, client_id)
                 if existing is not None:
                     return views.message(existing), 0
-            await repo.upsert_member(
-                db, session_id, principal.user_id, principal.display_name, principal.role.value, change.now
-            )
+            await change.ensure_member(principal)
             reply_to = None
             if reply_to_message_id:
                 reply_to = await self.interaction.live_message(db, session_id, reply_to_message_id, principal)
@@ -245,9 +243,7 @@ class ChatService:
 
     async def _record_presence(self, principal: Principal, session_id: str, *, joined: bool) -> None:
         async with self.events.change(session_id) as change:
-            await repo.upsert_member(
-                change.db, session_id, principal.user_id, principal.display_name, principal.role.value, change.now
-            )
+            await change.ensure_member(principal)
             person = views.participant(principal, online=joined)
             if joined:
                 await change.emit(user_joined=pb.UserJoined(participant=person))
