@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import grpc
 import pytest
 from sessionchat.v1 import chat_pb2 as pb
@@ -170,3 +172,33 @@ class TestBadInput:
 
     async def test_exactly_the_limit_is_accepted(self, bob):
         assert len((await bob.send(SESSION, "y" * 2000)).text) == 2000
+
+
+class TestConcurrentSends:
+    async def test_many_concurrent_sends_are_all_posted_once_in_order_and_streams_get_them_batched(self, alice, bob, connect):
+        reader = bob.subscribe(SESSION)
+        await reader.next("stream_started")
+        responses: list[int] = []  # message events per response, seen through a raw call
+        raw = bob.stub.Subscribe(pb.SubscribeRequest(session_id=SESSION), metadata=bob.metadata)
+
+        async def count_responses():
+            async for response in raw:
+                posted = sum(1 for e in response.events if e.WhichOneof("kind") == "message_posted")
+                if posted:
+                    responses.append(posted)
+                if sum(responses) == 50:
+                    return
+
+        counting = asyncio.create_task(count_responses())
+        await raw.initial_metadata()  # sent once the stream has joined
+        senders = [connect(f"t{n}", "instructor") for n in range(5)]  # instructors: no rate limit
+        sent = await asyncio.gather(*(senders[n % 5].send(SESSION, f"m{n}") for n in range(50)))
+
+        received = [(await reader.next("message_posted")).message_posted for _ in range(50)]
+        assert sorted(m.message_id for m in received) == sorted(m.message_id for m in sent)
+        sequences = [m.sequence for m in received]
+        assert sequences == sorted(sequences) and len(set(sequences)) == 50
+        await asyncio.wait_for(counting, 10)
+        assert len(responses) < 50, "concurrent messages share transactions and stream writes"
+        raw.cancel()
+        reader.cancel()

@@ -11,6 +11,7 @@ import uuid
 from dataclasses import dataclass
 
 from sessionchat.v1 import chat_pb2 as pb
+from sqlalchemy.exc import IntegrityError
 
 from chatsvc.auth import Principal, Role
 from chatsvc.clock import Clock
@@ -34,6 +35,28 @@ from chatsvc.storage.tables import Message
 
 def unimplemented(feature: str) -> ChatError:
     return ChatError(ErrorCode.UNIMPLEMENTED, f"{feature} is not available yet on this server")
+
+
+# At most this many messages share one transaction (and one write per stream).
+SEND_BATCH_LIMIT = 64
+
+
+@dataclass
+class _Send:
+    """A message waiting for its session's next batch."""
+
+    principal: Principal
+    text: str
+    recipient_id: str
+    client_id: str | None
+    reply_to_message_id: str
+    result: asyncio.Future
+
+
+def _fail(batch: list[_Send], error: Exception) -> None:
+    for request in batch:
+        if not request.result.done():
+            request.result.set_exception(error)
 
 
 @dataclass
@@ -64,6 +87,9 @@ class ChatService:
         self.typing_registry = typing_registry or LocalTypingRegistry()
         self.events = EventWriter(database, fanout, clock)
         self.moderation = Moderation(database, self.events, clock, settings, limiter)
+        # Messages waiting to be posted, and the task posting them, per session.
+        self._pending_sends: dict[str, list[_Send]] = {}
+        self._send_workers: dict[str, asyncio.Task] = {}
         self.interaction = Interaction(self)  # reactions, hands, typing, pins, mentions
         self.exports = ChatExport(self)
 
@@ -86,49 +112,100 @@ class ChatService:
         if recipient_id and recipient_id == principal.user_id:
             raise invalid("you cannot send a private message to yourself")
         await self.moderation.limit_messages(principal, session_id)
+        request = _Send(principal, text, recipient_id, client_id, reply_to_message_id, asyncio.get_running_loop().create_future())
+        self._pending_sends.setdefault(session_id, []).append(request)
+        if session_id not in self._send_workers:
+            self._send_workers[session_id] = asyncio.create_task(self._post_pending(session_id))
+        return await request.result
 
+    async def _post_pending(self, session_id: str) -> None:
+        """Post a session's queued messages, as many as have gathered, in one transaction.
+
+        One commit and one hand-over to the fan-out for several messages: each
+        stream then writes them as one response, instead of one write per
+        message per subscriber. Under light load a batch is one message.
+        """
+        while pending := self._pending_sends.get(session_id):
+            batch = pending[:SEND_BATCH_LIMIT]
+            del pending[:SEND_BATCH_LIMIT]
+            try:
+                await self._post_batch(session_id, batch)
+            except IntegrityError:
+                # Another process stored the same client message id meanwhile: one by one,
+                # each request then finds its message or fails alone.
+                for request in batch:
+                    await self._post_batch_safely(session_id, [request])
+            except Exception as error:
+                _fail(batch, error)
+        self._pending_sends.pop(session_id, None)
+        self._send_workers.pop(session_id, None)
+
+    async def _post_batch_safely(self, session_id: str, batch: list[_Send]) -> None:
+        try:
+            await self._post_batch(session_id, batch)
+        except Exception as error:
+            _fail(batch, error)
+
+    async def _post_batch(self, session_id: str, batch: list[_Send]) -> None:
+        outcomes: list[tuple[_Send, object]] = []
         async with self.events.change(session_id) as change:
-            db = change.db
-            if client_id is not None:
-                existing = await repo.find_by_client_id(db, session_id, principal.user_id, client_id)
-                if existing is not None:
-                    return views.message(existing), 0
-            await change.ensure_member(principal)
-            reply_to = None
-            if reply_to_message_id:
-                reply_to = await self.interaction.live_message(db, session_id, reply_to_message_id, principal)
-                recipient_id = _reply_recipient(reply_to, principal, recipient_id)
-            if recipient_id:
-                await self._check_private_recipient(db, session_id, principal, recipient_id)
-            await self.moderation.check_sender(change, principal, recipient_id)
-            text, censored = self.moderation.censor(text)
-            message = Message(
-                id=uuid.uuid4().hex,
-                session_id=session_id,
-                sequence=0,
-                sender_id=principal.user_id,
-                sender_name=principal.display_name,
-                sender_role=principal.role.value,
-                recipient_id=recipient_id or None,
-                text=text,
-                client_message_id=client_id,
-                created_at=change.now,
-                reply_to_id=reply_to.id if reply_to else None,
-            )
-            message.mentions = await self.interaction.find_mentions(db, session_id, principal, text, recipient_id)
-            message.sequence = await change.allocate()
-            view = views.message(message, reply_to=reply_to)
-            if recipient_id:
-                audience = Audience(everyone=False, instructors=False, parties=(principal.user_id, recipient_id))
-                event = change.record(message.sequence, audience, private_message_posted=view)
+            for request in batch:
+                try:
+                    outcomes.append((request, await self._post(change, request)))
+                except ChatError as error:  # refused before it wrote anything
+                    outcomes.append((request, error))
+        for request, outcome in outcomes:
+            if request.result.done():
+                continue  # the caller gave up; the message stands, like any sent one
+            if isinstance(outcome, ChatError):
+                request.result.set_exception(outcome)
             else:
-                event = change.record(message.sequence, message_posted=view)
-            await self.interaction.announce_mentions(change, view)
-            db.add(message)
-            if censored:
-                await self.moderation.strike(change, principal, message.id)
-        await self.interaction.typing.message_sent(principal, session_id, recipient_id)
-        return views.message(message, reply_to=reply_to), event.sequence
+                request.result.set_result(outcome)
+                await self.interaction.typing.message_sent(request.principal, session_id, outcome[0].recipient_id)
+
+    async def _post(self, change, request: _Send) -> tuple[pb.ChatMessage, int]:
+        """One message inside a batch's transaction. Every refusal comes before its first write."""
+        db, session_id, principal = change.db, change.session_id, request.principal
+        recipient_id = request.recipient_id
+        if request.client_id is not None:
+            existing = await repo.find_by_client_id(db, session_id, principal.user_id, request.client_id)
+            if existing is not None:
+                return views.message(existing), 0
+        reply_to = None
+        if request.reply_to_message_id:
+            reply_to = await self.interaction.live_message(db, session_id, request.reply_to_message_id, principal)
+            recipient_id = _reply_recipient(reply_to, principal, recipient_id)
+        if recipient_id:
+            await self._check_private_recipient(db, session_id, principal, recipient_id)
+        await self.moderation.check_sender(change, principal, recipient_id)
+        await change.ensure_member(principal)
+        text, censored = self.moderation.censor(request.text)
+        message = Message(
+            id=uuid.uuid4().hex,
+            session_id=session_id,
+            sequence=0,
+            sender_id=principal.user_id,
+            sender_name=principal.display_name,
+            sender_role=principal.role.value,
+            recipient_id=recipient_id or None,
+            text=text,
+            client_message_id=request.client_id,
+            created_at=change.now,
+            reply_to_id=reply_to.id if reply_to else None,
+        )
+        message.mentions = await self.interaction.find_mentions(db, session_id, principal, text, recipient_id)
+        message.sequence = await change.allocate()
+        view = views.message(message, reply_to=reply_to)
+        if recipient_id:
+            audience = Audience(everyone=False, instructors=False, parties=(principal.user_id, recipient_id))
+            event = change.record(message.sequence, audience, private_message_posted=view)
+        else:
+            event = change.record(message.sequence, message_posted=view)
+        await self.interaction.announce_mentions(change, view)
+        db.add(message)
+        if censored:
+            await self.moderation.strike(change, principal, message.id)
+        return view, event.sequence
 
     async def _check_private_recipient(self, db, session_id: str, sender: Principal, recipient_id: str) -> None:
         recipient = await repo.get_member(db, session_id, recipient_id)
