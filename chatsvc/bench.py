@@ -47,6 +47,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from chatsvc.fanout.codec import varint
 
 FILLER = "question about the lecture: could you go over the last slide once more, please?"
 SUBSCRIBE_PATH = "/sessionchat.v1.SessionChat/Subscribe"
@@ -259,26 +260,14 @@ def grpc_request_bytes(authority: str, path: str, token: str, message: bytes) ->
 def subscribe_request(session_id: str, last_sequence: int = 0) -> bytes:
     """A serialized SubscribeRequest {session_id = 1; last_sequence = 2}."""
     sid = session_id.encode()
-    out = b"\x0a" + _varint(len(sid)) + sid
+    out = b"\x0a" + varint(len(sid)) + sid
     if last_sequence:
-        out += b"\x10" + _varint(last_sequence)
+        out += b"\x10" + varint(last_sequence)
     return out
 
 
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
-
-
-class GrpcSubscriber(asyncio.Protocol):
-    """One `Subscribe` stream on its own connection; responses are batches of framed events."""
+class _Subscriber(asyncio.Protocol):
+    """A subscriber connection that sends its request on connect and reports how it ended."""
 
     def __init__(self, tally: Tally, request: bytes, joined: asyncio.Future) -> None:
         self.tally = tally
@@ -286,8 +275,6 @@ class GrpcSubscriber(asyncio.Protocol):
         self.joined = joined
         self.transport: asyncio.Transport | None = None
         self.buf = bytearray()
-        self.message = bytearray()  # gRPC message bytes not yet complete
-        self.unacknowledged = 0
 
     def connection_made(self, transport) -> None:
         self.transport = transport
@@ -301,6 +288,15 @@ class GrpcSubscriber(asyncio.Protocol):
     def close(self) -> None:
         if self.transport is not None:
             self.transport.close()
+
+
+class GrpcSubscriber(_Subscriber):
+    """One `Subscribe` stream on its own connection; responses are batches of framed events."""
+
+    def __init__(self, tally: Tally, request: bytes, joined: asyncio.Future) -> None:
+        super().__init__(tally, request, joined)
+        self.message = bytearray()  # gRPC message bytes not yet complete
+        self.unacknowledged = 0
 
     def data_received(self, data: bytes) -> None:
         buf = self.buf
@@ -384,33 +380,17 @@ class GrpcSubscriber(asyncio.Protocol):
 # ---------------------------------------------------------------- WebSocket (baseline)
 
 
-class WebSocketSubscriber(asyncio.Protocol):
+class WebSocketSubscriber(_Subscriber):
     """A WebSocket client with no extensions: binary messages are serialized Events."""
 
     def __init__(self, tally: Tally, host: str, port: int, path: str, joined: asyncio.Future) -> None:
-        self.tally = tally
-        self.joined = joined
-        self.transport: asyncio.Transport | None = None
-        self.buf = bytearray()
-        self.upgraded = False
         key = base64.b64encode(os.urandom(16)).decode()
-        self.request = (
+        request = (
             f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
             f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
         ).encode()
-
-    def connection_made(self, transport) -> None:
-        self.transport = transport
-        transport.write(self.request)
-
-    def connection_lost(self, exc) -> None:
-        self.tally.finish(f"connection lost: {exc}" if exc else "connection closed")
-        if not self.joined.done():
-            self.joined.set_exception(ConnectionError(self.tally.end_reason))
-
-    def close(self) -> None:
-        if self.transport is not None:
-            self.transport.close()
+        super().__init__(tally, request, joined)
+        self.upgraded = False
 
     def data_received(self, data: bytes) -> None:
         buf = self.buf
