@@ -47,7 +47,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from chatsvc.fanout.codec import varint
+from chatsvc.fanout.codec import read_varint, varint
 
 FILLER = "question about the lecture: could you go over the last slide once more, please?"
 SUBSCRIBE_PATH = "/sessionchat.v1.SessionChat/Subscribe"
@@ -164,15 +164,7 @@ class Tally:
             pos += length
         sequence = 0
         if pos < end and buf[pos] == 0x10:  # sequence (varint)
-            pos += 1
-            shift = 0
-            while True:
-                byte = buf[pos]
-                pos += 1
-                sequence |= (byte & 0x7F) << shift
-                if byte < 0x80:
-                    break
-                shift += 7
+            sequence, pos = read_varint(buf, pos + 1)
         if self.observe(sequence, buf.find(MARKER, pos, end), buf, now_ns):
             self.digest = zlib.crc32(buf[start:end], self.digest)
 
@@ -344,19 +336,7 @@ class GrpcSubscriber(_Subscriber):
             # A response: `repeated Event events = 1`, each framed as 0x0a + varint length + Event.
             i = body
             while i < pos:
-                i += 1
-                event_length = message[i]
-                i += 1
-                if event_length & 0x80:
-                    event_length &= 0x7F
-                    shift = 7
-                    while True:
-                        byte = message[i]
-                        i += 1
-                        event_length |= (byte & 0x7F) << shift
-                        if byte < 0x80:
-                            break
-                        shift += 7
+                event_length, i = read_varint(message, i + 1)  # after the field tag
                 tally.event(message, i, i + event_length, now)
                 i += event_length
             if not self.joined.done():

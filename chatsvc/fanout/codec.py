@@ -24,6 +24,18 @@ def varint(value: int) -> bytes:
             return bytes(out)
 
 
+def read_varint(buf, pos: int) -> tuple[int, int]:
+    """The varint at `pos` in `buf`, and the position after it."""
+    value = shift = 0
+    while True:
+        byte = buf[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return value, pos
+        shift += 7
+
+
 def frame(payload: bytes) -> bytes:
     """A serialized Event as one element of a response's `events` field."""
     return EVENTS_FIELD_TAG + varint(len(payload)) + payload

