@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections import deque
 from dataclasses import dataclass, field
 
 from chatsvc.domain.errors import ErrorCode
@@ -54,7 +53,23 @@ class Subscriber:
     The hub never waits for a subscriber. A subscriber that falls more than
     `max_pending` events behind is dropped (its stream ends, telling it where to
     resume) so that it cannot grow memory or delay anyone.
+
+    There is one per live stream, so it is kept small (slots, a list rather
+    than a deque and an asyncio.Event, each of which allocates ~0.5 KB up front).
     """
+
+    __slots__ = (
+        "session_id",
+        "user_id",
+        "is_instructor",
+        "max_pending",
+        "batch_bytes",
+        "_queue",
+        "_bytes",
+        "_waiter",
+        "_skip_through",
+        "_ended",
+    )
 
     def __init__(self, session_id: str, user_id: str, is_instructor: bool, *, max_pending: int, batch_bytes: int) -> None:
         self.session_id = session_id
@@ -62,8 +77,9 @@ class Subscriber:
         self.is_instructor = is_instructor
         self.max_pending = max_pending
         self.batch_bytes = batch_bytes
-        self._queue: deque[tuple[int, bytes]] = deque()
-        self._wakeup = asyncio.Event()
+        self._queue: list[tuple[int, bytes]] = []
+        self._bytes = 0  # framed bytes in the queue
+        self._waiter: asyncio.Future | None = None  # the writer, while it waits for events
         self._skip_through: int | None = None
         self._ended: StreamEnded | None = None
 
@@ -72,8 +88,10 @@ class Subscriber:
             return
         if sequence and self._skip_through is not None and sequence <= self._skip_through:
             return  # already part of what the stream started with
-        if len(self._queue) >= self.max_pending:
-            self._queue.clear()
+        queue = self._queue
+        if len(queue) >= self.max_pending:
+            queue.clear()
+            self._bytes = 0
             # Only the client knows what it really received (a finished write
             # may still sit in buffers), so the status names no number.
             self._end(
@@ -82,13 +100,16 @@ class Subscriber:
                 "reconnect with last_sequence set to the last event you received to resume without loss",
             )
             return
-        self._queue.append((sequence, framed))
-        self._wakeup.set()
+        queue.append((sequence, framed))
+        self._bytes += len(framed)
+        if self._waiter is not None:
+            self._wake()
 
     def start_after(self, sequence: int) -> None:
         """Everything up to `sequence` was sent already: drop it from the queue."""
         self._skip_through = sequence
-        self._queue = deque(item for item in self._queue if item[0] == 0 or item[0] > sequence)
+        self._queue = [item for item in self._queue if item[0] == 0 or item[0] > sequence]
+        self._bytes = sum(len(framed) for _, framed in self._queue)
 
     def end(self, code: ErrorCode, message: str) -> None:
         """End the stream once what is queued has been written."""
@@ -97,7 +118,12 @@ class Subscriber:
     def _end(self, code: ErrorCode, message: str) -> None:
         if self._ended is None:
             self._ended = StreamEnded(code, message)
-            self._wakeup.set()
+            self._wake()
+
+    def _wake(self) -> None:
+        waiter, self._waiter = self._waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     @property
     def pending(self) -> int:
@@ -108,15 +134,27 @@ class Subscriber:
         while not self._queue:
             if self._ended is not None:
                 raise self._ended
-            self._wakeup.clear()
-            await self._wakeup.wait()
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        queue = self._queue
+        if self._bytes <= self.batch_bytes:  # the usual case: everything pending fits
+            self._queue = []
+            self._bytes = 0
+            if len(queue) == 1:
+                return queue[0][1]
+            return b"".join([framed for _, framed in queue])
         parts: list[bytes] = []
         size = 0
-        queue = self._queue
-        while queue and (not parts or size + len(queue[0][1]) <= self.batch_bytes):
-            _, framed = queue.popleft()
+        for _, framed in queue:
+            if parts and size + len(framed) > self.batch_bytes:
+                break
             parts.append(framed)
             size += len(framed)
+        del queue[: len(parts)]
+        self._bytes -= size
         return b"".join(parts)
 
 
