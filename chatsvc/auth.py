@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import jwt
@@ -11,6 +12,8 @@ import jwt
 from chatsvc.domain.errors import denied, unauthenticated
 
 MAX_USER_ID_LENGTH = 128
+# Verified tokens remembered (all forgotten at once when full).
+VERIFIED_TOKENS_LIMIT = 10_000
 
 
 class Role(str, enum.Enum):
@@ -41,15 +44,35 @@ class Principal:
 class TokenVerifier:
     """Checks `Bearer` tokens: HS256 with a shared secret, or RS256 with a public key."""
 
-    def __init__(self, *, secret: str | None = None, public_key: str | None = None) -> None:
+    def __init__(
+        self, *, secret: str | None = None, public_key: str | None = None, now: Callable[[], float] = time.time
+    ) -> None:
         if public_key:
             self._key, self._algorithms = public_key, ["RS256"]
         elif secret:
             self._key, self._algorithms = secret, ["HS256"]
         else:
             raise ValueError("a JWT secret or public key is required")
+        # Tokens verified before, with their expiry: a client sends the same token with
+        # every call, and checking a signature costs more than the rest of a small call.
+        self._verified: dict[str, tuple[Principal, float]] = {}
+        self._now = now
 
     def verify(self, token: str) -> Principal:
+        known = self._verified.get(token)
+        if known is not None:
+            principal, expires = known
+            if self._now() < expires:
+                return principal
+            del self._verified[token]
+            raise unauthenticated("token expired")
+        principal, expires = self._decode(token)
+        if len(self._verified) >= VERIFIED_TOKENS_LIMIT:
+            self._verified.clear()
+        self._verified[token] = (principal, expires)
+        return principal
+
+    def _decode(self, token: str) -> tuple[Principal, float]:
         try:
             claims = jwt.decode(
                 token,
@@ -67,7 +90,7 @@ class TokenVerifier:
             raise unauthenticated("token signature is invalid") from None
         except jwt.PyJWTError as exc:
             raise unauthenticated(f"token is invalid: {exc}") from None
-        return principal_from_claims(claims)
+        return principal_from_claims(claims), float(claims["exp"])
 
 
 def principal_from_claims(claims: dict) -> Principal:

@@ -17,7 +17,7 @@ SECRET_FILE = ".chatsvc-jwt-secret"
 @dataclass
 class Settings:
     listen: str = DEFAULT_LISTEN
-    database_url: str = f"sqlite+aiosqlite:///{DEFAULT_DATABASE_FILE}"
+    database_url: str = f"sqlite:///{DEFAULT_DATABASE_FILE}"
     redis_url: str | None = None
     # HS256 secret; when neither it nor a public key is configured, a random
     # secret is created once and kept in SECRET_FILE (never a well-known default).
@@ -33,6 +33,11 @@ class Settings:
     subscriber_buffer: int = 5000
     # Largest response message a stream writer builds from pending events.
     batch_bytes: int = 64 * 1024
+    # In sessions with at least this many subscribers here, an idle stream
+    # writer waits up to this long after its first pending event, so that
+    # events arriving close together share one write (0 = write at once).
+    stream_write_delay_ms: float = 0.0
+    stream_write_delay_min_subscribers: int = 100
     shutdown_grace_seconds: float = 5.0
     # With Redis: how often each process compares its sessions with the
     # database to fetch events that pub/sub lost.
@@ -107,6 +112,7 @@ INTEGER_SETTINGS = (
     "replay_limit",
     "subscriber_buffer",
     "batch_bytes",
+    "stream_write_delay_min_subscribers",
     "message_rate_limit",
     "message_rate_window_seconds",
     "reaction_rate_limit",
@@ -116,7 +122,7 @@ INTEGER_SETTINGS = (
     "auto_mute_minutes",
 )
 
-FLOAT_SETTINGS = ("fanout_check_seconds", "presence_ttl_seconds", "keepalive_seconds", "keepalive_timeout_seconds")
+FLOAT_SETTINGS = ("stream_write_delay_ms", "fanout_check_seconds", "presence_ttl_seconds", "keepalive_seconds", "keepalive_timeout_seconds")
 
 
 def _word_list(value: str) -> list[str]:
@@ -124,9 +130,8 @@ def _word_list(value: str) -> list[str]:
 
 
 def normalize_database_url(url: str) -> str:
-    """Accept plain `postgresql://` and `sqlite://` URLs and pick the async driver."""
-    if url.startswith(("postgresql://", "postgres://")):
-        return "postgresql+asyncpg://" + url.split("://", 1)[1]
-    if url.startswith("sqlite://"):
-        return "sqlite+aiosqlite://" + url.split("://", 1)[1]
-    return url
+    """Accept plain `postgresql://` and `sqlite://` URLs (and older ones naming asyncio drivers);
+    pick the driver the server uses."""
+    from chatsvc.storage.database import sync_database_url
+
+    return sync_database_url(url)

@@ -28,7 +28,7 @@ def settings(tmp_path, backend, request) -> Settings:
     if backend == "postgresql":
         database_url = request.getfixturevalue("postgres_url")
     else:
-        database_url = f"sqlite+aiosqlite:///{tmp_path / 'chat.db'}"
+        database_url = f"sqlite:///{tmp_path / 'chat.db'}"
     return Settings(listen="127.0.0.1:0", database_url=database_url, jwt_secret=SECRET)
 
 

@@ -10,6 +10,8 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from sessionchat.v1 import chat_pb2 as pb
 
+from chatsvc.auth import TokenVerifier
+from chatsvc.domain.errors import ChatError, ErrorCode
 from tests.helpers import SECRET, Client
 
 SESSION = "bio-3"
@@ -117,3 +119,16 @@ async def test_health_check_needs_no_token(server):
         response = await health.Check(health_pb2.HealthCheckRequest(service=service))
         assert response.status == health_pb2.HealthCheckResponse.SERVING
     await channel.close()
+
+
+def test_a_remembered_token_is_refused_once_it_expires():
+    """Verified tokens are remembered (to skip the signature check), but never past their expiry."""
+    now = [time.time()]
+    verifier = TokenVerifier(secret=SECRET, now=lambda: now[0])
+    token = jwt.encode(claims(exp=int(now[0]) + 60), SECRET, algorithm="HS256")
+    assert verifier.verify(token).user_id == "bob"
+    assert verifier.verify(token).user_id == "bob"  # remembered
+    now[0] += 61
+    with pytest.raises(ChatError) as refused:
+        verifier.verify(token)
+    assert (refused.value.code, refused.value.message) == (ErrorCode.UNAUTHENTICATED, "token expired")

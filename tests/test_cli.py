@@ -11,6 +11,7 @@ import grpc
 import pytest
 from sessionchat.v1 import chat_pb2 as pb
 
+from chatsvc.config import normalize_database_url
 from tests.helpers import CHATSVC, Client, ServerProcess, server_env
 
 def run(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
@@ -85,3 +86,17 @@ def test_migrate_creates_the_schema_and_is_idempotent(tmp_path):
         result = run(["migrate", "--database-url", url], tmp_path)
         assert result.returncode == 0, result.stderr
         assert "up to date" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("given", "used"),
+    [
+        ("postgresql://u@db:5432/chat", "postgresql+psycopg://u@db:5432/chat"),
+        ("postgres://u@db/chat", "postgresql+psycopg://u@db/chat"),
+        ("postgresql+asyncpg://u@db/chat", "postgresql+psycopg://u@db/chat"),
+        ("sqlite:///chat.db", "sqlite:///chat.db"),
+        ("sqlite+aiosqlite:////var/lib/chat.db", "sqlite:////var/lib/chat.db"),
+    ],
+)
+def test_database_urls_of_older_configurations_keep_working(given, used):
+    assert normalize_database_url(given) == used

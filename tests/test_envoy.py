@@ -176,7 +176,7 @@ async def test_error_statuses_reach_grpc_web_clients(web):
 
 async def test_a_stream_ended_by_the_server_carries_its_status_in_the_grpc_web_trailer(tmp_path):
     """Events first, then the server shuts down: UNAVAILABLE arrives in the body's trailer frame."""
-    settings = Settings(listen="127.0.0.1:0", database_url=f"sqlite+aiosqlite:///{tmp_path / 'own.db'}", jwt_secret=SECRET)
+    settings = Settings(listen="127.0.0.1:0", database_url=f"sqlite:///{tmp_path / 'own.db'}", jwt_secret=SECRET)
     server = ChatServer(settings)
     await server.start()
     gateway = await start_gateway(server.port)

@@ -191,12 +191,14 @@ async def generate_chat(server, session: str, count: int) -> list[str]:
         {"message_id": rows[n]["id"], "user_id": "user1", "emoji": "👍", "session_id": session, "display_name": "User 1", "created_at": start}
         for n in range(0, count, 10)
     ]
-    async with server.database.transaction() as db:
-        await repo.ensure_session(db, session, start)
-        connection = await db.connection()
-        await connection.execute(Message.__table__.insert(), rows)
-        await connection.execute(Reaction.__table__.insert(), reactions)
-        await connection.execute(update(ChatSession.__table__).where(ChatSession.id == session).values(last_sequence=count))
+    def store(db) -> None:
+        repo.ensure_session(db, session, start)
+        connection = db.connection()
+        connection.execute(Message.__table__.insert(), rows)
+        connection.execute(Reaction.__table__.insert(), reactions)
+        connection.execute(update(ChatSession.__table__).where(ChatSession.id == session).values(last_sequence=count))
+
+    await server.database.transaction(store)
     return texts
 
 

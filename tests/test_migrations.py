@@ -22,11 +22,10 @@ async def test_the_migrations_create_exactly_the_tables_the_code_uses(settings):
     database = Database(settings.database_url)
     await database.migrate()
 
-    def differences(connection):
-        return compare_metadata(MigrationContext.configure(connection), SQLModel.metadata)
+    def differences(db):
+        return compare_metadata(MigrationContext.configure(db.connection()), SQLModel.metadata)
 
-    async with database.engine.connect() as connection:
-        assert await connection.run_sync(differences) == []
+    assert await database.read(differences) == []
     await database.close()
 
 
@@ -36,22 +35,25 @@ async def test_upgrading_a_database_of_the_first_migration_keeps_every_row(setti
     now = datetime(2026, 3, 1, 9, 0, tzinfo=timezone.utc)
     message = pb.ChatMessage(message_id="m" * 32, session_id="old-class", sequence=1, sender_id="ann", text="from the old schema")
     payload = pb.Event(session_id="old-class", sequence=1, message_posted=message).SerializeToString()
-    async with database.engine.begin() as connection:
-        await connection.execute(
+
+    def insert_old_rows(db) -> None:
+        db.execute(
             text("INSERT INTO chat_sessions (id, last_sequence, created_at, public_chat, private_chat_enabled, slow_mode_seconds) "
                  "VALUES ('old-class', 1, :now, 1, true, 0)"),
             {"now": now},
         )
-        await connection.execute(
+        db.execute(
             text("INSERT INTO messages (id, session_id, sequence, sender_id, sender_name, sender_role, text, created_at, mentions) "
                  "VALUES (:id, 'old-class', 1, 'ann', 'Ann', 'instructor', 'from the old schema', :now, '[]')"),
             {"id": "m" * 32, "now": now},
         )
-        await connection.execute(
+        db.execute(
             text("INSERT INTO events (session_id, sequence, everyone, instructors, payload, created_at) "
                  "VALUES ('old-class', 1, true, true, :payload, :now)"),
             {"payload": payload, "now": now},
         )
+
+    await database.transaction(insert_old_rows)
     await database.close()
 
     result = subprocess.run(

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import secrets
 
-import asyncpg
+import psycopg
 import pytest
 import redis.asyncio as aioredis
 from sqlalchemy import text
+from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from tests.support.servers import ThrowawayPostgres, ThrowawayRedis
 
 
-def asyncpg_dsn(url: str) -> str:
+def libpq_dsn(url: str) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
@@ -53,20 +53,18 @@ async def test_redis_restarts_on_the_same_port() -> None:
 async def test_postgres_new_database() -> None:
     with ThrowawayPostgres() as server:
         url = server.new_database()
-        assert url.startswith("postgresql+asyncpg://")
-        connection = await asyncpg.connect(asyncpg_dsn(url))
-        try:
-            assert await connection.fetchval("SELECT 1") == 1
-            name = await connection.fetchval("SELECT current_database()")
-            tables = await connection.fetchval("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")
+        assert url.startswith("postgresql+psycopg://")
+        with psycopg.connect(libpq_dsn(url)) as connection:
+            assert connection.execute("SELECT 1").fetchone() == (1,)
+            name, tables = connection.execute(
+                "SELECT current_database(), (SELECT count(*) FROM pg_tables WHERE schemaname = 'public')"
+            ).fetchone()
             assert (name, tables) == (make_url(url).database, 0)
-        finally:
-            await connection.close()
-        # The URL is one SQLAlchemy's asyncpg dialect accepts as is.
-        engine = create_async_engine(server.url)
-        async with engine.connect() as conn:
-            assert (await conn.execute(text("SELECT 1"))).scalar() == 1
-        await engine.dispose()
+        # The URL is one SQLAlchemy's psycopg dialect accepts as is.
+        engine = create_engine(server.url)
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT 1")).scalar() == 1
+        engine.dispose()
     # stop() dropped the database (or stopped the whole private server).
-    with pytest.raises((asyncpg.InvalidCatalogNameError, OSError)):
-        await asyncpg.connect(asyncpg_dsn(url), timeout=5)
+    with pytest.raises(psycopg.OperationalError):
+        psycopg.connect(libpq_dsn(url), connect_timeout=5)

@@ -9,6 +9,7 @@ No gRPC here.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 from collections.abc import AsyncIterator, Sequence
@@ -96,8 +97,7 @@ class ChatExport:
             include_deleted_text=include_deleted_text,
             reaction_order=self.service.settings.reactions,
         )
-        async with self.service.database.read() as db:
-            through = await repo.last_sequence(db, session_id)
+        through = await self.service.database.read(lambda db: repo.last_sequence(db, session_id))
         return writer.content_type, self._chunks(writer, session_id, through, principal.user_id if include_private else None)
 
     async def _chunks(self, writer: Writer, session_id: str, through: int, private_viewer_id: str | None) -> AsyncIterator[bytes]:
@@ -105,20 +105,11 @@ class ChatExport:
         buffer.write(writer.start())
         after = 0
         while True:
-            async with self.service.database.read() as db:
-                rows = await store.messages_page(
-                    db,
-                    session_id,
-                    after_sequence=after,
-                    through_sequence=through,
-                    limit=EXPORT_PAGE_ROWS,
-                    private_viewer_id=private_viewer_id,
-                )
-                if not rows:
-                    break
-                ids = [row.id for row in rows]
-                reactions = await store.reactions_for_messages(db, ids)
-                originals = await store.messages_by_id(db, session_id, (row.reply_to_id for row in rows if row.reply_to_id))
+            rows, reactions, originals = await self.service.database.read(
+                functools.partial(self._page, session_id, after, through, private_viewer_id)
+            )
+            if not rows:
+                break
             grouped = _group_reactions(reactions)
             for row in rows:
                 buffer.write(writer.message(row, grouped.get(row.id, {}), originals.get(row.reply_to_id or "")))
@@ -130,6 +121,24 @@ class ChatExport:
         buffer.write(writer.end())
         for chunk in buffer.rest():
             yield chunk
+
+
+    @staticmethod
+    def _page(session_id: str, after: int, through: int, private_viewer_id: str | None, db) -> tuple:
+        """One page of messages after `after`, with their reactions and replied-to originals."""
+        rows = store.messages_page(
+            db,
+            session_id,
+            after_sequence=after,
+            through_sequence=through,
+            limit=EXPORT_PAGE_ROWS,
+            private_viewer_id=private_viewer_id,
+        )
+        if not rows:
+            return rows, [], {}
+        reactions = store.reactions_for_messages(db, [row.id for row in rows])
+        originals = store.messages_by_id(db, session_id, (row.reply_to_id for row in rows if row.reply_to_id))
+        return rows, reactions, originals
 
 
 class ChunkBuffer:

@@ -75,13 +75,14 @@ class Interaction:
         message_id_ = message_id(message_id_)
         emoji = self.allowed_emoji(emoji)
         await self.service.moderation.limit_reactions(principal, session_id)
-        async with self.service.events.change(session_id) as change:
+
+        def add(change: Change) -> tuple[int, int]:
             db = change.db
-            await self.service.moderation.ensure_not_muted(change, principal)
-            message = await self.live_message(db, session_id, message_id_, principal)
-            if await store.get_reaction(db, message.id, principal.user_id, emoji) is not None:
-                return await store.count_reactions(db, message.id, emoji), 0
-            await change.ensure_member(principal)
+            self.service.moderation.ensure_not_muted(change, principal)
+            message = self.live_message(db, session_id, message_id_, principal)
+            if store.get_reaction(db, message.id, principal.user_id, emoji) is not None:
+                return store.count_reactions(db, message.id, emoji), 0
+            change.ensure_member(principal)
             db.add(
                 Reaction(
                     message_id=message.id,
@@ -93,45 +94,52 @@ class Interaction:
                 )
             )
             # The sequence row lock orders concurrent writers before the count is taken.
-            sequence = await change.allocate()
-            await db.flush()
-            count = await store.count_reactions(db, message.id, emoji)
+            sequence = change.allocate()
+            db.flush()
+            count = store.count_reactions(db, message.id, emoji)
             changed = pb.ReactionChanged(message_id=message.id, user_id=principal.user_id, emoji=emoji, count=count)
             change.record(sequence, message_audience(message), reaction_added=changed)
-        return count, sequence
+            return count, sequence
+
+        return await self.service.events.run(session_id, add)
 
     async def remove_reaction(self, principal: Principal, session_id: str, message_id_: str, emoji: str) -> tuple[int, int]:
         """Take a reaction back; returns (the count left, the event's sequence: 0 when there was none)."""
         self.service._enter(principal, session_id)
         message_id_ = message_id(message_id_)
         emoji = self.allowed_emoji(emoji)
-        async with self.service.events.change(session_id) as change:
+
+        def remove(change: Change) -> tuple[int, int]:
             db = change.db
-            message = await self.live_message(db, session_id, message_id_, principal)
-            if await store.get_reaction(db, message.id, principal.user_id, emoji) is None:
-                return await store.count_reactions(db, message.id, emoji), 0
-            await store.delete_reaction(db, message.id, principal.user_id, emoji)
-            sequence = await change.allocate()
-            count = await store.count_reactions(db, message.id, emoji)
+            message = self.live_message(db, session_id, message_id_, principal)
+            if store.get_reaction(db, message.id, principal.user_id, emoji) is None:
+                return store.count_reactions(db, message.id, emoji), 0
+            store.delete_reaction(db, message.id, principal.user_id, emoji)
+            sequence = change.allocate()
+            count = store.count_reactions(db, message.id, emoji)
             changed = pb.ReactionChanged(message_id=message.id, user_id=principal.user_id, emoji=emoji, count=count)
             change.record(sequence, message_audience(message), reaction_removed=changed)
-        return count, sequence
+            return count, sequence
+
+        return await self.service.events.run(session_id, remove)
 
     async def list_reactions(self, principal: Principal, session_id: str, message_id_: str) -> list[pb.UserReaction]:
         """Who reacted with what, oldest first."""
         self.service._enter(principal, session_id)
         message_id_ = message_id(message_id_)
-        async with self.service.database.read() as db:
-            message = await self.live_message(db, session_id, message_id_, principal)
-            rows = await store.reactions_of(db, message.id)
+
+        def read(db):
+            return store.reactions_of(db, self.live_message(db, session_id, message_id_, principal).id)
+
+        rows = await self.service.database.read(read)
         return [
             pb.UserReaction(user_id=row.user_id, display_name=row.display_name, emoji=row.emoji, time=views.timestamp(row.created_at))
             for row in rows
         ]
 
-    async def reaction_counts(self, db, rows: Sequence[Message], viewer_id: str) -> dict[str, list[pb.ReactionCount]]:
+    def reaction_counts(self, db, rows: Sequence[Message], viewer_id: str) -> dict[str, list[pb.ReactionCount]]:
         """message id -> its reaction counts as `viewer_id` sees them (configured emoji first)."""
-        tallies = await store.reaction_tallies(db, [row.id for row in rows], viewer_id)
+        tallies = store.reaction_tallies(db, [row.id for row in rows], viewer_id)
         order = {emoji: index for index, emoji in enumerate(self.settings.reactions)}
         counts: dict[str, list[pb.ReactionCount]] = {}
         for message_id_, items in tallies.items():
@@ -139,9 +147,9 @@ class Interaction:
             counts[message_id_] = [pb.ReactionCount(emoji=e, count=n, reacted_by_me=mine) for e, n, mine in items]
         return counts
 
-    async def live_message(self, db, session_id: str, message_id_: str, principal: Principal) -> Message:
+    def live_message(self, db, session_id: str, message_id_: str, principal: Principal) -> Message:
         """A message the user may see and that is not deleted."""
-        message = await self.service._visible_message(db, session_id, message_id_, principal)
+        message = self.service._visible_message(db, session_id, message_id_, principal)
         if message.deleted_at is not None:
             raise not_found(f"message {message_id_!r} was deleted")
         return message
@@ -155,20 +163,23 @@ class Interaction:
             raise denied("you can raise only your own hand")
         if principal.is_instructor:
             raise denied("only participants raise their hands; instructors acknowledge them")
-        async with self.service.events.change(session_id) as change:
+
+        def raise_(change: Change) -> tuple[pb.RaisedHand, int]:
             db = change.db
-            hand = await store.get_hand(db, session_id, principal.user_id)
+            hand = store.get_hand(db, session_id, principal.user_id)
             if hand is not None:
-                return await self._hand_view(db, hand), 0
-            await change.ensure_member(principal)
+                return self._hand_view(db, hand), 0
+            change.ensure_member(principal)
             hand = RaisedHandRecord(
                 session_id=session_id, user_id=principal.user_id, display_name=principal.display_name, raised_at=change.now
             )
             db.add(hand)
-            await db.flush()
-            view = await self._hand_view(db, hand)
-            event = await change.emit(hand_raised=pb.HandRaised(hand=view))
-        return view, event.sequence
+            db.flush()
+            view = self._hand_view(db, hand)
+            event = change.emit(hand_raised=pb.HandRaised(hand=view))
+            return view, event.sequence
+
+        return await self.service.events.run(session_id, raise_)
 
     async def lower_hand(self, principal: Principal, session_id: str, user_id: str = "") -> int:
         """Leave the queue (yours, or anyone's for instructors); 0 when the hand was not raised."""
@@ -176,12 +187,14 @@ class Interaction:
         target = validation.user_id(user_id) if user_id else principal.user_id
         if target != principal.user_id and not principal.is_instructor:
             raise denied("only instructors may lower someone else's hand")
-        async with self.service.events.change(session_id) as change:
-            if await store.get_hand(change.db, session_id, target) is None:
+
+        def lower(change: Change) -> int:
+            if store.get_hand(change.db, session_id, target) is None:
                 return 0
-            await store.delete_hand(change.db, session_id, target)
-            event = await change.emit(hand_lowered=pb.HandLowered(user_id=target, lowered_by=principal.user_id))
-        return event.sequence
+            store.delete_hand(change.db, session_id, target)
+            return change.emit(hand_lowered=pb.HandLowered(user_id=target, lowered_by=principal.user_id)).sequence
+
+        return await self.service.events.run(session_id, lower)
 
     async def acknowledge_hand(self, principal: Principal, session_id: str, user_id: str) -> tuple[pb.RaisedHand, int]:
         """Instructors: mark a raised hand as seen (it stays in the queue until lowered)."""
@@ -189,27 +202,29 @@ class Interaction:
         if not principal.is_instructor:
             raise denied("only instructors may acknowledge raised hands")
         target = validation.user_id(user_id)
-        async with self.service.events.change(session_id) as change:
+
+        def acknowledge(change: Change) -> tuple[pb.RaisedHand, int]:
             db = change.db
-            hand = await store.get_hand(db, session_id, target)
+            hand = store.get_hand(db, session_id, target)
             if hand is None:
                 raise not_found(f"{target!r} has no raised hand in session {session_id!r}")
             if hand.acknowledged_by is not None:
-                return await self._hand_view(db, hand), 0
+                return self._hand_view(db, hand), 0
             hand.acknowledged_by = principal.user_id
             db.add(hand)
-            view = await self._hand_view(db, hand)
-            event = await change.emit(hand_acknowledged=pb.HandAcknowledged(hand=view))
-        return view, event.sequence
+            view = self._hand_view(db, hand)
+            event = change.emit(hand_acknowledged=pb.HandAcknowledged(hand=view))
+            return view, event.sequence
+
+        return await self.service.events.run(session_id, acknowledge)
 
     async def list_raised_hands(self, principal: Principal, session_id: str) -> list[pb.RaisedHand]:
         self.service._enter(principal, session_id)
-        async with self.service.database.read() as db:
-            hands = await repo.raised_hands(db, session_id)
+        hands = await self.service.database.read(lambda db: repo.raised_hands(db, session_id))
         return [views.raised_hand(row, position) for position, row in enumerate(hands, start=1)]
 
-    async def _hand_view(self, db, hand: RaisedHandRecord) -> pb.RaisedHand:
-        queue = await repo.raised_hands(db, hand.session_id)
+    def _hand_view(self, db, hand: RaisedHandRecord) -> pb.RaisedHand:
+        queue = repo.raised_hands(db, hand.session_id)
         position = next(index for index, row in enumerate(queue, start=1) if row.user_id == hand.user_id)
         return views.raised_hand(hand, position)
 
@@ -222,8 +237,9 @@ class Interaction:
             if recipient_id == principal.user_id:
                 raise invalid("you cannot type a private message to yourself")
             if typing:
-                async with self.service.database.read() as db:
-                    await self.service._check_private_recipient(db, session_id, principal, recipient_id)
+                await self.service.database.read(
+                    lambda db: self.service._check_private_recipient(db, session_id, principal, recipient_id)
+                )
         if typing:
             await self.typing.start(principal, session_id, recipient_id)
         else:
@@ -237,22 +253,25 @@ class Interaction:
         if not principal.is_instructor:
             raise denied("only instructors may pin messages")
         message_id_ = message_id(message_id_)
-        async with self.service.events.change(session_id) as change:
+
+        def pin(change: Change) -> tuple[pb.ChatMessage, int]:
             db = change.db
-            message = await self.live_message(db, session_id, message_id_, principal)
+            message = self.live_message(db, session_id, message_id_, principal)
             repeat = message.pinned_at is not None
             if not repeat:
                 message.pinned_at, message.pinned_by = change.now, principal.user_id
                 db.add(message)
-            view = await self._full_view(db, message, viewer_id=principal.user_id)
+            view = self._full_view(db, message, viewer_id=principal.user_id)
             if repeat:
                 return view, 0
             broadcast = pb.ChatMessage()
             broadcast.CopyFrom(view)
             for count in broadcast.reactions:
                 count.reacted_by_me = False  # one event for everyone: no per-viewer flags
-            event = await change.emit(message_audience(message), message_pinned=pb.MessagePinned(message=broadcast, pinned_by=principal.user_id))
-        return view, event.sequence
+            pinned = pb.MessagePinned(message=broadcast, pinned_by=principal.user_id)
+            return view, change.emit(message_audience(message), message_pinned=pinned).sequence
+
+        return await self.service.events.run(session_id, pin)
 
     async def unpin_message(self, principal: Principal, session_id: str, message_id_: str) -> int:
         """Instructors: unpin a message (deleted ones too); 0 when it was not pinned."""
@@ -260,37 +279,42 @@ class Interaction:
         if not principal.is_instructor:
             raise denied("only instructors may unpin messages")
         message_id_ = message_id(message_id_)
-        async with self.service.events.change(session_id) as change:
+
+        def unpin(change: Change) -> int:
             db = change.db
-            message = await self.service._visible_message(db, session_id, message_id_, principal)
+            message = self.service._visible_message(db, session_id, message_id_, principal)
             if message.pinned_at is None:
                 return 0
             message.pinned_at, message.pinned_by = None, None
             db.add(message)
             unpinned = pb.MessageUnpinned(message_id=message.id, unpinned_by=principal.user_id)
-            event = await change.emit(message_audience(message), message_unpinned=unpinned)
-        return event.sequence
+            return change.emit(message_audience(message), message_unpinned=unpinned).sequence
+
+        return await self.service.events.run(session_id, unpin)
 
     async def list_pinned_messages(self, principal: Principal, session_id: str) -> list[pb.ChatMessage]:
         """The pinned messages the user may see, in the order they were pinned."""
         self.service._enter(principal, session_id)
-        async with self.service.database.read() as db:
-            rows = await repo.pinned_messages(db, session_id, viewer_id=principal.user_id)
-            return await self.message_views(db, session_id, rows, principal.user_id)
 
-    async def message_views(self, db, session_id: str, rows: Sequence[Message], viewer_id: str) -> list[pb.ChatMessage]:
+        def read(db) -> list[pb.ChatMessage]:
+            rows = repo.pinned_messages(db, session_id, viewer_id=principal.user_id)
+            return self.message_views(db, session_id, rows, principal.user_id)
+
+        return await self.service.database.read(read)
+
+    def message_views(self, db, session_id: str, rows: Sequence[Message], viewer_id: str) -> list[pb.ChatMessage]:
         """Messages as `viewer_id` sees them: with the replied-to excerpts and reaction counts."""
-        replies = await self.service._reply_originals(db, session_id, rows)
-        reactions = await self.reaction_counts(db, rows, viewer_id)
+        replies = self.service._reply_originals(db, session_id, rows)
+        reactions = self.reaction_counts(db, rows, viewer_id)
         return [views.message(row, reply_to=replies.get(row.reply_to_id), reactions=reactions.get(row.id, ())) for row in rows]
 
-    async def _full_view(self, db, message: Message, *, viewer_id: str) -> pb.ChatMessage:
-        [view] = await self.message_views(db, message.session_id, [message], viewer_id)
+    def _full_view(self, db, message: Message, *, viewer_id: str) -> pb.ChatMessage:
+        [view] = self.message_views(db, message.session_id, [message], viewer_id)
         return view
 
     # ------------------------------------------------------------ mentions
 
-    async def find_mentions(self, db, session_id: str, sender: Principal, text: str, recipient_id: str) -> list[str]:
+    def find_mentions(self, db, session_id: str, sender: Principal, text: str, recipient_id: str) -> list[str]:
         """The user ids `@mentioned` in a message, in order of appearance.
 
         A mention is `@` followed by a member's user id or display name (any
@@ -300,7 +324,7 @@ class Interaction:
         """
         if "@" not in text:
             return []
-        members = await store.member_names(db, session_id)
+        members = store.member_names(db, session_id)
         names: list[tuple[str, str]] = []
         for user_id, display_name in members:
             if user_id == sender.user_id or (recipient_id and user_id != recipient_id):
@@ -319,10 +343,10 @@ class Interaction:
                     break
         return found
 
-    async def announce_mentions(self, change: Change, view: pb.ChatMessage) -> None:
+    def announce_mentions(self, change: Change, view: pb.ChatMessage) -> None:
         """A `mentioned` event to each mentioned user only (persisted: it is replayed on resume)."""
         for user_id in view.mentioned_user_ids:
-            await change.emit(only(user_id), mentioned=pb.Mentioned(message=view))
+            change.emit(only(user_id), mentioned=pb.Mentioned(message=view))
 
 
 def _is_word(character: str) -> bool:

@@ -79,28 +79,28 @@ class Moderation:
                 retry_after=wait,
             )
 
-    async def ensure_not_muted(self, change: Change, principal: Principal) -> None:
+    def ensure_not_muted(self, change: Change, principal: Principal) -> None:
         """Refuse a muted user's sends; a mute whose time has passed ends here."""
-        mute = await repo.get_mute(change.db, change.session_id, principal.user_id)
+        mute = self.mute_of(change, principal.user_id)
         if mute is None:
             return
         if mute.ends_at is not None and as_utc(mute.ends_at) <= change.now:
-            await self._end_mute(change, mute, unmuted_by=None)
+            self._end_mute(change, mute, unmuted_by=None)
             return
         raise ChatError(ErrorCode.FAILED_PRECONDITION, describe_until(mute))
 
-    async def check_sender(self, change: Change, principal: Principal, recipient_id: str) -> None:
+    def check_sender(self, change: Change, principal: Principal, recipient_id: str) -> None:
         """May this user post this message now? (mute, policy, slow mode)"""
-        await self.ensure_not_muted(change, principal)
+        self.ensure_not_muted(change, principal)
         if principal.is_instructor:
             return
-        session = await repo.get_session(change.db, change.session_id)
+        session = repo.get_session(change.db, change.session_id)
         if recipient_id and not session.private_chat_enabled:
             raise denied("private chat is turned off in this session")
         if not recipient_id and session.public_chat == pb.PUBLIC_CHAT_INSTRUCTORS_ONLY:
             raise denied("public chat is limited to instructors in this session")
         if session.slow_mode_seconds:
-            last = await repo.last_message_time(change.db, change.session_id, principal.user_id)
+            last = repo.last_message_time(change.db, change.session_id, principal.user_id)
             if last is not None:
                 wait = as_utc(last) + timedelta(seconds=session.slow_mode_seconds) - change.now
                 if wait > timedelta(0):
@@ -114,20 +114,20 @@ class Moderation:
     def censor(self, text: str) -> tuple[str, bool]:
         return self.profanity.censor(text)
 
-    async def strike(self, change: Change, principal: Principal, message_id: str) -> None:
+    def strike(self, change: Change, principal: Principal, message_id: str) -> None:
         """A censored message by a participant is a strike; enough strikes mute them."""
         if principal.is_instructor:
             return
         db, session_id, user_id = change.db, change.session_id, principal.user_id
         db.add(Strike(session_id=session_id, user_id=user_id, message_id=message_id, created_at=change.now))
         self._audit(change, None, user_id, "strike", "profanity", message_id)
-        await db.flush()
+        db.flush()
         since = change.now - timedelta(seconds=self.settings.strike_window_seconds)
-        active = await repo.count_strikes(db, session_id, user_id, since)
-        await change.emit(concerning(user_id), strikes_changed=pb.StrikesChanged(user_id=user_id, active_strikes=active))
-        if active >= self.settings.strikes_before_mute and await repo.get_mute(db, session_id, user_id) is None:
+        active = repo.count_strikes(db, session_id, user_id, since)
+        change.emit(concerning(user_id), strikes_changed=pb.StrikesChanged(user_id=user_id, active_strikes=active))
+        if active >= self.settings.strikes_before_mute and self.mute_of(change, user_id) is None:
             reason = f"{active} profanity strikes within {self.settings.strike_window_seconds // 60} minutes"
-            await self._mute(change, user_id, None, self.settings.auto_mute_minutes, reason, automatic=True)
+            self._mute(change, user_id, None, self.settings.auto_mute_minutes, reason, automatic=True)
 
     # ------------------------------------------------------------ instructor actions
 
@@ -136,26 +136,29 @@ class Moderation:
         require_instructor(principal, "delete messages")
         if not message_id:
             raise invalid("message_id is required")
-        async with self.events.change(session_id) as change:
-            message = await repo.get_message(change.db, session_id, message_id)
+
+        def delete(change: Change) -> tuple[pb.ChatMessage, int]:
+            message = repo.get_message(change.db, session_id, message_id)
             if message is None or not may_see(message, principal):
                 raise not_found(f"message {message_id!r} does not exist in session {session_id!r}")
             if message.deleted_at is not None:
                 return views.message(message), 0  # deleting twice is harmless
             message.deleted_at, message.deleted_by = change.now, principal.user_id
             change.db.add(message)
-            event = await change.emit(
+            event = change.emit(
                 message_audience(message),
                 message_deleted=pb.MessageDeleted(message_id=message.id, deleted_by=principal.user_id),
             )
             self._audit(change, principal.user_id, message.sender_id, "delete", "", message.id)
             if message.pinned_at is not None:  # a deleted message leaves the pinned list
                 message.pinned_at, message.pinned_by = None, None
-                await change.emit(
+                change.emit(
                     message_audience(message),
                     message_unpinned=pb.MessageUnpinned(message_id=message.id, unpinned_by=principal.user_id),
                 )
-        return views.message(message), event.sequence
+            return views.message(message), event.sequence
+
+        return await self.events.run(session_id, delete)
 
     async def mute_user(
         self, principal: Principal, session_id: str, user_id: str, duration_minutes: int, reason: str
@@ -167,41 +170,49 @@ class Moderation:
             raise invalid(f"duration_minutes must be between 0 (permanent) and {MAX_MUTE_MINUTES}")
         if len(reason) > MAX_REASON_LENGTH:
             raise invalid(f"reason is longer than {MAX_REASON_LENGTH} characters")
-        async with self.events.change(session_id) as change:
-            member = await repo.get_member(change.db, session_id, user_id)
+
+        def mute(change: Change) -> tuple[pb.Mute, int]:
+            member = repo.get_member(change.db, session_id, user_id)
             if member is None:
                 raise not_found(f"user {user_id!r} has not joined session {session_id!r}")
             if member.role == Role.INSTRUCTOR.value:
                 raise denied("instructors cannot be muted")
-            mute, sequence = await self._mute(change, user_id, principal.user_id, duration_minutes, reason.strip(), automatic=False)
-        return views.mute(mute), sequence
+            row, sequence = self._mute(change, user_id, principal.user_id, duration_minutes, reason.strip(), automatic=False)
+            return views.mute(row), sequence
+
+        return await self.events.run(session_id, mute)
 
     async def unmute_user(self, principal: Principal, session_id: str, user_id: str) -> int:
         enter_session(principal, session_id)
         require_instructor(principal, "unmute users")
         validation.user_id(user_id)
-        async with self.events.change(session_id) as change:
-            mute = await repo.get_mute(change.db, session_id, user_id)
+
+        def unmute(change: Change) -> int:
+            mute = self.mute_of(change, user_id)
             if mute is None:
                 return 0  # not muted: nothing to do
-            return await self._end_mute(change, mute, unmuted_by=principal.user_id)
+            return self._end_mute(change, mute, unmuted_by=principal.user_id)
+
+        return await self.events.run(session_id, unmute)
 
     async def list_mutes(self, principal: Principal, session_id: str) -> list[pb.Mute]:
         enter_session(principal, session_id)
         require_instructor(principal, "list mutes")
-        async with self.events.change(session_id) as change:
+
+        def current_mutes(change: Change) -> list[pb.Mute]:
             mutes = []
-            for mute in await repo.all_mutes(change.db, session_id):
+            for mute in list(self._mutes(change).values()):
                 if mute.ends_at is not None and as_utc(mute.ends_at) <= change.now:
-                    await self._end_mute(change, mute, unmuted_by=None)
+                    self._end_mute(change, mute, unmuted_by=None)
                 else:
                     mutes.append(views.mute(mute))
-        return mutes
+            return mutes
+
+        return await self.events.run(session_id, current_mutes)
 
     async def get_policy(self, principal: Principal, session_id: str) -> pb.ChatPolicy:
         enter_session(principal, session_id)
-        async with self.database.read() as db:
-            return views.policy(await repo.get_session(db, session_id))
+        return await self.database.read(lambda db: views.policy(repo.get_session(db, session_id)))
 
     async def update_policy(self, principal: Principal, session_id: str, policy: pb.ChatPolicy) -> tuple[pb.ChatPolicy, int]:
         enter_session(principal, session_id)
@@ -210,26 +221,32 @@ class Moderation:
             raise invalid("policy.public_chat must be PUBLIC_CHAT_EVERYONE or PUBLIC_CHAT_INSTRUCTORS_ONLY")
         if not 0 <= policy.slow_mode_seconds <= MAX_SLOW_MODE_SECONDS:
             raise invalid(f"policy.slow_mode_seconds must be between 0 (off) and {MAX_SLOW_MODE_SECONDS}")
-        async with self.events.change(session_id) as change:
-            session = await repo.get_session(change.db, session_id)
+
+        def update(change: Change) -> tuple[pb.ChatPolicy, int]:
+            session = repo.get_session(change.db, session_id)
             session.public_chat = policy.public_chat
             session.private_chat_enabled = policy.private_chat_enabled
             session.slow_mode_seconds = policy.slow_mode_seconds
             change.db.add(session)
             current = views.policy(session)
-            event = await change.emit(chat_policy_changed=pb.ChatPolicyChanged(policy=current, changed_by=principal.user_id))
+            event = change.emit(chat_policy_changed=pb.ChatPolicyChanged(policy=current, changed_by=principal.user_id))
             self._audit(change, principal.user_id, None, "policy", _describe_policy(current), None)
-        return current, event.sequence
+            return current, event.sequence
+
+        return await self.events.run(session_id, update)
 
     async def clear_strikes(self, principal: Principal, session_id: str, user_id: str) -> int:
         enter_session(principal, session_id)
         require_instructor(principal, "clear strikes")
         validation.user_id(user_id)
-        async with self.events.change(session_id) as change:
-            await repo.clear_strikes(change.db, session_id, user_id)
-            event = await change.emit(concerning(user_id), strikes_changed=pb.StrikesChanged(user_id=user_id, active_strikes=0))
+
+        def clear(change: Change) -> int:
+            repo.clear_strikes(change.db, session_id, user_id)
+            event = change.emit(concerning(user_id), strikes_changed=pb.StrikesChanged(user_id=user_id, active_strikes=0))
             self._audit(change, principal.user_id, user_id, "clear_strikes", "", None)
-        return event.sequence
+            return event.sequence
+
+        return await self.events.run(session_id, clear)
 
     async def list_audit(
         self, principal: Principal, session_id: str, *, page_size: int, page_token: str
@@ -238,36 +255,50 @@ class Moderation:
         require_instructor(principal, "read the audit log")
         limit = validation.page_size(page_size)
         before = validation.decode_page_token(page_token, "audit", session_id)
-        async with self.database.read() as db:
-            rows = await repo.list_audit(db, session_id, before_id=int(before) if before is not None else None, limit=limit + 1)
+        before_id = int(before) if before is not None else None
+        rows = await self.database.read(lambda db: repo.list_audit(db, session_id, before_id=before_id, limit=limit + 1))
         page, more = rows[:limit], len(rows) > limit
         token = validation.encode_page_token("audit", session_id, page[-1].id) if more else ""
         return [views.audit(row) for row in page], token
 
     # ------------------------------------------------------------ shared steps
 
-    async def _mute(
+    def _mute(
         self, change: Change, user_id: str, muted_by: str | None, minutes: int, reason: str, *, automatic: bool
     ) -> tuple[MuteRecord, int]:
-        mute = await repo.get_mute(change.db, change.session_id, user_id)
+        mute = self.mute_of(change, user_id)
         if mute is None:
             mute = MuteRecord(session_id=change.session_id, user_id=user_id, started_at=change.now)
+            self._mutes(change)[user_id] = mute
         mute.muted_by, mute.reason, mute.automatic, mute.started_at = muted_by, reason, automatic, change.now
         mute.ends_at = change.now + timedelta(minutes=minutes) if minutes else None
         change.db.add(mute)
-        event = await change.emit(concerning(user_id), user_muted=pb.UserMuted(mute=views.mute(mute)))
+        event = change.emit(concerning(user_id), user_muted=pb.UserMuted(mute=views.mute(mute)))
         self._audit(change, muted_by, user_id, "auto_mute" if automatic else "mute", reason, None)
         return mute, event.sequence
 
-    async def _end_mute(self, change: Change, mute: MuteRecord, *, unmuted_by: str | None) -> int:
-        await change.db.delete(mute)
+    def _end_mute(self, change: Change, mute: MuteRecord, *, unmuted_by: str | None) -> int:
+        change.db.delete(mute)
+        self._mutes(change).pop(mute.user_id, None)
         expired = unmuted_by is None
-        event = await change.emit(
+        event = change.emit(
             concerning(mute.user_id),
             user_unmuted=pb.UserUnmuted(user_id=mute.user_id, unmuted_by=unmuted_by or "", expired=expired),
         )
         self._audit(change, unmuted_by, mute.user_id, "unmute", "mute expired" if expired else "", None)
         return event.sequence
+
+    def mute_of(self, change: Change, user_id: str) -> MuteRecord | None:
+        """The user's mute row in the session (its time may have passed), or None."""
+        return self._mutes(change).get(user_id)
+
+    @staticmethod
+    def _mutes(change: Change) -> dict[str, MuteRecord]:
+        # One query per change for every mute of the session: a batch of messages
+        # from many senders checks them all without a query each.
+        if change.mutes is None:
+            change.mutes = {row.user_id: row for row in repo.all_mutes(change.db, change.session_id)}
+        return change.mutes
 
     @staticmethod
     def _audit(change: Change, actor: str | None, target: str | None, action: str, reason: str, message_id: str | None) -> None:

@@ -147,13 +147,19 @@ class ChatService:
             _fail(batch, error)
 
     async def _post_batch(self, session_id: str, batch: list[_Send]) -> None:
-        outcomes: list[tuple[_Send, object]] = []
-        async with self.events.change(session_id) as change:
+        def post_all(change) -> list[tuple[_Send, object]]:
+            # Messages already stored under a client id (a retried send), read once for the batch.
+            keys = [(request.principal.user_id, request.client_id) for request in batch if request.client_id is not None]
+            posted = repo.find_by_client_ids(change.db, session_id, keys)
+            outcomes: list[tuple[_Send, object]] = []
             for request in batch:
                 try:
-                    outcomes.append((request, await self._post(change, request)))
+                    outcomes.append((request, self._post(change, request, posted)))
                 except ChatError as error:  # refused before it wrote anything
                     outcomes.append((request, error))
+            return outcomes
+
+        outcomes = await self.events.run(session_id, post_all)
         for request, outcome in outcomes:
             if request.result.done():
                 continue  # the caller gave up; the message stands, like any sent one
@@ -163,23 +169,24 @@ class ChatService:
                 request.result.set_result(outcome)
                 await self.interaction.typing.message_sent(request.principal, session_id, outcome[0].recipient_id)
 
-    async def _post(self, change, request: _Send) -> tuple[pb.ChatMessage, int]:
-        """One message inside a batch's transaction. Every refusal comes before its first write."""
+    def _post(self, change, request: _Send, posted: dict[tuple[str, str], Message]) -> tuple[pb.ChatMessage, int]:
+        """One message inside a batch's transaction (on the database thread). Every refusal
+        comes before its first write. `posted`: the batch's messages by (sender, client id)."""
         db, session_id, principal = change.db, change.session_id, request.principal
         recipient_id = request.recipient_id
-        if request.client_id is not None:
-            existing = await repo.find_by_client_id(db, session_id, principal.user_id, request.client_id)
-            if existing is not None:
-                return views.message(existing), 0
+        client_key = (principal.user_id, request.client_id)
+        if request.client_id is not None and client_key in posted:
+            return views.message(posted[client_key]), 0
         reply_to = None
         if request.reply_to_message_id:
-            reply_to = await self.interaction.live_message(db, session_id, request.reply_to_message_id, principal)
+            reply_to = self.interaction.live_message(db, session_id, request.reply_to_message_id, principal)
             recipient_id = _reply_recipient(reply_to, principal, recipient_id)
         if recipient_id:
-            await self._check_private_recipient(db, session_id, principal, recipient_id)
-        await self.moderation.check_sender(change, principal, recipient_id)
-        await change.ensure_member(principal)
+            self._check_private_recipient(db, session_id, principal, recipient_id)
+        self.moderation.check_sender(change, principal, recipient_id)
+        change.ensure_member(principal)
         text, censored = self.moderation.censor(request.text)
+        mentions = self.interaction.find_mentions(db, session_id, principal, text, recipient_id)
         message = Message(
             id=uuid.uuid4().hex,
             session_id=session_id,
@@ -192,30 +199,36 @@ class ChatService:
             client_message_id=request.client_id,
             created_at=change.now,
             reply_to_id=reply_to.id if reply_to else None,
+            mentions=mentions,
+            deleted_at=None,
+            deleted_by=None,
+            pinned_at=None,
+            pinned_by=None,
         )
-        message.mentions = await self.interaction.find_mentions(db, session_id, principal, text, recipient_id)
-        message.sequence = await change.allocate()
+        message.sequence = change.allocate()
         view = views.message(message, reply_to=reply_to)
         if recipient_id:
             audience = Audience(everyone=False, instructors=False, parties=(principal.user_id, recipient_id))
             event = change.record(message.sequence, audience, private_message_posted=view)
         else:
             event = change.record(message.sequence, message_posted=view)
-        await self.interaction.announce_mentions(change, view)
+        self.interaction.announce_mentions(change, view)
         db.add(message)
+        if request.client_id is not None:
+            posted[client_key] = message
         if censored:
-            await self.moderation.strike(change, principal, message.id)
+            self.moderation.strike(change, principal, message.id)
         return view, event.sequence
 
-    async def _check_private_recipient(self, db, session_id: str, sender: Principal, recipient_id: str) -> None:
-        recipient = await repo.get_member(db, session_id, recipient_id)
+    def _check_private_recipient(self, db, session_id: str, sender: Principal, recipient_id: str) -> None:
+        recipient = repo.get_member(db, session_id, recipient_id)
         if recipient is None:
             raise not_found(f"user {recipient_id!r} has not joined session {session_id!r}")
         if not sender.is_instructor and recipient.role != Role.INSTRUCTOR.value:
             raise denied("participants may write privately only to instructors")
 
-    async def _visible_message(self, db, session_id: str, message_id: str, principal: Principal) -> Message:
-        message = await repo.get_message(db, session_id, message_id)
+    def _visible_message(self, db, session_id: str, message_id: str, principal: Principal) -> Message:
+        message = repo.get_message(db, session_id, message_id)
         if message is None or not may_see(message, principal):
             raise not_found(f"message {message_id!r} does not exist in session {session_id!r}")
         return message
@@ -229,30 +242,26 @@ class ChatService:
         limit = validation.page_size(page_size)
         kind = "after" if after_sequence else "before"
         position = validation.decode_page_token(page_token, kind, session_id)
-        async with self.database.read() as db:
+
+        def read(db) -> tuple[list[Message], list[pb.ChatMessage]]:
             if after_sequence:
                 start = int(position) if position is not None else after_sequence
-                rows = await repo.list_messages(
-                    db, session_id, viewer_id=principal.user_id, limit=limit + 1, after_sequence=start
-                )
+                rows = repo.list_messages(db, session_id, viewer_id=principal.user_id, limit=limit + 1, after_sequence=start)
             else:
-                rows = await repo.list_messages(
-                    db,
-                    session_id,
-                    viewer_id=principal.user_id,
-                    limit=limit + 1,
-                    before_sequence=int(position) if position is not None else None,
-                )
-            page, more = rows[:limit], len(rows) > limit
-            messages = await self.interaction.message_views(db, session_id, page, principal.user_id)
-        next_token = validation.encode_page_token(kind, session_id, page[-1].sequence) if more else ""
+                before = int(position) if position is not None else None
+                rows = repo.list_messages(db, session_id, viewer_id=principal.user_id, limit=limit + 1, before_sequence=before)
+            return rows, self.interaction.message_views(db, session_id, rows[:limit], principal.user_id)
+
+        rows, messages = await self.database.read(read)
+        more = len(rows) > limit
+        next_token = validation.encode_page_token(kind, session_id, rows[limit - 1].sequence) if more else ""
         return messages, next_token
 
-    async def _reply_originals(self, db, session_id: str, rows) -> dict[str, Message]:
+    def _reply_originals(self, db, session_id: str, rows) -> dict[str, Message]:
         originals: dict[str, Message] = {}
         for row in rows:
             if row.reply_to_id and row.reply_to_id not in originals:
-                original = await repo.get_message(db, session_id, row.reply_to_id)
+                original = repo.get_message(db, session_id, row.reply_to_id)
                 if original is not None:
                     originals[original.id] = original
         return originals
@@ -267,8 +276,9 @@ class ChatService:
         kind = "all" if include_offline else "online"
         after = str(validation.decode_page_token(page_token, kind, session_id) or "")
         if include_offline:
-            async with self.database.read() as db:
-                rows = await repo.list_members(db, session_id, after_user_id=after, limit=limit + 1)
+            rows = await self.database.read(
+                lambda db: repo.list_members(db, session_id, after_user_id=after, limit=limit + 1)
+            )
             online_ids = {p.user_id for p in await self.presence.online(session_id)}
             people = [views.member(row, online=row.user_id in online_ids) for row in rows]
         else:
@@ -319,55 +329,63 @@ class ChatService:
         await self._record_presence(principal, session_id, joined=False)
 
     async def _record_presence(self, principal: Principal, session_id: str, *, joined: bool) -> None:
-        async with self.events.change(session_id) as change:
-            await change.ensure_member(principal)
-            person = views.participant(principal, online=joined)
+        person = views.participant(principal, online=joined)
+
+        def record(change) -> None:
+            change.ensure_member(principal)
             if joined:
-                await change.emit(user_joined=pb.UserJoined(participant=person))
+                change.emit(user_joined=pb.UserJoined(participant=person))
             else:
-                await change.emit(user_left=pb.UserLeft(participant=person))
+                change.emit(user_left=pb.UserLeft(participant=person))
+
+        await self.events.run(session_id, record)
 
     async def _stream_start(
         self, principal: Principal, session_id: str, last_sequence: int, subscriber: Subscriber
     ) -> list[bytes]:
         you = views.participant(principal, online=True)
+        now = self.clock.now()
+
+        def read(db) -> tuple[int, list[bytes] | None, pb.SessionSnapshot | None]:
+            newest = repo.last_sequence(db, session_id)
+            gap = newest - last_sequence
+            if last_sequence and 0 <= gap <= self.settings.replay_limit:
+                missed = repo.events_after(
+                    db,
+                    session_id,
+                    last_sequence,
+                    through_sequence=newest,
+                    viewer_id=principal.user_id,
+                    is_instructor=principal.is_instructor,
+                )
+                return newest, [frame(payload) for _, payload in missed], None
+            return newest, None, self._snapshot(db, principal, session_id, newest, now)
+
         async with self.database.lock(session_id):
-            async with self.database.snapshot_read() as db:
-                newest = await repo.last_sequence(db, session_id)
-                gap = newest - last_sequence
-                if last_sequence and 0 <= gap <= self.settings.replay_limit:
-                    missed = await repo.events_after(
-                        db,
-                        session_id,
-                        last_sequence,
-                        through_sequence=newest,
-                        viewer_id=principal.user_id,
-                        is_instructor=principal.is_instructor,
-                    )
-                    started = pb.StreamStarted(you=you, recovered=True, resume_from_sequence=last_sequence)
-                    subscriber.start_after(newest)
-                    return [frame(self._notice(session_id, stream_started=started))] + [frame(p) for _, p in missed]
-                snapshot = await self._snapshot(db, principal, session_id, newest)
+            # Under the lock, like the database read: no join or leave is recorded meanwhile.
+            online = [views.participant(p, online=True) for p in await self.presence.online(session_id)]
+            newest, missed, snapshot = await self.database.snapshot_read(read)
             subscriber.start_after(newest)
+        if missed is not None:
+            started = pb.StreamStarted(you=you, recovered=True, resume_from_sequence=last_sequence)
+            return [frame(self._notice(session_id, stream_started=started))] + missed
+        snapshot.online.extend(online)
         started = pb.StreamStarted(you=you, recovered=False, snapshot=snapshot, resume_from_sequence=newest)
         return [frame(self._notice(session_id, stream_started=started))]
 
-    async def _snapshot(self, db, principal: Principal, session_id: str, as_of: int) -> pb.SessionSnapshot:
-        now = self.clock.now()
-        recent = await repo.list_messages(
-            db, session_id, viewer_id=principal.user_id, limit=self.settings.snapshot_messages
-        )
-        recent = await self.interaction.message_views(db, session_id, list(reversed(recent)), principal.user_id)
-        pinned = await repo.pinned_messages(db, session_id, viewer_id=principal.user_id)
-        mutes = await repo.active_mutes(db, session_id, now)
-        hands = await repo.raised_hands(db, session_id)
-        session = await repo.get_session(db, session_id)
+    def _snapshot(self, db, principal: Principal, session_id: str, as_of: int, now) -> pb.SessionSnapshot:
+        """What a fresh stream starts with (on the database thread; `online` is added by the caller)."""
+        recent = repo.list_messages(db, session_id, viewer_id=principal.user_id, limit=self.settings.snapshot_messages)
+        recent = self.interaction.message_views(db, session_id, list(reversed(recent)), principal.user_id)
+        pinned = repo.pinned_messages(db, session_id, viewer_id=principal.user_id)
+        mutes = repo.active_mutes(db, session_id, now)
+        hands = repo.raised_hands(db, session_id)
+        session = repo.get_session(db, session_id)
         snapshot = pb.SessionSnapshot(
             as_of_sequence=as_of,
-            online=[views.participant(p, online=True) for p in await self.presence.online(session_id)],
             recent_messages=recent,
             raised_hands=[views.raised_hand(row, position) for position, row in enumerate(hands, start=1)],
-            pinned_messages=await self.interaction.message_views(db, session_id, pinned, principal.user_id),
+            pinned_messages=self.interaction.message_views(db, session_id, pinned, principal.user_id),
             active_mutes=[views.mute(row) for row in mutes if principal.is_instructor or row.user_id == principal.user_id],
             policy=views.policy(session),
         )

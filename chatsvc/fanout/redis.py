@@ -74,8 +74,8 @@ class SessionFeed:
         while through > self.delivered:
             before = self.delivered
             try:
-                async with self._database.read() as db:
-                    rows = await repo.event_records(db, self.session_id, self.delivered, through)
+                after = self.delivered
+                rows = await self._database.read(lambda db: repo.event_records(db, self.session_id, after, through))
             except Exception:
                 log.exception("could not fill the gap after %s in session %s", self.delivered, self.session_id)
                 return
@@ -165,8 +165,7 @@ class RedisFanout:
             raise
 
     async def _open_feed(self, session_id: str) -> None:
-        async with self._database.read() as db:
-            delivered = await repo.last_sequence(db, session_id)
+        delivered = await self._database.read(lambda db: repo.last_sequence(db, session_id))
         self._feeds.setdefault(session_id, SessionFeed(session_id, delivered, self.hub, self._database))
 
     async def _listen(self) -> None:
@@ -222,8 +221,8 @@ class RedisFanout:
         """Compare each followed session with the database; fetch what never arrived."""
         if not self._feeds:
             return
-        async with self._database.read() as db:
-            newest = await repo.last_sequences(db, list(self._feeds))
+        session_ids = list(self._feeds)
+        newest = await self._database.read(lambda db: repo.last_sequences(db, session_ids))
         for session_id, sequence in newest.items():
             feed = self._feeds.get(session_id)
             if feed is not None and sequence > feed.delivered:

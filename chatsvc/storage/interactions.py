@@ -1,6 +1,6 @@
 """Queries for reactions, raised hands, pins, mentions and export (issue 4).
 
-Every function takes an open AsyncSession; callers own transactions.
+Every function takes an open Session (on a database thread); callers own transactions.
 """
 
 from __future__ import annotations
@@ -8,39 +8,39 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from sqlalchemy import Row, case, delete, func, or_, select
-from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel import Session
 
 from chatsvc.storage.tables import Member, Message, RaisedHandRecord, Reaction
 
 # ------------------------------------------------------------------ reactions
 
 
-async def get_reaction(db: AsyncSession, message_id: str, user_id: str, emoji: str) -> Reaction | None:
-    return await db.get(Reaction, (message_id, user_id, emoji))
+def get_reaction(db: Session, message_id: str, user_id: str, emoji: str) -> Reaction | None:
+    return db.get(Reaction, (message_id, user_id, emoji))
 
 
-async def delete_reaction(db: AsyncSession, message_id: str, user_id: str, emoji: str) -> None:
-    await db.exec(
+def delete_reaction(db: Session, message_id: str, user_id: str, emoji: str) -> None:
+    db.exec(
         delete(Reaction).where(Reaction.message_id == message_id, Reaction.user_id == user_id, Reaction.emoji == emoji)
     )
 
 
-async def count_reactions(db: AsyncSession, message_id: str, emoji: str) -> int:
+def count_reactions(db: Session, message_id: str, emoji: str) -> int:
     statement = select(func.count()).select_from(Reaction).where(Reaction.message_id == message_id, Reaction.emoji == emoji)
-    return int((await db.exec(statement)).scalar_one())
+    return int((db.exec(statement)).scalar_one())
 
 
-async def reactions_of(db: AsyncSession, message_id: str) -> Sequence[Reaction]:
+def reactions_of(db: Session, message_id: str) -> Sequence[Reaction]:
     statement = (
         select(Reaction)
         .where(Reaction.message_id == message_id)
         .order_by(Reaction.created_at.asc(), Reaction.user_id.asc(), Reaction.emoji.asc())
     )
-    return (await db.exec(statement)).scalars().all()
+    return (db.exec(statement)).scalars().all()
 
 
-async def reaction_tallies(
-    db: AsyncSession, message_ids: Sequence[str], viewer_id: str
+def reaction_tallies(
+    db: Session, message_ids: Sequence[str], viewer_id: str
 ) -> dict[str, list[tuple[str, int, bool]]]:
     """message id -> [(emoji, count, whether the viewer reacted so)], for the given messages."""
     if not message_ids:
@@ -53,12 +53,12 @@ async def reaction_tallies(
         .order_by(Reaction.message_id, func.min(Reaction.created_at))
     )
     tallies: dict[str, list[tuple[str, int, bool]]] = {}
-    for message_id, emoji, count, by_viewer in (await db.exec(statement)).all():
+    for message_id, emoji, count, by_viewer in (db.exec(statement)).all():
         tallies.setdefault(message_id, []).append((emoji, int(count), bool(by_viewer)))
     return tallies
 
 
-async def reactions_for_messages(db: AsyncSession, message_ids: Sequence[str]) -> Sequence[Row]:
+def reactions_for_messages(db: Session, message_ids: Sequence[str]) -> Sequence[Row]:
     """(message_id, user_id, emoji) of every reaction on the given messages, oldest first (plain rows: fast)."""
     if not message_ids:
         return []
@@ -67,18 +67,18 @@ async def reactions_for_messages(db: AsyncSession, message_ids: Sequence[str]) -
         .where(Reaction.message_id.in_(list(message_ids)))
         .order_by(Reaction.created_at.asc(), Reaction.user_id.asc())
     )
-    return (await db.exec(statement)).all()
+    return (db.exec(statement)).all()
 
 
 # ------------------------------------------------------------------ raised hands
 
 
-async def get_hand(db: AsyncSession, session_id: str, user_id: str) -> RaisedHandRecord | None:
-    return await db.get(RaisedHandRecord, (session_id, user_id))
+def get_hand(db: Session, session_id: str, user_id: str) -> RaisedHandRecord | None:
+    return db.get(RaisedHandRecord, (session_id, user_id))
 
 
-async def delete_hand(db: AsyncSession, session_id: str, user_id: str) -> None:
-    await db.exec(
+def delete_hand(db: Session, session_id: str, user_id: str) -> None:
+    db.exec(
         delete(RaisedHandRecord).where(RaisedHandRecord.session_id == session_id, RaisedHandRecord.user_id == user_id)
     )
 
@@ -86,10 +86,10 @@ async def delete_hand(db: AsyncSession, session_id: str, user_id: str) -> None:
 # ------------------------------------------------------------------ mentions
 
 
-async def member_names(db: AsyncSession, session_id: str) -> Sequence[tuple[str, str]]:
+def member_names(db: Session, session_id: str) -> Sequence[tuple[str, str]]:
     """(user id, display name) of everyone who joined or acted in the session."""
     statement = select(Member.user_id, Member.display_name).where(Member.session_id == session_id)
-    return [(user_id, name) for user_id, name in (await db.exec(statement)).all()]
+    return [(user_id, name) for user_id, name in (db.exec(statement)).all()]
 
 
 # ------------------------------------------------------------------ export
@@ -98,8 +98,8 @@ async def member_names(db: AsyncSession, session_id: str) -> Sequence[tuple[str,
 MESSAGE_COLUMNS = Message.__table__.c
 
 
-async def messages_page(
-    db: AsyncSession,
+def messages_page(
+    db: Session,
     session_id: str,
     *,
     after_sequence: int,
@@ -120,13 +120,13 @@ async def messages_page(
         .order_by(c.sequence.asc())
         .limit(limit)
     )
-    return (await db.exec(statement)).all()
+    return (db.exec(statement)).all()
 
 
-async def messages_by_id(db: AsyncSession, session_id: str, message_ids: Iterable[str]) -> dict[str, Row]:
+def messages_by_id(db: Session, session_id: str, message_ids: Iterable[str]) -> dict[str, Row]:
     ids = list(set(message_ids))
     if not ids:
         return {}
     c = MESSAGE_COLUMNS
     statement = select(Message.__table__).where(c.session_id == session_id, c.id.in_(ids))
-    return {row.id: row for row in (await db.exec(statement)).all()}
+    return {row.id: row for row in (db.exec(statement)).all()}

@@ -1,51 +1,62 @@
-"""Queries. Every function takes an open AsyncSession; callers own transactions."""
+"""Queries. Every function takes an open Session (on a database thread); callers own transactions."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel import Session
 
 from chatsvc.storage.tables import AuditEntry, ChatSession, EventRecord, Member, Message, MuteRecord, RaisedHandRecord, Strike
 
 
-async def ensure_session(db: AsyncSession, session_id: str, now: datetime) -> None:
+def ensure_session(db: Session, session_id: str, now: datetime) -> None:
     """Create the session row if it does not exist (safe under concurrency)."""
-    insert = postgresql.insert if db.bind.dialect.name == "postgresql" else sqlite.insert
-    statement = insert(ChatSession).values(
+    dialect_insert = postgresql.insert if db.bind.dialect.name == "postgresql" else sqlite.insert
+    statement = dialect_insert(ChatSession).values(
         id=session_id, last_sequence=0, created_at=now, public_chat=1, private_chat_enabled=True, slow_mode_seconds=0
     )
-    await db.exec(statement.on_conflict_do_nothing(index_elements=["id"]))
+    db.exec(statement.on_conflict_do_nothing(index_elements=["id"]))
 
 
-async def lock_session(db: AsyncSession, session_id: str) -> None:
+def lock_session(db: Session, session_id: str) -> None:
     """Hold the session's row until the transaction ends: one writer per session at a time,
     across processes (SQLite has a single writer anyway)."""
     if db.bind.dialect.name == "postgresql":
-        await db.exec(select(ChatSession.id).where(ChatSession.id == session_id).with_for_update())
+        db.exec(select(ChatSession.id).where(ChatSession.id == session_id).with_for_update())
 
 
-async def allocate_sequence(db: AsyncSession, session_id: str) -> int:
+def allocate_sequence(db: Session, session_id: str) -> int:
     """The session's next sequence; the row stays locked until the transaction ends."""
+    # Core statements (no ORM session bookkeeping): they run for every change.
+    sessions = ChatSession.__table__.c
     statement = (
-        update(ChatSession)
-        .where(ChatSession.id == session_id)
-        .values(last_sequence=ChatSession.last_sequence + 1)
-        .returning(ChatSession.last_sequence)
+        update(ChatSession.__table__)
+        .where(sessions.id == session_id)
+        .values(last_sequence=sessions.last_sequence + 1)
+        .returning(sessions.last_sequence)
     )
-    result = await db.exec(statement)
-    return int(result.scalar_one())
+    return int(db.connection().execute(statement).scalar_one())
 
 
-async def get_session(db: AsyncSession, session_id: str) -> ChatSession | None:
-    return await db.get(ChatSession, session_id)
+def set_last_sequence(db: Session, session_id: str, sequence: int) -> None:
+    sessions = ChatSession.__table__.c
+    db.connection().execute(update(ChatSession.__table__).where(sessions.id == session_id).values(last_sequence=sequence))
 
 
-async def last_sequence(db: AsyncSession, session_id: str) -> int:
-    result = await db.exec(select(ChatSession.last_sequence).where(ChatSession.id == session_id))
+def insert_events(db: Session, rows: list[dict]) -> None:
+    """Insert event rows (the columns of `EventRecord`) in one statement."""
+    db.connection().execute(insert(EventRecord.__table__), rows)
+
+
+def get_session(db: Session, session_id: str) -> ChatSession | None:
+    return db.get(ChatSession, session_id)
+
+
+def last_sequence(db: Session, session_id: str) -> int:
+    result = db.exec(select(ChatSession.last_sequence).where(ChatSession.id == session_id))
     value = result.scalar_one_or_none()
     return int(value or 0)
 
@@ -59,8 +70,8 @@ def _visible_messages(session_id: str, viewer_id: str):
     )
 
 
-async def list_messages(
-    db: AsyncSession,
+def list_messages(
+    db: Session,
     session_id: str,
     *,
     viewer_id: str,
@@ -76,39 +87,44 @@ async def list_messages(
         if before_sequence is not None:
             statement = statement.where(Message.sequence < before_sequence)
         statement = statement.order_by(Message.sequence.desc())
-    result = await db.exec(statement.limit(limit))
+    result = db.exec(statement.limit(limit))
     return result.scalars().all()
 
 
-async def get_message(db: AsyncSession, session_id: str, message_id: str) -> Message | None:
-    message = await db.get(Message, message_id)
+def get_message(db: Session, session_id: str, message_id: str) -> Message | None:
+    message = db.get(Message, message_id)
     if message is None or message.session_id != session_id:
         return None
     return message
 
 
-async def find_by_client_id(db: AsyncSession, session_id: str, sender_id: str, client_message_id: str) -> Message | None:
-    result = await db.exec(
-        select(Message).where(
-            Message.session_id == session_id,
-            Message.sender_id == sender_id,
-            Message.client_message_id == client_message_id,
-        )
+def find_by_client_ids(db: Session, session_id: str, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Message]:
+    """The stored messages with these (sender id, client message id) keys, by key."""
+    if not keys:
+        return {}
+    statement = select(Message).where(
+        Message.session_id == session_id, Message.client_message_id.in_({client_id for _, client_id in keys})
     )
-    return result.scalars().first()
+    wanted = set(keys)
+    found = {}
+    for message in db.exec(statement).scalars():
+        key = (message.sender_id, message.client_message_id)
+        if key in wanted:
+            found[key] = message
+    return found
 
 
-async def pinned_messages(db: AsyncSession, session_id: str, *, viewer_id: str) -> Sequence[Message]:
+def pinned_messages(db: Session, session_id: str, *, viewer_id: str) -> Sequence[Message]:
     statement = (
         select(Message)
         .where(_visible_messages(session_id, viewer_id), Message.pinned_at.is_not(None))
         .order_by(Message.pinned_at.asc())
     )
-    return (await db.exec(statement)).scalars().all()
+    return (db.exec(statement)).scalars().all()
 
 
-async def events_after(
-    db: AsyncSession,
+def events_after(
+    db: Session,
     session_id: str,
     after_sequence: int,
     *,
@@ -130,17 +146,17 @@ async def events_after(
         )
         .order_by(EventRecord.sequence.asc())
     )
-    return [(int(s), bytes(p)) for s, p in (await db.exec(statement)).all()]
+    return [(int(s), bytes(p)) for s, p in (db.exec(statement)).all()]
 
 
-async def oldest_event_sequence(db: AsyncSession, session_id: str) -> int | None:
-    result = await db.exec(select(func.min(EventRecord.sequence)).where(EventRecord.session_id == session_id))
+def oldest_event_sequence(db: Session, session_id: str) -> int | None:
+    result = db.exec(select(func.min(EventRecord.sequence)).where(EventRecord.session_id == session_id))
     value = result.scalar_one_or_none()
     return None if value is None else int(value)
 
 
-async def upsert_member(db: AsyncSession, session_id: str, user_id: str, display_name: str, role: str, now: datetime) -> Member:
-    member = await db.get(Member, (session_id, user_id))
+def upsert_member(db: Session, session_id: str, user_id: str, display_name: str, role: str, now: datetime) -> Member:
+    member = db.get(Member, (session_id, user_id))
     if member is None:
         member = Member(session_id=session_id, user_id=user_id, display_name=display_name, role=role, first_seen=now)
         db.add(member)
@@ -150,66 +166,62 @@ async def upsert_member(db: AsyncSession, session_id: str, user_id: str, display
     return member
 
 
-async def get_member(db: AsyncSession, session_id: str, user_id: str) -> Member | None:
-    return await db.get(Member, (session_id, user_id))
+def get_member(db: Session, session_id: str, user_id: str) -> Member | None:
+    return db.get(Member, (session_id, user_id))
 
 
-async def list_members(db: AsyncSession, session_id: str, *, after_user_id: str, limit: int) -> Sequence[Member]:
+def list_members(db: Session, session_id: str, *, after_user_id: str, limit: int) -> Sequence[Member]:
     statement = (
         select(Member)
         .where(Member.session_id == session_id, Member.user_id > after_user_id)
         .order_by(Member.user_id.asc())
         .limit(limit)
     )
-    return (await db.exec(statement)).scalars().all()
+    return (db.exec(statement)).scalars().all()
 
 
-async def active_mutes(db: AsyncSession, session_id: str, now: datetime) -> Sequence[MuteRecord]:
+def active_mutes(db: Session, session_id: str, now: datetime) -> Sequence[MuteRecord]:
     statement = select(MuteRecord).where(
         MuteRecord.session_id == session_id, or_(MuteRecord.ends_at.is_(None), MuteRecord.ends_at > now)
     )
-    return (await db.exec(statement.order_by(MuteRecord.started_at.asc()))).scalars().all()
+    return (db.exec(statement.order_by(MuteRecord.started_at.asc()))).scalars().all()
 
 
-async def raised_hands(db: AsyncSession, session_id: str) -> Sequence[RaisedHandRecord]:
+def raised_hands(db: Session, session_id: str) -> Sequence[RaisedHandRecord]:
     statement = select(RaisedHandRecord).where(RaisedHandRecord.session_id == session_id)
-    return (await db.exec(statement.order_by(RaisedHandRecord.raised_at.asc(), RaisedHandRecord.user_id))).scalars().all()
+    return (db.exec(statement.order_by(RaisedHandRecord.raised_at.asc(), RaisedHandRecord.user_id))).scalars().all()
 
 
-async def get_mute(db: AsyncSession, session_id: str, user_id: str) -> MuteRecord | None:
-    return await db.get(MuteRecord, (session_id, user_id))
-
-
-async def last_message_time(db: AsyncSession, session_id: str, sender_id: str) -> datetime | None:
+def last_message_time(db: Session, session_id: str, sender_id: str) -> datetime | None:
     statement = select(func.max(Message.created_at)).where(Message.session_id == session_id, Message.sender_id == sender_id)
-    return (await db.exec(statement)).scalar_one_or_none()
+    return (db.exec(statement)).scalar_one_or_none()
 
 
-async def count_strikes(db: AsyncSession, session_id: str, user_id: str, since: datetime) -> int:
+def count_strikes(db: Session, session_id: str, user_id: str, since: datetime) -> int:
     statement = select(func.count()).where(
         Strike.session_id == session_id, Strike.user_id == user_id, Strike.created_at > since
     )
-    return int((await db.exec(statement)).scalar_one())
+    return int((db.exec(statement)).scalar_one())
 
 
-async def clear_strikes(db: AsyncSession, session_id: str, user_id: str) -> None:
-    await db.exec(delete(Strike).where(Strike.session_id == session_id, Strike.user_id == user_id))
+def clear_strikes(db: Session, session_id: str, user_id: str) -> None:
+    db.exec(delete(Strike).where(Strike.session_id == session_id, Strike.user_id == user_id))
 
 
-async def list_audit(db: AsyncSession, session_id: str, *, before_id: int | None, limit: int) -> Sequence[AuditEntry]:
+def list_audit(db: Session, session_id: str, *, before_id: int | None, limit: int) -> Sequence[AuditEntry]:
     statement = select(AuditEntry).where(AuditEntry.session_id == session_id)
     if before_id is not None:
         statement = statement.where(AuditEntry.id < before_id)
-    return (await db.exec(statement.order_by(AuditEntry.id.desc()).limit(limit))).scalars().all()
+    return (db.exec(statement.order_by(AuditEntry.id.desc()).limit(limit))).scalars().all()
 
 
-async def all_mutes(db: AsyncSession, session_id: str) -> Sequence[MuteRecord]:
+def all_mutes(db: Session, session_id: str) -> Sequence[MuteRecord]:
     """Every mute row of the session, including ones whose time has passed."""
     statement = select(MuteRecord).where(MuteRecord.session_id == session_id)
-    return (await db.exec(statement.order_by(MuteRecord.started_at.asc()))).scalars().all()
+    return (db.exec(statement.order_by(MuteRecord.started_at.asc()))).scalars().all()
 
 
-async def event_records(db: AsyncSession, session_id: str, after_sequence: int, through_sequence: int) -> Sequence[EventRecord]:
+def event_records(db: Session, session_id: str, after_sequence: int, through_sequence: int) -> Sequence[EventRecord]:
     """Every stored event in (after, through], whoever may see it, in order (fan-out gap filling)."""
     statement = (
         select(EventRecord)
@@ -220,9 +232,9 @@ async def event_records(db: AsyncSession, session_id: str, after_sequence: int, 
         )
         .order_by(EventRecord.sequence.asc())
     )
-    return (await db.exec(statement)).scalars().all()
+    return (db.exec(statement)).scalars().all()
 
 
-async def last_sequences(db: AsyncSession, session_ids: list[str]) -> dict[str, int]:
+def last_sequences(db: Session, session_ids: list[str]) -> dict[str, int]:
     statement = select(ChatSession.id, ChatSession.last_sequence).where(ChatSession.id.in_(session_ids))
-    return {session_id: int(sequence) for session_id, sequence in (await db.exec(statement)).all()}
+    return {session_id: int(sequence) for session_id, sequence in (db.exec(statement)).all()}

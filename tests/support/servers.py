@@ -14,7 +14,6 @@ running event loop: database work runs on a helper thread).
 
 from __future__ import annotations
 
-import asyncio
 import atexit
 import importlib.util
 import os
@@ -27,10 +26,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Coroutine
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Self, TypeVar
+from typing import Any, Self
 
 from sqlalchemy.engine import make_url
 
@@ -39,8 +36,6 @@ DATABASE_ENV = "CHATSVC_TEST_DATABASE_URL"
 # Servers start in well under a second here; the bound only turns a hang into an error.
 START_TIMEOUT = 10.0
 STOP_TIMEOUT = 10.0
-
-T = TypeVar("T")
 
 
 def free_port() -> int:
@@ -75,13 +70,6 @@ def _log_tail(path: Path, lines: int = 20) -> str:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
     except OSError:
         return "(no log)"
-
-
-def _run_async(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
-    # A fresh loop on a helper thread works whether or not the caller is
-    # already inside a running loop (async fixtures and tests are).
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(lambda: asyncio.run(make())).result()
 
 
 class ThrowawayRedis:
@@ -192,7 +180,7 @@ class ThrowawayPostgres:
     With CHATSVC_TEST_DATABASE_URL: databases are created in that server and
     dropped by stop(). Otherwise: a private server (trust auth, user `postgres`,
     TCP on 127.0.0.1 only) is initialised in a temp dir and stopped by PID.
-    URLs are SQLAlchemy URLs, `postgresql+asyncpg://...`.
+    URLs are SQLAlchemy URLs, `postgresql+psycopg://...`.
     """
 
     def __init__(self, *, force_local: bool = False) -> None:
@@ -207,7 +195,7 @@ class ThrowawayPostgres:
 
     # -- URLs ---------------------------------------------------------------
 
-    def _url(self, database: str, driver: str = "postgresql+asyncpg") -> str:
+    def _url(self, database: str, driver: str = "postgresql+psycopg") -> str:
         assert self._admin_url is not None, "not started"
         return self._admin_url.set(drivername=driver, database=database).render_as_string(hide_password=False)
 
@@ -250,18 +238,11 @@ class ThrowawayPostgres:
         self.url = ""
 
     def _execute(self, sql: str) -> None:
-        import asyncpg  # only needed once a server is up
+        import psycopg  # only needed once a server is up
 
-        dsn = self._admin_dsn()
-
-        async def run() -> None:
-            connection = await asyncpg.connect(dsn, timeout=START_TIMEOUT)
-            try:
-                await connection.execute(sql)
-            finally:
-                await connection.close()
-
-        _run_async(run)
+        # CREATE/DROP DATABASE cannot run inside a transaction: autocommit.
+        with psycopg.connect(self._admin_dsn(), autocommit=True, connect_timeout=int(START_TIMEOUT)) as connection:
+            connection.execute(sql)
 
     # -- private server -----------------------------------------------------
 
