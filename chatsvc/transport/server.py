@@ -47,6 +47,9 @@ def server_options(settings: Settings) -> list[tuple[str, int]]:
         # Let clients ping every 10 s on idle streams without being told "too_many_pings".
         ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
         ("grpc.http2.max_pings_without_data", 0),
+        # No channelz bookkeeping (nothing here serves it): about 0.6 KB less per
+        # connection, and each subscriber has its own (chatsvc bench, 1,000 subscribers).
+        ("grpc.enable_channelz", 0),
     ]
 
 
