@@ -23,6 +23,9 @@ _principal: contextvars.ContextVar[Principal] = contextvars.ContextVar("principa
 OPEN_METHOD_PREFIXES = ("/grpc.health.v1.", "/grpc.reflection.")
 
 
+MAX_WRAPPED_HANDLERS = 256
+
+
 def current_principal() -> Principal:
     return _principal.get()
 
@@ -74,12 +77,20 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
 
     def __init__(self, verifier: TokenVerifier) -> None:
         self._verifier = verifier
+        # Each method's wrapped handler, built once: a live stream holds its handler
+        # for its whole life, and a wrapper per call cost about 0.5 KB per stream.
+        self._wrapped: dict[grpc.RpcMethodHandler, grpc.RpcMethodHandler] = {}
 
     async def intercept_service(self, continuation, handler_call_details):
         handler = await continuation(handler_call_details)
         if handler is None or handler_call_details.method.startswith(OPEN_METHOD_PREFIXES):
             return handler
-        return _wrap_handler(handler, self._authenticate, _abort)
+        wrapped = self._wrapped.get(handler)
+        if wrapped is None:
+            if len(self._wrapped) >= MAX_WRAPPED_HANDLERS:  # handlers made per call: do not grow
+                self._wrapped.clear()
+            wrapped = self._wrapped[handler] = _wrap_handler(handler, self._authenticate, _abort)
+        return wrapped
 
     async def _authenticate(self, context: grpc.aio.ServicerContext) -> None:
         _principal.set(self._verifier.verify(bearer_token(context.invocation_metadata() or ())))
