@@ -31,6 +31,9 @@ class Settings:
     replay_limit: int = 5000
     # Events a subscriber may have pending before its stream is ended.
     subscriber_buffer: int = 5000
+    # Messages of one session waiting to be stored; past this, sends are refused
+    # (RESOURCE_EXHAUSTED, retry shortly) instead of queueing without bound.
+    max_sends_in_flight: int = 2000
     # Largest response message a stream writer builds from pending events.
     batch_bytes: int = 64 * 1024
     # In sessions with at least this many subscribers here, an idle stream
@@ -110,6 +113,7 @@ INTEGER_SETTINGS = (
     "max_message_length",
     "snapshot_messages",
     "replay_limit",
+    "max_sends_in_flight",
     "subscriber_buffer",
     "batch_bytes",
     "stream_write_delay_min_subscribers",

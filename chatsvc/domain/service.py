@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sessionchat.v1 import chat_pb2 as pb
 from sqlalchemy.exc import IntegrityError
@@ -39,6 +40,8 @@ def unimplemented(feature: str) -> ChatError:
 
 # At most this many messages share one transaction (and one write per stream).
 SEND_BATCH_LIMIT = 64
+# What a sender refused for overload is told to wait.
+BUSY_RETRY_AFTER = timedelta(seconds=1)
 
 
 @dataclass
@@ -87,8 +90,9 @@ class ChatService:
         self.typing_registry = typing_registry or LocalTypingRegistry()
         self.events = EventWriter(database, fanout, clock)
         self.moderation = Moderation(database, self.events, clock, settings, limiter)
-        # Messages waiting to be posted, and the task posting them, per session.
+        # Messages waiting to be posted, the number being posted, and the task posting them, per session.
         self._pending_sends: dict[str, list[_Send]] = {}
+        self._posting: dict[str, int] = {}
         self._send_workers: dict[str, asyncio.Task] = {}
         self.interaction = Interaction(self)  # reactions, hands, typing, pins, mentions
         self.exports = ChatExport(self)
@@ -112,6 +116,7 @@ class ChatService:
         if recipient_id and recipient_id == principal.user_id:
             raise invalid("you cannot send a private message to yourself")
         await self.moderation.limit_messages(principal, session_id)
+        self._refuse_when_busy(session_id)
         request = _Send(principal, text, recipient_id, client_id, reply_to_message_id, asyncio.get_running_loop().create_future())
         self._pending_sends.setdefault(session_id, []).append(request)
         if session_id not in self._send_workers:
@@ -128,6 +133,7 @@ class ChatService:
         while pending := self._pending_sends.get(session_id):
             batch = pending[:SEND_BATCH_LIMIT]
             del pending[:SEND_BATCH_LIMIT]
+            self._posting[session_id] = len(batch)
             try:
                 await self._post_batch(session_id, batch)
             except IntegrityError:
@@ -138,7 +144,23 @@ class ChatService:
             except Exception as error:
                 _fail(batch, error)
         self._pending_sends.pop(session_id, None)
+        self._posting.pop(session_id, None)
         self._send_workers.pop(session_id, None)
+
+    def sends_in_flight(self, session_id: str) -> int:
+        """Messages of the session accepted for posting and not yet stored (or refused)."""
+        return len(self._pending_sends.get(session_id, ())) + self._posting.get(session_id, 0)
+
+    def _refuse_when_busy(self, session_id: str) -> None:
+        """Bound the queue: under overload a sender hears "retry shortly" instead of waiting
+        without limit (and the server's memory growing with the queue)."""
+        waiting = self.sends_in_flight(session_id)
+        if waiting >= self.settings.max_sends_in_flight:
+            raise ChatError(
+                ErrorCode.RESOURCE_EXHAUSTED,
+                f"the server is busy: {waiting} messages of this session are waiting to be stored; try again shortly",
+                retry_after=BUSY_RETRY_AFTER,
+            )
 
     async def _post_batch_safely(self, session_id: str, batch: list[_Send]) -> None:
         try:
