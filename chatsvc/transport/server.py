@@ -96,6 +96,8 @@ class ChatServer:
             self.limiter = LocalRateLimiter(self.clock)
             self.presence = LocalPresence()
             self.typing = LocalTypingRegistry()
+        self.fanout.hub.write_delay = settings.stream_write_delay_ms / 1000
+        self.fanout.hub.write_delay_min_subscribers = settings.stream_write_delay_min_subscribers
         self.service = ChatService(
             self.database, self.fanout, self.clock, settings, self.limiter, self.presence, self.typing
         )
