@@ -64,6 +64,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--publishers", type=int, default=4, help="publishing users, each on its own connection (default 4)")
     parser.add_argument("--concurrency", type=int, default=8, help="sends in flight per publisher when saturating (default 8)")
     parser.add_argument(
+        "--publish-on",
+        choices=("stream", "unary"),
+        default="stream",
+        help="publishers send as live clients do, as actions on their StreamEvents stream (default), "
+        "or with unary SendMessage calls (ChatClient.send_message)",
+    )
+    parser.add_argument(
         "--publisher-role",
         choices=["participant", "instructor"],
         help="participants (rate limits run, raised) on a started server; instructors (exempt) on --target",
@@ -648,7 +655,12 @@ class Workload:
     async def run(self) -> dict:
         args, server = self.args, self.server
         result: dict = {"server": server.name, "targets": server.targets, "session": self.session, "errors": []}
-        publisher = GrpcPublisher(self, args) if server.kind == "grpc" else WebSocketPublisher(self, args)
+        if server.kind != "grpc":
+            publisher = WebSocketPublisher(self, args)
+        elif args.publish_on == "stream":
+            publisher = StreamPublisher(self, args)
+        else:
+            publisher = GrpcPublisher(self, args)
         await publisher.open()
         try:
             await publisher.warm_up()
@@ -878,13 +890,16 @@ class GrpcPublisher:
     async def _send(self, client, published: Published) -> None:
         started = time.perf_counter_ns()
         try:
-            await client.send_message(self.workload.session, bench_text(FILLER), attempts=1)
+            await self._deliver(client, bench_text(FILLER))
         except Exception as error:  # counted and reported; the run goes on
             code = getattr(error, "code", None)
             published.errors[str(code() if callable(code) else type(error).__name__)] += 1
             return
         published.count += 1
         published.ack_latencies_us.append((time.perf_counter_ns() - started) // 1000)
+
+    async def _deliver(self, client, text: str) -> None:
+        await client.send_message(self.workload.session, text, attempts=1)
 
     async def at_rate(self, rate: float, duration: float) -> Published:
         published = Published()
@@ -910,6 +925,98 @@ class GrpcPublisher:
 
         await asyncio.gather(*(keep_sending(c) for c in self.clients for _ in range(self.args.concurrency)))
         return published
+
+
+class ActionRefused(Exception):
+    """A stream action answered with an error event."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+
+
+class PublishingStream:
+    """One publisher's StreamEvents call: sends `send_message` actions, matches their answers."""
+
+    def __init__(self, client, session_id: str) -> None:
+        from sessionchat.v1 import chat_pb2 as pb
+
+        self._outgoing: asyncio.Queue = asyncio.Queue()
+        self._answers: dict[str, asyncio.Future] = {}
+        self._count = 0
+        self._outgoing.put_nowait(pb.StreamEventsRequest(request_id="join", join=pb.JoinSession(session_id=session_id)))
+        self.joined = asyncio.get_running_loop().create_future()
+        self._call = client.stub.StreamEvents(self._requests(), metadata=client.metadata)
+        self._reader = asyncio.create_task(self._read())
+
+    async def _requests(self):
+        while (request := await self._outgoing.get()) is not None:
+            yield request
+
+    async def _read(self) -> None:
+        import grpc
+
+        try:
+            async for response in self._call:
+                for event in response.events:
+                    kind = event.WhichOneof("kind")
+                    if kind == "stream_started" and not self.joined.done():
+                        self.joined.set_result(None)
+                    elif kind == "action_accepted":
+                        answer = self._answers.pop(event.action_accepted.request_id, None)
+                        if answer is not None and not answer.done():
+                            answer.set_result(None)
+                    elif kind == "error":
+                        answer = self._answers.pop(event.error.request_id, None)
+                        if answer is not None and not answer.done():
+                            code = next((c.name for c in grpc.StatusCode if c.value[0] == event.error.code), str(event.error.code))
+                            answer.set_exception(ActionRefused(code, event.error.message))
+            failure: Exception = ConnectionError("the server ended the publishing stream")
+        except grpc.aio.AioRpcError as error:
+            failure = error
+        for answer in [*self._answers.values(), self.joined]:
+            if not answer.done():
+                answer.set_exception(failure)
+        self._answers.clear()
+
+    async def send(self, session_id: str, text: str) -> None:
+        from sessionchat.v1 import chat_pb2 as pb
+
+        self._count += 1
+        request_id = f"m{self._count}"
+        answer = self._answers[request_id] = asyncio.get_running_loop().create_future()
+        action = pb.SendMessageAction(text=text, client_message_id=uuid.uuid4().hex)
+        self._outgoing.put_nowait(pb.StreamEventsRequest(request_id=request_id, send_message=action))
+        await answer
+
+    async def close(self) -> None:
+        self._outgoing.put_nowait(None)
+        self._call.cancel()
+        self._reader.cancel()
+
+
+class StreamPublisher(GrpcPublisher):
+    """Publishing users who send on their StreamEvents streams, as live chat clients do.
+
+    Each stream also receives every event of the session (read and dropped).
+    """
+
+    async def open(self) -> None:
+        await super().open()
+        self.streams = {id(client): PublishingStream(client, self.workload.session) for client in self.clients}
+        await asyncio.gather(*(stream.joined for stream in self.streams.values()))
+
+    async def warm_up(self) -> None:
+        for stream in self.streams.values():
+            await stream.send(self.workload.session, "warming up")
+
+    async def close(self) -> None:
+        for stream in self.streams.values():
+            await stream.close()
+        await super().close()
+
+    async def _deliver(self, client, text: str) -> None:
+        await self.streams[id(client)].send(self.workload.session, text)
 
 
 class WebSocketPublisher:

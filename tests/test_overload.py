@@ -70,3 +70,24 @@ async def test_on_a_stream_an_overloaded_send_is_an_error_event_and_the_stream_s
     accepted = await stream.reply_to(request_id)
     assert accepted.WhichOneof("kind") == "action_accepted"
     stream.cancel()
+
+
+async def test_a_stream_pipelines_its_messages_and_they_are_stored_in_the_order_sent(server, alice, bob):
+    """While earlier messages wait for the database, the stream reads and queues the next ones."""
+    reader = bob.subscribe(SESSION)
+    await reader.next("stream_started")
+    stream = alice.stream(SESSION)
+    await stream.next("stream_started")
+    server.settings.max_sends_in_flight = 100
+    async with server.database.lock(SESSION):
+        request_ids = [stream.act(send_message=pb.SendMessageAction(text=f"pipelined {n}")) for n in range(5)]
+        # All five are queued at once: the stream did not wait for one commit per message.
+        await wait_until(lambda: server.service.sends_in_flight(SESSION) == 5)
+    answers = [await stream.reply_to(request_id) for request_id in request_ids]
+    assert [answer.WhichOneof("kind") for answer in answers] == ["action_accepted"] * 5
+    sequences = [answer.action_accepted.sequence for answer in answers]
+    assert sequences == sorted(sequences)
+    seen = [(await reader.next("message_posted")).message_posted.text for _ in range(5)]
+    assert seen == [f"pipelined {n}" for n in range(5)]
+    stream.cancel()
+    reader.cancel()

@@ -99,7 +99,12 @@ class ChatService:
 
     # ------------------------------------------------------------ messages
 
-    async def send_message(
+    async def send_message(self, principal: Principal, session_id: str, text: str, **fields: str) -> tuple[pb.ChatMessage, int]:
+        """Post a message and wait until it is stored; returns it and its event's sequence (0 for
+        a repeated client id). `fields`: those of `queue_message`."""
+        return await (await self.queue_message(principal, session_id, text, **fields))
+
+    async def queue_message(
         self,
         principal: Principal,
         session_id: str,
@@ -108,8 +113,14 @@ class ChatService:
         recipient_id: str = "",
         client_message_id: str = "",
         reply_to_message_id: str = "",
-    ) -> tuple[pb.ChatMessage, int]:
-        """Post a message; returns it and its event's sequence (0 for a repeated client id)."""
+    ) -> asyncio.Future:
+        """Check a message and queue it for posting, without waiting for it to be stored.
+
+        Refusals that need no database (invalid text, rate limit, overload)
+        are raised here; the returned future gives (message, sequence) once the
+        message is stored, or the refusal found then. A session's messages are
+        stored in the order they were queued, so a stream can pipeline its sends.
+        """
         self._enter(principal, session_id)
         text = validation.message_text(text, self.settings.max_message_length)
         client_id = validation.client_message_id(client_message_id)
@@ -121,7 +132,7 @@ class ChatService:
         self._pending_sends.setdefault(session_id, []).append(request)
         if session_id not in self._send_workers:
             self._send_workers[session_id] = asyncio.create_task(self._post_pending(session_id))
-        return await request.result
+        return request.result
 
     async def _post_pending(self, session_id: str) -> None:
         """Post a session's queued messages, as many as have gathered, in one transaction.

@@ -2,11 +2,37 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from sessionchat.v1 import chat_pb2 as pb
 
 from chatsvc.auth import Principal
 from chatsvc.domain.errors import ChatError, ErrorCode, invalid
 from chatsvc.domain.service import ChatService, unimplemented
+
+
+# Messages one stream may have queued and not yet stored; past this the stream
+# reads no further actions until one is stored (HTTP/2 flow control then holds the client).
+MAX_PIPELINED_SENDS = 64
+
+
+async def queue_send(service: ChatService, principal: Principal, session_id: str, request: pb.StreamEventsRequest) -> asyncio.Future:
+    """Check and queue a stream's `send_message`; the future gives (message, sequence) once stored."""
+    action = request.send_message
+    return await service.queue_message(
+        principal,
+        session_id,
+        action.text,
+        recipient_id=action.recipient_id,
+        client_message_id=action.client_message_id,
+        reply_to_message_id=action.reply_to_message_id,
+    )
+
+
+async def stored_message(queued: asyncio.Future) -> tuple[int, str]:
+    """(sequence, message id) of a queued message, once stored."""
+    message, sequence = await queued
+    return sequence, message.message_id
 
 
 async def perform(service: ChatService, principal: Principal, session_id: str, request: pb.StreamEventsRequest) -> tuple[int, str]:
@@ -17,16 +43,7 @@ async def perform(service: ChatService, principal: Principal, session_id: str, r
     if kind == "join":
         raise ChatError(ErrorCode.FAILED_PRECONDITION, f"this stream has already joined session {session_id!r}")
     if kind == "send_message":
-        action = request.send_message
-        message, sequence = await service.send_message(
-            principal,
-            session_id,
-            action.text,
-            recipient_id=action.recipient_id,
-            client_message_id=action.client_message_id,
-            reply_to_message_id=action.reply_to_message_id,
-        )
-        return sequence, message.message_id
+        return await stored_message(await queue_send(service, principal, session_id, request))
     moderation = service.moderation
     if kind == "delete_message":
         _, sequence = await moderation.delete_message(principal, session_id, request.delete_message.message_id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 
 import grpc
 from sessionchat.v1 import chat_pb2 as pb
@@ -11,7 +12,7 @@ from sessionchat.v1 import chat_pb2 as pb
 from chatsvc.domain.errors import ChatError, ErrorCode, invalid
 from chatsvc.domain.service import ChatService, StreamOpening
 from chatsvc.fanout.codec import batches
-from chatsvc.transport.actions import perform
+from chatsvc.transport.actions import MAX_PIPELINED_SENDS, perform, queue_send, stored_message
 from chatsvc.transport.interceptors import current_principal
 
 log = logging.getLogger(__name__)
@@ -72,18 +73,46 @@ class SessionChatServicer:
             await context.write(batch)
 
     async def _run_actions(self, requests, opening: StreamOpening) -> None:
-        subscriber = opening.subscriber
-        session_id = subscriber.session_id
-        async for request in requests:
-            try:
-                sequence, message_id = await perform(self.service, opening.principal, session_id, request)
-                reply = self.service.accepted(session_id, request.request_id, sequence, message_id)
-            except ChatError as error:
-                reply = self.service.rejected(session_id, request.request_id, error)
-            except Exception:
-                log.exception("action %s failed", request.WhichOneof("action"))
-                reply = self.service.rejected(session_id, request.request_id, ChatError(ErrorCode.INTERNAL, "internal error"))
-            subscriber.deliver(0, reply)
+        """Perform a stream's actions in order, each answered by an accept or an error event.
+
+        Messages are pipelined: the next action is read once a message is
+        queued, not once it is stored, so one stream can send faster than one
+        message per commit (the service stores a session's messages in the
+        order they were queued). Any other action first waits for the stream's
+        queued messages.
+        """
+        session_id = opening.subscriber.session_id
+        sending: deque[asyncio.Task] = deque()
+        try:
+            async for request in requests:
+                if request.WhichOneof("action") != "send_message":
+                    await _settle(sending, keep=0)
+                    await self._answer(opening, request, perform(self.service, opening.principal, session_id, request))
+                    continue
+                await _settle(sending, keep=MAX_PIPELINED_SENDS - 1)
+                try:
+                    queued = await queue_send(self.service, opening.principal, session_id, request)
+                except ChatError as error:
+                    opening.subscriber.deliver(0, self.service.rejected(session_id, request.request_id, error))
+                    continue
+                sending.append(asyncio.ensure_future(self._answer(opening, request, stored_message(queued))))
+            await _settle(sending, keep=0)
+        finally:
+            for task in sending:
+                task.cancel()  # the stream is gone; its queued messages are stored all the same
+
+    async def _answer(self, opening: StreamOpening, request: pb.StreamEventsRequest, outcome) -> None:
+        """Await an action's (sequence, message id) and answer it; a refusal is an error event."""
+        session_id = opening.subscriber.session_id
+        try:
+            sequence, message_id = await outcome
+            reply = self.service.accepted(session_id, request.request_id, sequence, message_id)
+        except ChatError as error:
+            reply = self.service.rejected(session_id, request.request_id, error)
+        except Exception:
+            log.exception("action %s failed", request.WhichOneof("action"))
+            reply = self.service.rejected(session_id, request.request_id, ChatError(ErrorCode.INTERNAL, "internal error"))
+        opening.subscriber.deliver(0, reply)
 
     # ------------------------------------------------------------ messages and presence
 
@@ -214,3 +243,9 @@ class SessionChatServicer:
         )
         async for data in chunks:
             yield pb.ExportChatResponse(data=data, content_type=content_type)
+
+
+async def _settle(sending: deque, *, keep: int) -> None:
+    """Wait until at most `keep` of a stream's messages are still being stored."""
+    while sending and (sending[0].done() or len(sending) > keep):
+        await sending.popleft()
