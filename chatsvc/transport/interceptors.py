@@ -31,16 +31,20 @@ def current_principal() -> Principal:
 
 
 def _wrap_handler(handler: grpc.RpcMethodHandler, before, on_error) -> grpc.RpcMethodHandler:
-    """The same handler whose behavior runs `before(context)` first and maps errors."""
+    """The same handler whose behavior runs `before(context, repeated=...)` first and maps errors.
 
-    def wrap(behavior):
+    `repeated` is true for unary calls, which a client makes again and again
+    with the same token; a stream is authenticated once for its whole life.
+    """
+
+    def wrap(behavior, repeated: bool = False):
         if behavior is None:
             return None
         if inspect.isasyncgenfunction(behavior):
 
             async def generator(request, context):
                 try:
-                    await before(context)
+                    await before(context, repeated=repeated)
                     async for response in behavior(request, context):
                         yield response
                 except (ChatError, StreamEnded) as error:
@@ -50,7 +54,7 @@ def _wrap_handler(handler: grpc.RpcMethodHandler, before, on_error) -> grpc.RpcM
 
         async def coroutine(request, context):
             try:
-                await before(context)
+                await before(context, repeated=repeated)
                 return await behavior(request, context)
             except (ChatError, StreamEnded) as error:
                 await on_error(error, context)
@@ -58,7 +62,7 @@ def _wrap_handler(handler: grpc.RpcMethodHandler, before, on_error) -> grpc.RpcM
         return coroutine
 
     return handler._replace(
-        unary_unary=wrap(handler.unary_unary),
+        unary_unary=wrap(handler.unary_unary, repeated=True),
         unary_stream=wrap(handler.unary_stream),
         stream_unary=wrap(handler.stream_unary),
         stream_stream=wrap(handler.stream_stream),
@@ -92,8 +96,10 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
             wrapped = self._wrapped[handler] = _wrap_handler(handler, self._authenticate, _abort)
         return wrapped
 
-    async def _authenticate(self, context: grpc.aio.ServicerContext) -> None:
-        _principal.set(self._verifier.verify(bearer_token(context.invocation_metadata() or ())))
+    async def _authenticate(self, context: grpc.aio.ServicerContext, *, repeated: bool) -> None:
+        token = bearer_token(context.invocation_metadata() or ())
+        # Remembering each stream's token would cost memory per subscriber for nothing.
+        _principal.set(self._verifier.verify(token, remember=repeated))
 
 
 def bearer_token(metadata) -> str:
