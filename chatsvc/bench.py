@@ -61,7 +61,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--duration", type=float, default=10.0, help="seconds of publishing (default 10)")
     parser.add_argument("--workers", type=int, default=2, help="subscriber processes (default 2)")
     parser.add_argument("--probes", type=int, default=4, help="real ChatClient subscribers measuring latency too (default 4)")
-    parser.add_argument("--publishers", type=int, default=4, help="publishing users, each on its own connection (default 4)")
+    parser.add_argument("--publishers", type=int, default=16, help="publishing users, each on its own connection (default 16)")
     parser.add_argument("--concurrency", type=int, default=8, help="sends in flight per publisher when saturating (default 8)")
     parser.add_argument(
         "--publish-on",
