@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import grpc
 from sessionchat.v1 import chat_pb2 as pb
 
@@ -203,3 +205,33 @@ async def test_resume_from_a_sequence_the_server_never_had_gets_a_fresh_snapshot
     assert not started.recovered
     assert [m.text for m in started.snapshot.recent_messages] == ["only one"]
     resumed.cancel()
+
+
+async def test_joining_while_messages_are_posted_loses_and_repeats_nothing(alice: Client, connect):
+    """Joins read their snapshot beside the writers: each joiner still gets every message once
+    (in its snapshot or live, in order) and ends up seeing everyone who joined as online."""
+    teacher = alice.stream(SESSION)
+    await teacher.next("stream_started")
+    publishing = asyncio.gather(*(alice.send(SESSION, f"busy {n}") for n in range(40)))
+    joiners = [connect(f"p{n}").subscribe(SESSION) for n in range(5)]
+    starts = [(await joiner.next("stream_started")).stream_started for joiner in joiners]
+    sent = await publishing
+    joined = [await teacher.find(lambda e, n=n: e.user_joined.participant.user_id == f"p{n}") for n in range(5)]
+    through = max([message.sequence for message in sent] + [event.sequence for event in joined])
+
+    for joiner, start in zip(joiners, starts):
+        snapshot = start.snapshot
+        await joiner.find(lambda event: event.sequence == through)
+        live = [event for event in joiner.events if 0 < event.sequence <= through]
+        assert [event.sequence for event in live] == list(range(snapshot.as_of_sequence + 1, through + 1))
+        texts = [m.text for m in snapshot.recent_messages] + [e.message_posted.text for e in live if e.HasField("message_posted")]
+        assert sorted(texts) == sorted(message.text for message in sent)
+        online = {person.user_id for person in snapshot.online}
+        for event in live:
+            if event.HasField("user_joined"):
+                online.add(event.user_joined.participant.user_id)
+            elif event.HasField("user_left"):
+                online.discard(event.user_left.participant.user_id)
+        assert online == {"alice", "p0", "p1", "p2", "p3", "p4"}
+        joiner.cancel()
+    teacher.cancel()
