@@ -927,96 +927,27 @@ class GrpcPublisher:
         return published
 
 
-class ActionRefused(Exception):
-    """A stream action answered with an error event."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(f"{code}: {message}")
-        self.code = code
-
-
-class PublishingStream:
-    """One publisher's StreamEvents call: sends `send_message` actions, matches their answers."""
-
-    def __init__(self, client, session_id: str) -> None:
-        from sessionchat.v1 import chat_pb2 as pb
-
-        self._outgoing: asyncio.Queue = asyncio.Queue()
-        self._answers: dict[str, asyncio.Future] = {}
-        self._count = 0
-        self._outgoing.put_nowait(pb.StreamEventsRequest(request_id="join", join=pb.JoinSession(session_id=session_id)))
-        self.joined = asyncio.get_running_loop().create_future()
-        self._call = client.stub.StreamEvents(self._requests(), metadata=client.metadata)
-        self._reader = asyncio.create_task(self._read())
-
-    async def _requests(self):
-        while (request := await self._outgoing.get()) is not None:
-            yield request
-
-    async def _read(self) -> None:
-        import grpc
-
-        try:
-            async for response in self._call:
-                for event in response.events:
-                    kind = event.WhichOneof("kind")
-                    if kind == "stream_started" and not self.joined.done():
-                        self.joined.set_result(None)
-                    elif kind == "action_accepted":
-                        answer = self._answers.pop(event.action_accepted.request_id, None)
-                        if answer is not None and not answer.done():
-                            answer.set_result(None)
-                    elif kind == "error":
-                        answer = self._answers.pop(event.error.request_id, None)
-                        if answer is not None and not answer.done():
-                            code = next((c.name for c in grpc.StatusCode if c.value[0] == event.error.code), str(event.error.code))
-                            answer.set_exception(ActionRefused(code, event.error.message))
-            failure: Exception = ConnectionError("the server ended the publishing stream")
-        except grpc.aio.AioRpcError as error:
-            failure = error
-        for answer in [*self._answers.values(), self.joined]:
-            if not answer.done():
-                answer.set_exception(failure)
-        self._answers.clear()
-
-    async def send(self, session_id: str, text: str) -> None:
-        from sessionchat.v1 import chat_pb2 as pb
-
-        self._count += 1
-        request_id = f"m{self._count}"
-        answer = self._answers[request_id] = asyncio.get_running_loop().create_future()
-        action = pb.SendMessageAction(text=text, client_message_id=uuid.uuid4().hex)
-        self._outgoing.put_nowait(pb.StreamEventsRequest(request_id=request_id, send_message=action))
-        await answer
-
-    async def close(self) -> None:
-        self._outgoing.put_nowait(None)
-        self._call.cancel()
-        self._reader.cancel()
-
-
 class StreamPublisher(GrpcPublisher):
-    """Publishing users who send on their StreamEvents streams, as live chat clients do.
-
-    Each stream also receives every event of the session (read and dropped).
-    """
+    """Publishing users who send on their StreamEvents streams, as live chat clients do
+    (through ChatClient's sender; each stream also receives every event, read and dropped)."""
 
     async def open(self) -> None:
         await super().open()
-        self.streams = {id(client): PublishingStream(client, self.workload.session) for client in self.clients}
-        await asyncio.gather(*(stream.joined for stream in self.streams.values()))
+        self.senders = {id(client): client.sender(self.workload.session) for client in self.clients}
+        for sender in self.senders.values():
+            await sender.__aenter__()
 
     async def warm_up(self) -> None:
-        for stream in self.streams.values():
-            await stream.send(self.workload.session, "warming up")
+        for sender in self.senders.values():
+            await sender.send("warming up")
 
     async def close(self) -> None:
-        for stream in self.streams.values():
-            await stream.close()
+        for sender in self.senders.values():
+            await sender.close()
         await super().close()
 
     async def _deliver(self, client, text: str) -> None:
-        await self.streams[id(client)].send(self.workload.session, text)
+        await self.senders[id(client)].send(text)
 
 
 class WebSocketPublisher:

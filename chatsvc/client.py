@@ -10,6 +10,13 @@ the server ends the stream (shutdown, slow consumer), and resumes from the
 last sequence it yielded: its user sees every event once, in order. If the
 server cannot fill the gap, the next `stream_started` says `recovered=False`
 and carries a fresh snapshot.
+
+A service that posts a lot uses a sender: it sends on one `StreamEvents`
+stream, many messages in flight at once (a unary `SendMessage` is accepted
+only ~30 times a second while a server writes to a thousand streams):
+
+    async with chat.sender("physics-101") as sender:
+        sequence, message_id = await sender.send("hello")
 """
 
 from __future__ import annotations
@@ -141,6 +148,144 @@ class ChatClient:
             if error_code is not None and error_code != grpc.StatusCode.RESOURCE_EXHAUSTED:
                 await self._next_target()
 
+    def sender(self, session_id: str) -> "MessageSender":
+        """A pipelined sender of messages into the session (use `async with`)."""
+        return MessageSender(self, session_id)
+
     def _backoff(self, failures: int) -> float:
         """Exponential backoff with jitter, so that many clients do not return at once."""
         return min(self.max_backoff, self.initial_backoff * 2**failures) * random.uniform(0.5, 1.0)
+
+
+class SendRefused(Exception):
+    """The server refused a message sent on a stream (the stream itself goes on)."""
+
+    def __init__(self, code: grpc.StatusCode, message: str, retry_after: float | None) -> None:
+        super().__init__(f"{code.name}: {message}")
+        self._code = code
+        self._message = message
+        self.retry_after = retry_after  # seconds, when the server says when to try again
+
+    # The same accessors as grpc.aio.AioRpcError, so callers handle both alike.
+    def code(self) -> grpc.StatusCode:
+        return self._code
+
+    def details(self) -> str:
+        return self._message
+
+
+STATUS_BY_NUMBER = {status.value[0]: status for status in grpc.StatusCode}
+
+
+class MessageSender:
+    """Sends messages as `send_message` actions on one `StreamEvents` stream of the session.
+
+    Many sends may be in flight; they are stored in the order they were
+    made. When the stream breaks, the sender reconnects (with backoff, moving
+    on to the client's next target) and sends again whatever was not
+    answered, with the same client message ids: nothing is stored twice (a
+    message stored before the break is answered with sequence 0).
+    """
+
+    def __init__(self, client: ChatClient, session_id: str) -> None:
+        self.client = client
+        self.session_id = session_id
+        self.reconnects = 0
+        self._count = 0
+        # Unanswered requests, in the order sent: resent in that order after a reconnection.
+        self._unanswered: dict[str, tuple[pb.StreamEventsRequest, asyncio.Future]] = {}
+        self._outgoing: asyncio.Queue | None = None
+        self._runner: asyncio.Task | None = None
+        self._refused_join: SendRefused | None = None  # the session cannot be joined: nothing can be sent
+
+    async def __aenter__(self) -> "MessageSender":
+        self._runner = asyncio.create_task(self._run())
+        return self
+
+    async def __aexit__(self, *exc_info) -> None:
+        await self.close()
+
+    async def send(self, text: str, *, recipient_id: str = "", client_message_id: str | None = None) -> tuple[int, str]:
+        """Send a message; (its event's sequence, its message id) once stored. Raises SendRefused."""
+        if self._refused_join is not None:
+            raise self._refused_join
+        if self._runner is None or self._runner.done():
+            raise RuntimeError("the sender is not open (use `async with client.sender(session_id)`)")
+        self._count += 1
+        action = pb.SendMessageAction(text=text, recipient_id=recipient_id, client_message_id=client_message_id or uuid.uuid4().hex)
+        request = pb.StreamEventsRequest(request_id=f"s{self._count}", send_message=action)
+        answer = asyncio.get_running_loop().create_future()
+        self._unanswered[request.request_id] = (request, answer)
+        if self._outgoing is not None:
+            self._outgoing.put_nowait(request)
+        return await answer
+
+    async def close(self) -> None:
+        if self._runner is not None:
+            self._runner.cancel()
+            await asyncio.gather(self._runner, return_exceptions=True)
+        for _, answer in self._unanswered.values():
+            if not answer.done():
+                answer.set_exception(RuntimeError("the sender was closed before the server answered"))
+        self._unanswered.clear()
+
+    async def _run(self) -> None:
+        failures = 0
+        while True:
+            outgoing: asyncio.Queue = asyncio.Queue()
+            outgoing.put_nowait(pb.StreamEventsRequest(request_id="join", join=pb.JoinSession(session_id=self.session_id)))
+            for request, _ in self._unanswered.values():
+                outgoing.put_nowait(request)
+            self._outgoing = outgoing
+            call = self.client.stub.StreamEvents(_drain(outgoing), metadata=self.client.metadata)
+            try:
+                async for response in call:
+                    failures = 0
+                    for event in response.events:
+                        self._answer(event)
+                    if self._refused_join is not None:
+                        self._fail_all(self._refused_join)
+                        return
+                code = None
+            except grpc.aio.AioRpcError as error:
+                if error.code() in FINAL_CODES:
+                    self._fail_all(error)
+                    return
+                code = error.code()
+            finally:
+                self._outgoing = None
+                call.cancel()
+            delay = self.client._backoff(failures)
+            failures += 1
+            self.reconnects += 1
+            log.info("sending stream of %s ended (%s); reconnecting in %.2f s", self.session_id, code, delay)
+            await asyncio.sleep(delay)
+            if code is not None and code != grpc.StatusCode.RESOURCE_EXHAUSTED:
+                await self.client._next_target()
+
+    def _answer(self, event: pb.Event) -> None:
+        kind = event.WhichOneof("kind")
+        if kind == "action_accepted":
+            entry = self._unanswered.pop(event.action_accepted.request_id, None)
+            if entry is not None and not entry[1].done():
+                entry[1].set_result((event.action_accepted.sequence, event.action_accepted.message_id))
+        elif kind == "error":
+            retry = event.error.retry_delay.ToTimedelta().total_seconds() if event.error.HasField("retry_delay") else None
+            refused = SendRefused(STATUS_BY_NUMBER.get(event.error.code, grpc.StatusCode.UNKNOWN), event.error.message, retry)
+            if event.error.request_id == "join":
+                self._refused_join = refused
+                return
+            entry = self._unanswered.pop(event.error.request_id, None)
+            if entry is not None and not entry[1].done():
+                entry[1].set_exception(refused)
+
+    def _fail_all(self, error: Exception) -> None:
+        for _, answer in self._unanswered.values():
+            if not answer.done():
+                answer.set_exception(error)
+        self._unanswered.clear()
+
+
+async def _drain(queue: asyncio.Queue):
+    while True:
+        yield await queue.get()

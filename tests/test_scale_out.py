@@ -108,6 +108,24 @@ async def test_clients_on_three_processes_see_the_same_events_in_the_same_order(
         await sender.close()
 
 
+async def test_a_sender_moves_to_another_process_when_its_process_dies_and_stores_each_message_once(start_cluster, session):
+    doomed, survivor = await start_cluster(2)
+    watcher = Collector(ChatClient(survivor.target, token("teacher", "instructor")), session)
+    await watcher.wait_for(lambda events: events, "the join")
+    client = ChatClient([doomed.target, survivor.target], token("announcer", "instructor"), initial_backoff=0.05)
+    async with client.sender(session) as sender:
+        before = await asyncio.gather(*(sender.send(f"before {n}") for n in range(10)))
+        await doomed.kill()
+        after = await asyncio.gather(*(sender.send(f"after {n}") for n in range(10)))
+    assert sender.reconnects >= 1 and client.target == survivor.target
+    assert [sequence for sequence, _ in after] == sorted(sequence for sequence, _ in after)
+    await watcher.wait_for(lambda events: len(watcher.texts()) >= 20, "all 20 messages")
+    assert watcher.texts() == [f"before {n}" for n in range(10)] + [f"after {n}" for n in range(10)]
+    assert len({message_id for _, message_id in before + after}) == 20
+    await watcher.stop()
+    await client.close()
+
+
 async def test_a_killed_process_clients_resume_on_another_and_miss_nothing(start_cluster, session):
     doomed, survivor = await start_cluster(2)
     watcher = Collector(ChatClient(survivor.target, token("teacher", "instructor")), session)

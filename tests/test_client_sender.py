@@ -1,0 +1,54 @@
+"""ChatClient's sender: messages pipelined on one StreamEvents stream."""
+
+from __future__ import annotations
+
+import asyncio
+
+import grpc
+import pytest
+from sessionchat.v1 import chat_pb2 as pb
+
+from chatsvc.auth import mint_token
+from chatsvc.client import ChatClient, SendRefused
+from tests.helpers import SECRET, Client
+
+SESSION = "client-101"
+
+
+def chat_client(server, user_id: str, role: str = "participant", sessions: list[str] | None = None) -> ChatClient:
+    token = mint_token(secret=SECRET, user_id=user_id, name=user_id.title(), role=role, sessions=sessions)
+    return ChatClient(f"127.0.0.1:{server.port}", token)
+
+
+async def test_a_sender_keeps_many_messages_in_flight_and_they_are_stored_in_the_order_sent(server, alice: Client):
+    async with chat_client(server, "svc", "instructor") as client, client.sender(SESSION) as sender:
+        answers = await asyncio.gather(*(sender.send(f"notice {n}") for n in range(30)))
+    sequences = [sequence for sequence, _ in answers]
+    assert sequences == sorted(sequences) and len(set(sequences)) == 30
+    history = await alice.call("ListMessages", pb.ListMessagesRequest(session_id=SESSION, page_size=100))
+    stored = {message.message_id: message.text for message in history.messages}
+    assert [stored[message_id] for _, message_id in answers] == [f"notice {n}" for n in range(30)]
+
+
+async def test_a_refused_message_raises_with_the_status_and_the_sender_goes_on(server):
+    async with chat_client(server, "bob") as client, client.sender(SESSION) as sender:
+        with pytest.raises(SendRefused) as refused:
+            await sender.send("   ")
+        assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        sequence, _ = await sender.send("a real question")
+        assert sequence > 0
+        # The participant's rate limit (5 per 10 s) answers with a retry delay.
+        for n in range(4):
+            await sender.send(f"more {n}")
+        with pytest.raises(SendRefused) as limited:
+            await sender.send("one too many")
+        assert limited.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED and limited.value.retry_after > 0
+
+
+async def test_a_session_the_token_does_not_allow_refuses_every_send(server):
+    async with chat_client(server, "bob", sessions=["other-class"]) as client, client.sender(SESSION) as sender:
+        with pytest.raises(SendRefused) as refused:
+            await sender.send("hello")
+        assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
+        with pytest.raises(SendRefused):
+            await sender.send("again")
