@@ -1,8 +1,9 @@
-"""Overload: a session's queue of messages waiting to be stored is bounded.
+"""A busy database: messages queue (a stream keeps sending meanwhile), and the queue is bounded.
 
 Past `max_sends_in_flight`, a send is refused with RESOURCE_EXHAUSTED and a
 retry delay, instead of waiting without limit; nothing of it is stored, and
-the messages already waiting are all stored.
+the messages already waiting are all stored. A stream's messages are queued
+without waiting for each to be stored, and stored in the order sent.
 """
 
 from __future__ import annotations
