@@ -92,8 +92,8 @@ class SessionChatServicer:
                 await _settle(sending, keep=MAX_PIPELINED_SENDS - 1)
                 try:
                     queued = await queue_send(self.service, opening.principal, session_id, request)
-                except ChatError as error:
-                    opening.subscriber.deliver(0, self.service.rejected(session_id, request.request_id, error))
+                except Exception as error:
+                    self._refuse(opening, request, error)
                     continue
                 sending.append(asyncio.ensure_future(self._answer(opening, request, stored_message(queued))))
             await _settle(sending, keep=0)
@@ -103,16 +103,20 @@ class SessionChatServicer:
 
     async def _answer(self, opening: StreamOpening, request: pb.StreamEventsRequest, outcome) -> None:
         """Await an action's (sequence, message id) and answer it; a refusal is an error event."""
-        session_id = opening.subscriber.session_id
         try:
             sequence, message_id = await outcome
-            reply = self.service.accepted(session_id, request.request_id, sequence, message_id)
-        except ChatError as error:
-            reply = self.service.rejected(session_id, request.request_id, error)
-        except Exception:
-            log.exception("action %s failed", request.WhichOneof("action"))
-            reply = self.service.rejected(session_id, request.request_id, ChatError(ErrorCode.INTERNAL, "internal error"))
-        opening.subscriber.deliver(0, reply)
+        except Exception as error:
+            self._refuse(opening, request, error)
+            return
+        session_id = opening.subscriber.session_id
+        opening.subscriber.deliver(0, self.service.accepted(session_id, request.request_id, sequence, message_id))
+
+    def _refuse(self, opening: StreamOpening, request: pb.StreamEventsRequest, error: Exception) -> None:
+        """Answer an action with an error event; anything but a ChatError is an internal error."""
+        if not isinstance(error, ChatError):
+            log.error("action %s failed", request.WhichOneof("action"), exc_info=error)
+            error = ChatError(ErrorCode.INTERNAL, "internal error")
+        opening.subscriber.deliver(0, self.service.rejected(opening.subscriber.session_id, request.request_id, error))
 
     # ------------------------------------------------------------ messages and presence
 
