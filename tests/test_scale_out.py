@@ -45,6 +45,13 @@ async def start_cluster(tmp_path, postgres_url, redis_server):
         await process.kill()
 
 
+async def watching(session: str, *, through: ServerProcess) -> "Collector":
+    """The instructor's ChatClient following the session through one process, once joined."""
+    watcher = Collector(ChatClient(through.target, token("teacher", "instructor")), session)
+    await watcher.wait_for(lambda events: events, "the join")
+    return watcher
+
+
 class Collector:
     """Consumes a ChatClient's events in the background."""
 
@@ -110,8 +117,7 @@ async def test_clients_on_three_processes_see_the_same_events_in_the_same_order(
 
 async def test_a_sender_moves_to_another_process_when_its_process_dies_and_stores_each_message_once(start_cluster, session):
     doomed, survivor = await start_cluster(2)
-    watcher = Collector(ChatClient(survivor.target, token("teacher", "instructor")), session)
-    await watcher.wait_for(lambda events: events, "the join")
+    watcher = await watching(session, through=survivor)
     client = ChatClient([doomed.target, survivor.target], token("announcer", "instructor"), initial_backoff=0.05)
     async with client.sender(session) as sender:
         before = await asyncio.gather(*(sender.send(f"before {n}") for n in range(10)))
@@ -128,8 +134,7 @@ async def test_a_sender_moves_to_another_process_when_its_process_dies_and_store
 
 async def test_a_killed_process_clients_resume_on_another_and_miss_nothing(start_cluster, session):
     doomed, survivor = await start_cluster(2)
-    watcher = Collector(ChatClient(survivor.target, token("teacher", "instructor")), session)
-    await watcher.wait_for(lambda events: events, "the join")
+    watcher = await watching(session, through=survivor)
     roaming = Collector(ChatClient([doomed.target, survivor.target], token("bob"), initial_backoff=0.05), session)
     await roaming.wait_for(lambda events: events, "the join")
     # carol is online only through the process that will die.
@@ -165,8 +170,7 @@ async def test_a_killed_process_clients_resume_on_another_and_miss_nothing(start
 
 async def test_presence_and_joins_are_shared_across_processes(start_cluster, session):
     first, second = await start_cluster(2)
-    watcher = Collector(ChatClient(second.target, token("teacher", "instructor")), session)
-    await watcher.wait_for(lambda events: events, "the join")
+    watcher = await watching(session, through=second)
     joiner = Client(first.target, "bob", token=token("bob"))
     stream = joiner.subscribe(session)
     snapshot = (await stream.next("stream_started")).stream_started.snapshot
@@ -217,8 +221,7 @@ async def test_a_redis_restart_loses_no_event(start_cluster, restartable_redis, 
 
 async def test_typing_is_shared_across_processes(start_cluster, session):
     first, second = await start_cluster(2)
-    watcher = Collector(ChatClient(second.target, token("teacher", "instructor")), session)
-    await watcher.wait_for(lambda events: events, "the join")
+    watcher = await watching(session, through=second)
     via_first, via_second = Client(first.target, "bob", token=token("bob")), Client(second.target, "bob", token=token("bob"))
     await via_first.send(session, "hello")
 
