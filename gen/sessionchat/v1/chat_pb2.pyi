@@ -225,16 +225,18 @@ class SessionSnapshot(_message.Message):
     def __init__(self, as_of_sequence: _Optional[int] = ..., online: _Optional[_Iterable[_Union[Participant, _Mapping]]] = ..., recent_messages: _Optional[_Iterable[_Union[ChatMessage, _Mapping]]] = ..., raised_hands: _Optional[_Iterable[_Union[RaisedHand, _Mapping]]] = ..., pinned_messages: _Optional[_Iterable[_Union[ChatMessage, _Mapping]]] = ..., active_mutes: _Optional[_Iterable[_Union[Mute, _Mapping]]] = ..., my_mute: _Optional[_Union[Mute, _Mapping]] = ..., policy: _Optional[_Union[ChatPolicy, _Mapping]] = ...) -> None: ...
 
 class StreamStarted(_message.Message):
-    __slots__ = ("you", "recovered", "snapshot", "resume_from_sequence")
+    __slots__ = ("you", "recovered", "snapshot", "resume_from_sequence", "token_expire_time")
     YOU_FIELD_NUMBER: _ClassVar[int]
     RECOVERED_FIELD_NUMBER: _ClassVar[int]
     SNAPSHOT_FIELD_NUMBER: _ClassVar[int]
     RESUME_FROM_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_EXPIRE_TIME_FIELD_NUMBER: _ClassVar[int]
     you: Participant
     recovered: bool
     snapshot: SessionSnapshot
     resume_from_sequence: int
-    def __init__(self, you: _Optional[_Union[Participant, _Mapping]] = ..., recovered: _Optional[bool] = ..., snapshot: _Optional[_Union[SessionSnapshot, _Mapping]] = ..., resume_from_sequence: _Optional[int] = ...) -> None: ...
+    token_expire_time: _timestamp_pb2.Timestamp
+    def __init__(self, you: _Optional[_Union[Participant, _Mapping]] = ..., recovered: _Optional[bool] = ..., snapshot: _Optional[_Union[SessionSnapshot, _Mapping]] = ..., resume_from_sequence: _Optional[int] = ..., token_expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class MessageDeleted(_message.Message):
     __slots__ = ("message_id", "deleted_by")
@@ -383,7 +385,7 @@ class JoinSession(_message.Message):
     def __init__(self, session_id: _Optional[str] = ..., last_sequence: _Optional[int] = ...) -> None: ...
 
 class StreamEventsRequest(_message.Message):
-    __slots__ = ("request_id", "join", "send_message", "add_reaction", "remove_reaction", "raise_hand", "lower_hand", "acknowledge_hand", "set_typing", "delete_message", "mute_user", "unmute_user", "pin_message", "unpin_message")
+    __slots__ = ("request_id", "join", "send_message", "add_reaction", "remove_reaction", "raise_hand", "lower_hand", "acknowledge_hand", "set_typing", "delete_message", "mute_user", "unmute_user", "pin_message", "unpin_message", "refresh_token")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     JOIN_FIELD_NUMBER: _ClassVar[int]
     SEND_MESSAGE_FIELD_NUMBER: _ClassVar[int]
@@ -398,6 +400,7 @@ class StreamEventsRequest(_message.Message):
     UNMUTE_USER_FIELD_NUMBER: _ClassVar[int]
     PIN_MESSAGE_FIELD_NUMBER: _ClassVar[int]
     UNPIN_MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    REFRESH_TOKEN_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     join: JoinSession
     send_message: SendMessageAction
@@ -412,7 +415,14 @@ class StreamEventsRequest(_message.Message):
     unmute_user: UnmuteAction
     pin_message: MessageAction
     unpin_message: MessageAction
-    def __init__(self, request_id: _Optional[str] = ..., join: _Optional[_Union[JoinSession, _Mapping]] = ..., send_message: _Optional[_Union[SendMessageAction, _Mapping]] = ..., add_reaction: _Optional[_Union[ReactionAction, _Mapping]] = ..., remove_reaction: _Optional[_Union[ReactionAction, _Mapping]] = ..., raise_hand: _Optional[_Union[HandAction, _Mapping]] = ..., lower_hand: _Optional[_Union[HandAction, _Mapping]] = ..., acknowledge_hand: _Optional[_Union[HandAction, _Mapping]] = ..., set_typing: _Optional[_Union[TypingAction, _Mapping]] = ..., delete_message: _Optional[_Union[MessageAction, _Mapping]] = ..., mute_user: _Optional[_Union[MuteAction, _Mapping]] = ..., unmute_user: _Optional[_Union[UnmuteAction, _Mapping]] = ..., pin_message: _Optional[_Union[MessageAction, _Mapping]] = ..., unpin_message: _Optional[_Union[MessageAction, _Mapping]] = ...) -> None: ...
+    refresh_token: RefreshTokenAction
+    def __init__(self, request_id: _Optional[str] = ..., join: _Optional[_Union[JoinSession, _Mapping]] = ..., send_message: _Optional[_Union[SendMessageAction, _Mapping]] = ..., add_reaction: _Optional[_Union[ReactionAction, _Mapping]] = ..., remove_reaction: _Optional[_Union[ReactionAction, _Mapping]] = ..., raise_hand: _Optional[_Union[HandAction, _Mapping]] = ..., lower_hand: _Optional[_Union[HandAction, _Mapping]] = ..., acknowledge_hand: _Optional[_Union[HandAction, _Mapping]] = ..., set_typing: _Optional[_Union[TypingAction, _Mapping]] = ..., delete_message: _Optional[_Union[MessageAction, _Mapping]] = ..., mute_user: _Optional[_Union[MuteAction, _Mapping]] = ..., unmute_user: _Optional[_Union[UnmuteAction, _Mapping]] = ..., pin_message: _Optional[_Union[MessageAction, _Mapping]] = ..., unpin_message: _Optional[_Union[MessageAction, _Mapping]] = ..., refresh_token: _Optional[_Union[RefreshTokenAction, _Mapping]] = ...) -> None: ...
+
+class RefreshTokenAction(_message.Message):
+    __slots__ = ("token",)
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    token: str
+    def __init__(self, token: _Optional[str] = ...) -> None: ...
 
 class SendMessageAction(_message.Message):
     __slots__ = ("text", "recipient_id", "client_message_id", "reply_to_message_id")
@@ -471,10 +481,12 @@ class UnmuteAction(_message.Message):
     def __init__(self, user_id: _Optional[str] = ...) -> None: ...
 
 class StreamEventsResponse(_message.Message):
-    __slots__ = ("events",)
+    __slots__ = ("events", "previous_sequence")
     EVENTS_FIELD_NUMBER: _ClassVar[int]
+    PREVIOUS_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     events: _containers.RepeatedCompositeFieldContainer[Event]
-    def __init__(self, events: _Optional[_Iterable[_Union[Event, _Mapping]]] = ...) -> None: ...
+    previous_sequence: int
+    def __init__(self, events: _Optional[_Iterable[_Union[Event, _Mapping]]] = ..., previous_sequence: _Optional[int] = ...) -> None: ...
 
 class SubscribeRequest(_message.Message):
     __slots__ = ("session_id", "last_sequence")
@@ -485,10 +497,12 @@ class SubscribeRequest(_message.Message):
     def __init__(self, session_id: _Optional[str] = ..., last_sequence: _Optional[int] = ...) -> None: ...
 
 class SubscribeResponse(_message.Message):
-    __slots__ = ("events",)
+    __slots__ = ("events", "previous_sequence")
     EVENTS_FIELD_NUMBER: _ClassVar[int]
+    PREVIOUS_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     events: _containers.RepeatedCompositeFieldContainer[Event]
-    def __init__(self, events: _Optional[_Iterable[_Union[Event, _Mapping]]] = ...) -> None: ...
+    previous_sequence: int
+    def __init__(self, events: _Optional[_Iterable[_Union[Event, _Mapping]]] = ..., previous_sequence: _Optional[int] = ...) -> None: ...
 
 class SendMessageRequest(_message.Message):
     __slots__ = ("session_id", "text", "recipient_id", "client_message_id", "reply_to_message_id")
