@@ -183,7 +183,7 @@ async def serve(settings: Settings, web=None) -> int:
 
 
 def run_envoy_config(args: argparse.Namespace) -> int:
-    from chatsvc.web.gateway import render_envoy_config
+    from chatsvc.web.envoy_config import render_envoy_config
 
     print(
         render_envoy_config(
