@@ -18,6 +18,7 @@ from chatsvc.auth import Principal, Role
 from chatsvc.clock import Clock
 from chatsvc.config import Settings
 from chatsvc.domain import validation, views
+from chatsvc.domain.deleted_text import without_deleted_text
 from chatsvc.domain.errors import ChatError, ErrorCode, denied, invalid, not_found
 from chatsvc.domain.events import EventWriter, notice
 from chatsvc.domain.export import ChatExport
@@ -391,7 +392,10 @@ class ChatService:
                     viewer_id=principal.user_id,
                     is_instructor=principal.is_instructor,
                 )
-                return newest, [frame(payload) for _, payload in missed], None
+                # Stored events carry text as it was when sent: none of a since-deleted message goes out again.
+                deleted = repo.deleted_messages(db, session_id) if missed else {}
+                payloads = without_deleted_text([payload for _, payload in missed], deleted)
+                return newest, [frame(payload) for payload in payloads], None
             return newest, None, self._snapshot(db, principal, session_id, newest, now)
 
         async with self.database.lock(session_id):
