@@ -137,7 +137,11 @@ def test_events_that_mention_no_deleted_message_are_passed_on_as_stored_bytes():
     kept = pb.Event(sequence=1, message_posted=pb.ChatMessage(message_id="a" * 32, text="fine")).SerializeToString()
     gone = pb.Event(sequence=2, message_posted=pb.ChatMessage(message_id="b" * 32, text=SECRET)).SerializeToString()
     assert without_deleted_text([kept, gone], {})[1] is gone  # nothing deleted: nothing decoded
-    first, second = without_deleted_text([kept, gone], {"b" * 32: datetime(2026, 1, 1, tzinfo=timezone.utc)})
-    assert first is kept
-    redacted = pb.Event.FromString(second).message_posted
-    assert redacted.deleted and redacted.text == "" and redacted.delete_time.seconds > 0
+    when = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    few = {"b" * 32: when}  # searched for in the bytes
+    many = {**few, **{f"{n}" * 32: when for n in range(8)}}  # each event decoded instead
+    for deleted in (few, many):
+        first, second = without_deleted_text([kept, gone], deleted)
+        assert first is kept
+        redacted = pb.Event.FromString(second).message_posted
+        assert redacted.deleted and redacted.text == "" and redacted.delete_time.seconds > 0

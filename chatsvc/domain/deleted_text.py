@@ -16,9 +16,10 @@ from sessionchat.v1 import chat_pb2 as pb
 
 from chatsvc.domain import views
 
-# Past this many deleted messages, decoding each event is cheaper than
-# searching its bytes for every deleted id.
-MAX_IDS_SEARCHED = 32
+# Past this many deleted messages, decoding each event (~0.7 µs for a 200-byte
+# message_posted) is cheaper than searching its bytes for every deleted id
+# (~0.15 µs per id).
+MAX_IDS_SEARCHED = 4
 
 
 def without_deleted_text(payloads: Sequence[bytes], deleted: Mapping[str, datetime]) -> list[bytes]:
