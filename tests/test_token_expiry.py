@@ -124,3 +124,48 @@ class TestRefresh:
         assert expiry_of(started) > time.time()
         clock.advance(seconds=61)
         assert (await stream.ended()).details() == EXPIRED
+
+
+class TestStreamTokensAlone:
+    """The expiry rules without a server: a FakeClock and subscribers."""
+
+    @staticmethod
+    def tokens(clock: FakeClock):
+        from chatsvc.auth import Principal, Role, TokenVerifier
+        from chatsvc.domain.stream_tokens import StreamTokens
+        from chatsvc.fanout.hub import Subscriber
+
+        verifier = TokenVerifier(secret=SECRET, now=lambda: clock.now().timestamp())
+        bob = Principal("bob", "Bob", Role.PARTICIPANT)
+        subscriber = Subscriber(SESSION, "bob", False, max_pending=10, batch_bytes=1024)
+        watch = StreamTokens(lambda t: verifier.verify_expiring(t, remember=False), clock, check_seconds=3600)
+        return watch, bob, subscriber
+
+    async def test_an_action_after_the_expiry_is_refused_before_any_sweep_and_the_stream_ends(self, clock):
+        from chatsvc.domain.errors import ChatError, ErrorCode
+        from chatsvc.fanout.hub import StreamEnded
+
+        watch, _, subscriber = self.tokens(clock)
+        watch.watch(subscriber, clock.now().timestamp() + 60)
+        watch.check(subscriber)  # in time: nothing happens
+        clock.advance(seconds=61)
+        with pytest.raises(ChatError) as caught:
+            watch.check(subscriber)
+        assert caught.value.code == ErrorCode.UNAUTHENTICATED and caught.value.message == EXPIRED
+        with pytest.raises(StreamEnded) as ended:
+            await subscriber.next_batch()
+        assert ended.value.message == EXPIRED
+        watch.close()
+
+    async def test_a_refresh_never_shortens_a_stream_and_a_closed_stream_is_forgotten(self, clock):
+        watch, bob, subscriber = self.tokens(clock)
+        watch.watch(subscriber, clock.now().timestamp() + 600)
+        watch.refresh(subscriber, bob, token("bob", 60))
+        clock.advance(seconds=61)
+        watch.end_expired()
+        watch.check(subscriber)  # the longer expiry still holds
+        watch.forget(subscriber)
+        clock.advance(seconds=600)
+        watch.end_expired()
+        watch.check(subscriber)  # nothing is held for a stream that closed
+        watch.close()
