@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -102,10 +103,17 @@ class TokenVerifier:
         return principal_from_claims(claims), float(claims["exp"])
 
 
+# C0, DEL and C1 controls: a user id or name holding one could not be stored alike on
+# SQLite and PostgreSQL (which refuses NUL).
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
 def principal_from_claims(claims: dict) -> Principal:
     user_id = claims.get("sub")
     if not isinstance(user_id, str) or not user_id.strip() or len(user_id) > MAX_USER_ID_LENGTH:
         raise unauthenticated("token 'sub' must be a user id of 1 to 128 characters")
+    if CONTROL_CHARACTERS.search(user_id) or CONTROL_CHARACTERS.search(str(claims.get("name") or "")):
+        raise unauthenticated("token 'sub' and 'name' must not contain control characters")
     try:
         role = Role(claims.get("role"))
     except ValueError:

@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 import re
+import secrets
+
+from google.protobuf.descriptor import FieldDescriptor
+from google.protobuf.message import Message
 
 from chatsvc.domain.errors import invalid
 
@@ -57,9 +63,86 @@ def page_size(value: int) -> int:
     return min(value or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
 
 
+# ------------------------------------------------------------ every string field of a request
+
+# Characters no stored text may hold: C0 controls (NUL among them: PostgreSQL refuses it,
+# SQLite stored it), DEL and C1 controls. Message text may keep line breaks and tabs.
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+TEXT_CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# Fields holding free text (controls other than line breaks and tabs refused).
+TEXT_FIELDS = frozenset({"text"})
+# The longest value of each string field, by field name; any other string field: MAX_ID_LENGTH.
+# Ids fit their 128-character columns; a JWT of a few claims is well under 8 KB.
+MAX_ID_LENGTH = 128
+FIELD_LIMITS = {
+    "reason": 500,
+    "emoji": 32,
+    "page_token": 512,
+    "token": 8192,
+}
+
+
+# Message text's own limit (a setting) is checked by `message_text` after trimming; this
+# outer bound only keeps a huge value from being scanned.
+MAX_TEXT_FIELD_LENGTH = 65536
+
+
+def request_fields(request: Message, prefix: str = "") -> None:
+    """Refuse a request with a control character or an over-long value in any string field.
+
+    Run on every request of every RPC and stream action before anything else, so that
+    what the database would refuse never reaches a batch, and both backends store the same.
+    """
+    for field, value in request.ListFields():
+        name = prefix + field.name
+        if field.type == FieldDescriptor.TYPE_MESSAGE:
+            values = value if field.is_repeated else [value]
+            for item in values:
+                request_fields(item, name + ".")
+        elif field.type == FieldDescriptor.TYPE_STRING:
+            values = value if field.is_repeated else [value]
+            for item in values:
+                string_field(name, field.name, item)
+
+
+def string_field(name: str, short_name: str, value: str) -> None:
+    is_text = short_name in TEXT_FIELDS
+    limit = MAX_TEXT_FIELD_LENGTH if is_text else FIELD_LIMITS.get(short_name, MAX_ID_LENGTH)
+    if len(value) > limit:
+        raise invalid(f"{name} is {len(value)} characters long; the limit is {limit}")
+    found = (TEXT_CONTROL_CHARACTERS if is_text else CONTROL_CHARACTERS).search(value)
+    if found:
+        allowed = "; only line breaks and tabs are allowed" if is_text else ""
+        raise invalid(
+            f"{name} contains the control character U+{ord(found.group()):04X} at position {found.start()}{allowed}"
+        )
+
+
+# ------------------------------------------------------------ page tokens
+
+# Page tokens are signed: a client can only hand back what the server gave it, so a crafted
+# position (not a number, 10**30, nested JSON) never reaches a query. The key derives from
+# the JWT secret, so tokens survive a restart and work on every process of a deployment;
+# without a shared secret (RS256 public key) the key is random per process.
+_page_token_key = secrets.token_bytes(32)
+SIGNATURE_BYTES = 16
+INVALID_PAGE_TOKEN = "page_token is not valid for this request; start again without it"
+
+
+def sign_page_tokens_with(secret: str | None) -> None:
+    """Derive the page-token key from the server's JWT secret (random per process without one)."""
+    global _page_token_key
+    if secret:
+        _page_token_key = hmac.new(secret.encode(), b"sessionchat page tokens", hashlib.sha256).digest()
+
+
+def _signature(raw: bytes) -> bytes:
+    return hmac.new(_page_token_key, raw, hashlib.sha256).digest()[:SIGNATURE_BYTES]
+
+
 def encode_page_token(kind: str, session: str, position: str | int) -> str:
     raw = json.dumps({"k": kind, "s": session, "p": position}, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return base64.urlsafe_b64encode(_signature(raw) + raw).decode().rstrip("=")
 
 
 def decode_page_token(token: str, kind: str, session: str) -> str | int | None:
@@ -67,10 +150,13 @@ def decode_page_token(token: str, kind: str, session: str) -> str | int | None:
     if not token:
         return None
     try:
-        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-        data = json.loads(raw)
-        if data["k"] == kind and data["s"] == session:
-            return data["p"]
-    except (ValueError, KeyError, TypeError):
-        pass
-    raise invalid("page_token is not valid for this request; start again without it")
+        signed = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+    except ValueError:
+        raise invalid(INVALID_PAGE_TOKEN) from None
+    signature, raw = signed[:SIGNATURE_BYTES], signed[SIGNATURE_BYTES:]
+    if not hmac.compare_digest(signature, _signature(raw)):
+        raise invalid(INVALID_PAGE_TOKEN)
+    data = json.loads(raw)  # signed by this server: its own JSON
+    if data.get("k") != kind or data.get("s") != session:
+        raise invalid(INVALID_PAGE_TOKEN)
+    return data["p"]

@@ -11,6 +11,7 @@ asyncio driver does (that hopping cost a message ~13 ms of CPU; see README
 from __future__ import annotations
 
 import asyncio
+import errno
 import functools
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -20,6 +21,7 @@ from typing import TypeVar
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlmodel import Session
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
@@ -146,3 +148,13 @@ class Database:
     async def _on_thread(self, function: Callable[..., T], *args) -> T:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._threads, functools.partial(function, *args))
+
+
+def storage_unavailable(error: BaseException) -> bool:
+    """Whether an error means the database cannot be written now (connection lost or refused,
+    disk full, I/O error, locked) rather than that this request is wrong: waiting may help."""
+    if isinstance(error, OperationalError | InterfaceError):
+        return True
+    if isinstance(error, DBAPIError) and error.connection_invalidated:
+        return True
+    return isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EIO, errno.EDQUOT)

@@ -12,9 +12,10 @@ import inspect
 import grpc
 
 from chatsvc.auth import Principal, TokenVerifier
+from chatsvc.domain import validation
 from chatsvc.domain.errors import ChatError, unauthenticated
 from chatsvc.fanout.hub import StreamEnded
-from chatsvc.transport.errors import chat_error_status, to_status
+from chatsvc.transport.errors import as_chat_error, chat_error_status, to_status
 
 
 _principal: contextvars.ContextVar[Principal] = contextvars.ContextVar("principal")
@@ -36,12 +37,16 @@ def current_token_expiry() -> float:
     return _token_expiry.get()
 
 
-def _wrap_handler(handler: grpc.RpcMethodHandler, before, on_error) -> grpc.RpcMethodHandler:
+def _wrap_handler(handler: grpc.RpcMethodHandler, before, on_error, method: str) -> grpc.RpcMethodHandler:
     """The same handler whose behavior runs `before(context, repeated=...)` first and maps errors.
 
     `repeated` is true for unary calls, which a client makes again and again
     with the same token; a stream is authenticated once for its whole life.
+    A single request (unary and server-streaming calls) has its string fields
+    checked here; a bidi stream checks each action (servicer). Every exception
+    becomes a status here: none falls through to grpc as UNKNOWN with its text.
     """
+    single_request = handler.request_streaming is False
 
     def wrap(behavior, repeated: bool = False):
         if behavior is None:
@@ -51,19 +56,27 @@ def _wrap_handler(handler: grpc.RpcMethodHandler, before, on_error) -> grpc.RpcM
             async def generator(request, context):
                 try:
                     await before(context, repeated=repeated)
+                    if single_request:
+                        validation.request_fields(request)
                     async for response in behavior(request, context):
                         yield response
-                except (ChatError, StreamEnded) as error:
-                    await on_error(error, context)
+                except grpc.aio.AbortError:
+                    raise
+                except Exception as error:
+                    await on_error(error, context, method)
 
             return generator
 
         async def coroutine(request, context):
             try:
                 await before(context, repeated=repeated)
+                if single_request:
+                    validation.request_fields(request)
                 return await behavior(request, context)
-            except (ChatError, StreamEnded) as error:
-                await on_error(error, context)
+            except grpc.aio.AbortError:
+                raise
+            except Exception as error:
+                await on_error(error, context, method)
 
         return coroutine
 
@@ -75,10 +88,12 @@ def _wrap_handler(handler: grpc.RpcMethodHandler, before, on_error) -> grpc.RpcM
     )
 
 
-async def _abort(error: ChatError | StreamEnded, context: grpc.aio.ServicerContext) -> None:
-    if isinstance(error, ChatError):
-        await context.abort_with_status(chat_error_status(error))
-    await context.abort_with_status(to_status(error.code, error.message))
+async def _abort(error: Exception, context: grpc.aio.ServicerContext, method: str) -> None:
+    if isinstance(error, StreamEnded):
+        await context.abort_with_status(to_status(error.code, error.message))
+    if context.done():
+        raise error  # the call is over (the client left): nobody to answer
+    await context.abort_with_status(chat_error_status(as_chat_error(error, method)))
 
 
 class AuthInterceptor(grpc.aio.ServerInterceptor):
@@ -99,7 +114,7 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         if wrapped is None:
             if len(self._wrapped) >= MAX_WRAPPED_HANDLERS:  # handlers made per call: do not grow
                 self._wrapped.clear()
-            wrapped = self._wrapped[handler] = _wrap_handler(handler, self._authenticate, _abort)
+            wrapped = self._wrapped[handler] = _wrap_handler(handler, self._authenticate, _abort, handler_call_details.method)
         return wrapped
 
     async def _authenticate(self, context: grpc.aio.ServicerContext, *, repeated: bool) -> None:

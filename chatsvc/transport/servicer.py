@@ -9,10 +9,12 @@ from collections import deque
 import grpc
 from sessionchat.v1 import chat_pb2 as pb
 
-from chatsvc.domain.errors import ChatError, ErrorCode, invalid
+from chatsvc.domain import validation
+from chatsvc.domain.errors import ChatError, invalid
 from chatsvc.domain.service import ChatService, StreamOpening, unimplemented
 from chatsvc.fanout.codec import batches
 from chatsvc.transport.actions import MAX_PIPELINED_SENDS, perform, queue_send, stored_message
+from chatsvc.transport.errors import as_chat_error
 from chatsvc.transport.interceptors import current_principal, current_token_expiry
 
 log = logging.getLogger(__name__)
@@ -54,10 +56,12 @@ class SessionChatServicer:
             try:
                 if request.WhichOneof("action") != "join":
                     raise invalid("the first request on a stream must be 'join'")
+                validation.request_fields(request)
                 join = request.join
                 return await self.service.open_stream(principal, join.session_id, join.last_sequence, token_expires)
             except ChatError as error:
-                await context.write(self.service.rejected(request.join.session_id, request.request_id, error))
+                request_id = request.request_id[: validation.MAX_ID_LENGTH]
+                await context.write(self.service.rejected(request.join.session_id[: validation.MAX_ID_LENGTH], request_id, error))
         return None
 
     async def _write_events(self, opening: StreamOpening, context) -> None:
@@ -88,6 +92,11 @@ class SessionChatServicer:
         try:
             async for request in requests:
                 kind = request.WhichOneof("action")
+                try:
+                    validation.request_fields(request)
+                except ChatError as error:
+                    self._refuse(opening, request, error)
+                    continue
                 if kind == "refresh_token":  # answered at once, even while messages are being stored
                     await self._answer(opening, request, self._refresh_token(opening, request.refresh_token.token))
                     continue
@@ -133,11 +142,10 @@ class SessionChatServicer:
         opening.subscriber.deliver(0, self.service.accepted(session_id, request.request_id, sequence, message_id))
 
     def _refuse(self, opening: StreamOpening, request: pb.StreamEventsRequest, error: Exception) -> None:
-        """Answer an action with an error event; anything but a ChatError is an internal error."""
-        if not isinstance(error, ChatError):
-            log.error("action %s failed", request.WhichOneof("action"), exc_info=error)
-            error = ChatError(ErrorCode.INTERNAL, "internal error")
-        opening.subscriber.deliver(0, self.service.rejected(opening.subscriber.session_id, request.request_id, error))
+        """Answer an action with an error event (anything but a ChatError as the transport maps it)."""
+        error = as_chat_error(error, f"stream action {request.WhichOneof('action')}")
+        request_id = request.request_id[: validation.MAX_ID_LENGTH]  # echoed even when itself refused
+        opening.subscriber.deliver(0, self.service.rejected(opening.subscriber.session_id, request_id, error))
 
     # ------------------------------------------------------------ messages and presence
 
