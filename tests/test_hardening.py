@@ -145,3 +145,39 @@ async def test_an_unexpected_failure_is_internal_with_an_error_id_that_is_in_the
     error_id = re.search(r"error id ([0-9a-f]{12})", error.details()).group(1)
     assert "audit_log" not in error.details() and "Error" not in error.details()
     assert any(error_id in record.getMessage() and record.exc_info for record in caplog.records)
+
+
+def refuse_poison_in_database(settings, backend: str) -> None:
+    """A real refusal by the database for one value that validation lets through: a trigger."""
+    engine = create_engine(sync_database_url(settings.database_url))
+    with engine.begin() as connection:
+        if backend == "sqlite":
+            connection.execute(text(
+                "create trigger refuse_poison before insert on messages when new.text = 'poison' "
+                "begin select raise(abort, 'poison refused'); end"
+            ))
+        else:
+            connection.execute(text(
+                "create function refuse_poison() returns trigger language plpgsql as $$ begin "
+                "if new.text = 'poison' then raise exception 'poison refused'; end if; return new; end $$"
+            ))
+            connection.execute(text(
+                "create trigger refuse_poison before insert on messages for each row execute function refuse_poison()"
+            ))
+    engine.dispose()
+
+
+async def test_a_message_the_database_refuses_fails_alone_and_its_batch_neighbours_are_stored(server, settings, backend, alice):
+    await alice.send(SESSION, "session exists")
+    refuse_poison_in_database(settings, backend)
+    from chatsvc.auth import Principal, Role
+
+    principal = Principal("alice", "Alice", Role.INSTRUCTOR)
+    service = server.service
+    texts = [f"neighbour {n}" for n in range(10)] + ["poison"] + [f"neighbour {n}" for n in range(10, 20)]
+    # Queued without waiting: they gather into one batch (one transaction) behind the first.
+    futures = [await service.queue_message(principal, SESSION, value) for value in texts]
+    outcomes = await asyncio.gather(*futures, return_exceptions=True)
+    failed = [value for value, outcome in zip(texts, outcomes) if isinstance(outcome, BaseException)]
+    assert failed == ["poison"]
+    assert sorted(stored_texts(settings)) == sorted(["session exists"] + [t for t in texts if t != "poison"])
