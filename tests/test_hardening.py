@@ -179,5 +179,27 @@ async def test_a_message_the_database_refuses_fails_alone_and_its_batch_neighbou
     futures = [await service.queue_message(principal, SESSION, value) for value in texts]
     outcomes = await asyncio.gather(*futures, return_exceptions=True)
     failed = [value for value, outcome in zip(texts, outcomes) if isinstance(outcome, BaseException)]
-    assert failed == ["poison"]
+    assert failed == ["poison"], [repr(o) for o in outcomes]
     assert sorted(stored_texts(settings)) == sorted(["session exists"] + [t for t in texts if t != "poison"])
+
+
+def test_page_tokens_are_refused_when_signed_with_another_key_or_for_another_request():
+    from chatsvc.domain import validation
+    from chatsvc.domain.errors import ChatError
+
+    validation.sign_page_tokens_with("one secret of at least thirty-two bytes!")
+    token = validation.encode_page_token("before", SESSION, 42)
+    assert validation.decode_page_token(token, "before", SESSION) == 42
+    for kind, session in [("after", SESSION), ("before", "another-session")]:
+        with pytest.raises(ChatError):
+            validation.decode_page_token(token, kind, session)
+    validation.sign_page_tokens_with("another secret of at least thirty-two bytes")
+    with pytest.raises(ChatError):
+        validation.decode_page_token(token, "before", SESSION)
+
+
+async def test_a_token_whose_name_holds_a_control_character_is_refused_before_anything_is_stored(connect, settings):
+    mallory = connect("mallory", name="Mal\x00lory")
+    error = await refused(grpc.StatusCode.UNAUTHENTICATED, mallory.send(SESSION, "hello"))
+    assert "control characters" in error.details()
+    assert stored_texts(settings) == []

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from sessionchat.v1 import chat_pb2 as pb
-from sqlalchemy.exc import IntegrityError
 
 from chatsvc.auth import Principal, Role
 from chatsvc.clock import Clock
@@ -32,7 +31,7 @@ from chatsvc.fanout.codec import frame
 from chatsvc.fanout.hub import Audience, Subscriber
 from chatsvc.ratelimit import RateLimiter
 from chatsvc.storage import repository as repo
-from chatsvc.storage.database import Database
+from chatsvc.storage.database import Database, storage_unavailable
 from chatsvc.storage.tables import Message
 
 
@@ -89,6 +88,7 @@ class ChatService:
         self.fanout = fanout
         self.clock = clock
         self.settings = settings
+        validation.sign_page_tokens_with(settings.jwt_secret)
         self.presence = presence or LocalPresence()
         self.typing_registry = typing_registry or LocalTypingRegistry()
         # None: streams are not held to their token's expiry (only for callers without tokens).
@@ -152,13 +152,15 @@ class ChatService:
             self._posting[session_id] = len(batch)
             try:
                 await self._post_batch(session_id, batch)
-            except IntegrityError:
-                # Another process stored the same client message id meanwhile: one by one,
-                # each request then finds its message or fails alone.
+            except Exception as error:
+                if len(batch) == 1 or storage_unavailable(error):
+                    _fail(batch, error)  # one by one would fail each the same way
+                    continue
+                # One message the database refused (another process stored the same client
+                # message id meanwhile, or a value validation let through) fails its whole
+                # transaction: one by one, only the culprit fails.
                 for request in batch:
                     await self._post_batch_safely(session_id, [request])
-            except Exception as error:
-                _fail(batch, error)
         self._pending_sends.pop(session_id, None)
         self._posting.pop(session_id, None)
         self._send_workers.pop(session_id, None)
