@@ -340,9 +340,13 @@ class GrpcSubscriber(_Subscriber):
                 break
             body = pos + 5
             pos = body + body_length
-            # A response: `repeated Event events = 1`, each framed as 0x0a + varint length + Event.
+            # A response: `repeated Event events = 1`, each framed as 0x0a + varint length + Event,
+            # and `previous_sequence = 2` (0x10 + varint), which the tally does not need.
             i = body
             while i < pos:
+                if message[i] == 0x10:
+                    _, i = read_varint(message, i + 1)
+                    continue
                 event_length, i = read_varint(message, i + 1)  # after the field tag
                 tally.event(message, i, i + event_length, now)
                 i += event_length

@@ -398,7 +398,7 @@ class ChatService:
             # Under the lock, like the database read: no join or leave is recorded meanwhile.
             online = [views.participant(p, online=True) for p in await self.presence.online(session_id)]
             newest, missed, snapshot = await self.database.snapshot_read(read)
-            subscriber.start_after(newest)
+            subscriber.start_after(newest, position=last_sequence if missed is not None else newest)
         if missed is not None:
             started = pb.StreamStarted(you=you, recovered=True, resume_from_sequence=last_sequence)
             return [frame(self._notice(session_id, stream_started=started))] + missed
