@@ -140,16 +140,21 @@ def web_options_from(args: argparse.Namespace):
 
 
 async def serve(settings: Settings, web=None) -> int:
-    from chatsvc.transport.server import ChatServer
+    from chatsvc.transport.server import ChatServer, StartupRefused
 
     server = ChatServer(settings)
-    port = await server.start()
+    try:
+        port = await server.start()
+    except StartupRefused as refused:
+        print(f"chatsvc serve: {refused}", file=sys.stderr, flush=True)
+        return 2
     host = settings.listen.rsplit(":", 1)[0]
     print(f"SessionChat serving on {host}:{port}", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
+    asyncio.ensure_future(_stop_on_failure(server, stop))
     gateway = None
     status = 0
     if web is not None:
@@ -174,12 +179,21 @@ async def serve(settings: Settings, web=None) -> int:
             envoy_exit.cancel()
     else:
         await stop.wait()
+    if server.failed.is_set():
+        print(f"chatsvc serve: stopping: {server.failure}", file=sys.stderr, flush=True)
+        status = 1
     print("shutting down", flush=True)
     # The chat server first: live streams end cleanly, through Envoy, before Envoy stops.
     await server.stop()
     if gateway is not None:
         await gateway.stop()
     return status
+
+
+async def _stop_on_failure(server, stop: asyncio.Event) -> None:
+    """A server that must not go on (it lost its database lease) stops like on SIGTERM."""
+    await server.failed.wait()
+    stop.set()
 
 
 def run_envoy_config(args: argparse.Namespace) -> int:

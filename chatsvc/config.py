@@ -64,6 +64,14 @@ class Settings:
     # Interaction: the allowed reactions, and how long a typing indicator lasts unless refreshed.
     reactions: tuple[str, ...] = ("\N{THUMBS UP SIGN}", "\N{CLAPPING HANDS SIGN}", "\N{HEAVY BLACK HEART}\N{VARIATION SELECTOR-16}", "\N{FIRE}")
     typing_timeout_seconds: float = 5.0
+    # Live streams (StreamEvents and Subscribe) one user may hold open in one session, and in
+    # all sessions together, counted per server process: a person with a few tabs and devices.
+    max_streams_per_session: int = 10
+    max_streams_per_user: int = 20
+    # Without Redis one process serves a database: it holds a lease there, valid this long and
+    # renewed this often; a crashed process's lease is taken over once it expires.
+    lease_seconds: float = 30.0
+    lease_renew_seconds: float = 10.0
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
@@ -124,9 +132,19 @@ INTEGER_SETTINGS = (
     "strike_window_seconds",
     "strikes_before_mute",
     "auto_mute_minutes",
+    "max_streams_per_session",
+    "max_streams_per_user",
 )
 
-FLOAT_SETTINGS = ("stream_write_delay_ms", "fanout_check_seconds", "presence_ttl_seconds", "keepalive_seconds", "keepalive_timeout_seconds")
+FLOAT_SETTINGS = (
+    "stream_write_delay_ms",
+    "fanout_check_seconds",
+    "presence_ttl_seconds",
+    "keepalive_seconds",
+    "keepalive_timeout_seconds",
+    "lease_seconds",
+    "lease_renew_seconds",
+)
 
 
 def _word_list(value: str) -> list[str]:

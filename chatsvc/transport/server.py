@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import errno
 import logging
+import socket
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -22,6 +25,7 @@ from chatsvc.fanout.redis_presence import RedisPresence
 from chatsvc.fanout.redis_typing import RedisTypingRegistry
 from chatsvc.ratelimit import LocalRateLimiter, RedisRateLimiter, redis_client
 from chatsvc.storage.database import Database
+from chatsvc.storage.lease import LeaseRefused, ProcessLeaseKeeper
 from chatsvc.transport.interceptors import AuthInterceptor
 from chatsvc.transport.servicer import SessionChatServicer
 
@@ -32,6 +36,9 @@ SERVICE_NAME = pb.DESCRIPTOR.services_by_name["SessionChat"].full_name
 # framed as batch elements already (chatsvc.fanout.codec): bytes pass through.
 PRESERIALIZED_METHODS = frozenset({"StreamEvents", "Subscribe"})
 
+
+class StartupRefused(Exception):
+    """The server will not start; the message is one line that tells the operator why."""
 
 
 def server_options(settings: Settings) -> list[tuple[str, int]]:
@@ -50,7 +57,38 @@ def server_options(settings: Settings) -> list[tuple[str, int]]:
         # No channelz bookkeeping (nothing here serves it): about 0.6 KB less per
         # connection, and each subscriber has its own (chatsvc bench, 1,000 subscribers).
         ("grpc.enable_channelz", 0),
+        # grpc shares ports by default (SO_REUSEPORT): a second server on the same
+        # address would start silently and take half the connections, and each
+        # would fan out only its own events. Without it, the bind fails.
+        ("grpc.so_reuseport", 0),
     ]
+
+
+def refuse_address_in_use(listen: str) -> None:
+    """Raise StartupRefused when something already listens on `listen` (host:port).
+
+    grpc would fail as well, but only after migrations and with a log line of
+    its own; this says it first, in one line. Port 0 (any free port) is skipped.
+    """
+    host, _, port = listen.rpartition(":")
+    host = host.strip("[]")
+    if not port.isdigit() or int(port) == 0:
+        return  # malformed addresses are grpc's (and the command line's) to refuse
+    try:
+        addresses = socket.getaddrinfo(host or None, int(port), type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except (OSError, OverflowError):
+        return
+    for family, kind, protocol, _, address in addresses:
+        with socket.socket(family, kind, protocol) as probe:
+            # As grpc binds: connections of an earlier process in TIME_WAIT do not count.
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(address)
+            except OSError as error:
+                if error.errno == errno.EADDRINUSE:
+                    raise StartupRefused(
+                        f"cannot listen on {listen}: the address is already in use (is another chatsvc serving it?)"
+                    ) from None
 
 
 def _passthrough(data: bytes) -> bytes:
@@ -105,9 +143,33 @@ class ChatServer:
         self.health = health.aio.HealthServicer()
         self.server = grpc.aio.server(interceptors=[AuthInterceptor(verifier)], options=server_options(settings))
         self.port = 0
+        self.lease = ProcessLeaseKeeper(
+            self.database,
+            shared=bool(settings.redis_url),
+            expiry_seconds=settings.lease_seconds,
+            renew_seconds=settings.lease_renew_seconds,
+            on_lost=self._lease_lost,
+        )
+        # Set when this process must stop by itself (it lost its database lease); the reason.
+        self.failed = asyncio.Event()
+        self.failure = ""
 
     async def start(self) -> int:
+        """Start serving; StartupRefused (one line for the operator) when it must not."""
+        refuse_address_in_use(self.settings.listen)
+        try:
+            await self._start()
+        except BaseException:
+            await self._close()
+            raise
+        return self.port
+
+    async def _start(self) -> None:
         await self.database.migrate()
+        try:
+            await self.lease.acquire()
+        except LeaseRefused as refused:
+            raise StartupRefused(str(refused)) from None
         await self.fanout.start()
         await self.presence.start(on_left=self.service.record_departure)
         handlers = method_handlers(SessionChatServicer(self.service))
@@ -118,14 +180,20 @@ class ChatServer:
             (SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME),
             self.server,
         )
-        self.port = self.server.add_insecure_port(self.settings.listen)
+        try:
+            self.port = self.server.add_insecure_port(self.settings.listen)
+        except RuntimeError:
+            self.port = 0
         if not self.port:
-            raise OSError(f"cannot listen on {self.settings.listen}")
+            raise StartupRefused(f"cannot listen on {self.settings.listen}: the address is in use or not available here")
         await self.server.start()
         for name in ("", SERVICE_NAME):
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
         log.info("SessionChat listening on port %d (database %s)", self.port, self.database.engine.url.render_as_string())
-        return self.port
+
+    def _lease_lost(self, reason: str) -> None:
+        self.failure = reason
+        self.failed.set()
 
     async def stop(self, grace: float | None = None) -> None:
         """Stop taking calls, end live streams after their pending events, then close."""
@@ -134,7 +202,11 @@ class ChatServer:
             ErrorCode.UNAVAILABLE, "the server is shutting down; reconnect with the last sequence you received"
         )
         await self.server.stop(self.settings.shutdown_grace_seconds if grace is None else grace)
+        await self._close()
+
+    async def _close(self) -> None:
         self.service.interaction.close()  # typing timers
+        await self.lease.release()
         await self.presence.close()
         await self.typing.close()
         await self.fanout.close()
