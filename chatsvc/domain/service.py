@@ -24,6 +24,7 @@ from chatsvc.domain.export import ChatExport
 from chatsvc.domain.interaction import Interaction
 from chatsvc.domain.moderation import Moderation
 from chatsvc.domain.presence import LocalPresence, Presence
+from chatsvc.domain.stream_caps import StreamCaps
 from chatsvc.domain.typing_registry import LocalTypingRegistry, TypingRegistry
 from chatsvc.domain.visibility import may_see
 from chatsvc.fanout.codec import frame
@@ -89,6 +90,7 @@ class ChatService:
         self.presence = presence or LocalPresence()
         self.typing_registry = typing_registry or LocalTypingRegistry()
         self.events = EventWriter(database, fanout, clock)
+        self.streams = StreamCaps(per_session=settings.max_streams_per_session, per_user=settings.max_streams_per_user)
         self.moderation = Moderation(database, self.events, clock, settings, limiter)
         # Messages waiting to be posted, the number being posted, and the task posting them, per session.
         self._pending_sends: dict[str, list[_Send]] = {}
@@ -333,6 +335,7 @@ class ChatService:
         self._enter(principal, session_id)
         if last_sequence < 0:
             raise invalid("last_sequence must not be negative")
+        self.streams.open(principal.user_id, session_id)  # counted until close_stream
         subscriber = Subscriber(
             session_id,
             principal.user_id,
@@ -340,7 +343,11 @@ class ChatService:
             max_pending=self.settings.subscriber_buffer,
             batch_bytes=self.settings.batch_bytes,
         )
-        await self.fanout.add(subscriber)
+        try:
+            await self.fanout.add(subscriber)
+        except BaseException:
+            self.streams.close(principal.user_id, session_id)
+            raise
         try:
             if await self.presence.connect(session_id, principal):
                 await self._record_presence(principal, session_id, joined=True)
@@ -352,6 +359,7 @@ class ChatService:
 
     async def close_stream(self, opening: StreamOpening) -> None:
         subscriber = opening.subscriber
+        self.streams.close(opening.principal.user_id, subscriber.session_id)
         self.fanout.remove(subscriber)
         if await self.presence.disconnect(subscriber.session_id, opening.principal):
             await self._record_presence(opening.principal, subscriber.session_id, joined=False)
