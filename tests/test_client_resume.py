@@ -51,7 +51,7 @@ async def test_the_position_check_passes_a_real_stream_and_catches_a_response_ta
     for n in range(4):
         await alice.send(SESSION, f"m{n}")
         await carol.send(SESSION, f"to alice {n}", recipient_id="alice")  # bob skips these sequences
-        while "m%d" % n not in texts(responses[-1]):
+        while f"m{n}" not in texts(responses[-1]):
             responses.append(await asyncio.wait_for(anext(stream), EVENT_TIMEOUT))
     call.cancel()
 

@@ -54,7 +54,8 @@ async def test_a_second_server_on_the_same_database_without_redis_refuses_naming
     code, stderr = await refused_serve(tmp_path, "--listen", "127.0.0.1:0", CHATSVC_DATABASE_URL=settings.database_url)
     assert code == 2, stderr
     assert len(stderr.strip().splitlines()) == 1, stderr
-    assert f"another chatsvc process (pid {os.getpid()}, host {socket.gethostname()}) serves this database without Redis" in stderr
+    first = f"another chatsvc process (pid {os.getpid()}, host {socket.gethostname()})"
+    assert f"{first} serves this database without Redis" in stderr
     assert "set CHATSVC_REDIS_URL to run several, or stop it" in stderr
     await still_serves(server, "still the only one")
 

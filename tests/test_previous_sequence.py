@@ -11,7 +11,7 @@ from sessionchat.v1 import chat_pb2 as pb
 
 from chatsvc.fanout.codec import frame, sequence_of
 from chatsvc.fanout.hub import EVERYONE, Audience, Hub, StoredEvent, Subscriber
-from tests.helpers import EVENT_TIMEOUT, Client
+from tests.helpers import EVENT_TIMEOUT
 from tests.test_slow_consumers import LONG_TEXT, stalled_subscription
 
 SESSION = "big-lecture"
@@ -109,7 +109,8 @@ class Responses:
         return [event for response in self.items for event in response.events]
 
     def texts(self) -> list[str]:
-        return [e.message_posted.text or e.private_message_posted.text for e in self.events() if e.sequence and (e.message_posted.text or e.private_message_posted.text)]
+        """The texts of the public messages received, in order."""
+        return [e.message_posted.text for e in self.events() if e.WhichOneof("kind") == "message_posted"]
 
     async def wait_for(self, predicate) -> None:
         async def until() -> None:

@@ -21,10 +21,11 @@ import socket
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
+from typing import cast
 
-from sqlalchemy import delete, func, select, text, update
-from sqlmodel import Session
+from sqlalchemy import CursorResult, delete, func, select, text, update
+from sqlmodel import Session, col
 
 from chatsvc.storage.database import Database
 from chatsvc.storage.tables import ProcessLease
@@ -46,7 +47,7 @@ class Holder:
 def database_now(db: Session) -> datetime:
     if db.get_bind().dialect.name == "postgresql":
         return db.execute(select(func.clock_timestamp())).scalar_one()
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def claim(db: Session, owner: str, pid: int, host: str, shared: bool, expiry: timedelta) -> Holder | None:
@@ -56,12 +57,12 @@ def claim(db: Session, owner: str, pid: int, host: str, shared: bool, expiry: ti
         db.execute(text("LOCK TABLE process_leases IN SHARE ROW EXCLUSIVE MODE"))
     now = database_now(db)
     # On SQLite this first write takes the database's write lock, which orders claims.
-    db.execute(delete(ProcessLease).where(ProcessLease.expires_at < now))
-    others = db.execute(select(ProcessLease).where(ProcessLease.owner != owner)).scalars().all()
+    db.execute(delete(ProcessLease).where(col(ProcessLease.expires_at) < now))
+    others = db.execute(select(ProcessLease).where(col(ProcessLease.owner) != owner)).scalars().all()
     for other in others:
         if not (shared and other.shared):
             return Holder(other.pid, other.host, other.shared)
-    db.execute(delete(ProcessLease).where(ProcessLease.owner == owner))
+    db.execute(delete(ProcessLease).where(col(ProcessLease.owner) == owner))
     db.add(ProcessLease(owner=owner, pid=pid, host=host, shared=shared, expires_at=now + expiry))
     return None
 
@@ -69,14 +70,17 @@ def claim(db: Session, owner: str, pid: int, host: str, shared: bool, expiry: ti
 def renew(db: Session, owner: str, expiry: timedelta) -> bool:
     """Extend `owner`'s lease; False when it is gone (it expired and was taken or cleared)."""
     now = database_now(db)
-    result = db.execute(
-        update(ProcessLease).where(ProcessLease.owner == owner, ProcessLease.expires_at >= now).values(expires_at=now + expiry)
+    statement = (
+        update(ProcessLease)
+        .where(col(ProcessLease.owner) == owner, col(ProcessLease.expires_at) >= now)
+        .values(expires_at=now + expiry)
     )
+    result = cast(CursorResult, db.execute(statement))  # an UPDATE's result has a row count
     return result.rowcount == 1
 
 
 def release(db: Session, owner: str) -> None:
-    db.execute(delete(ProcessLease).where(ProcessLease.owner == owner))
+    db.execute(delete(ProcessLease).where(col(ProcessLease.owner) == owner))
 
 
 def refusal(holder: Holder, shared: bool) -> str:
