@@ -6,10 +6,13 @@ import asyncio
 import os
 import socket
 import time
+from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
+from chatsvc.storage.database import Database
+from chatsvc.storage.lease import database_now
 from chatsvc.storage.tables import ProcessLease
 from chatsvc.transport.server import ChatServer, StartupRefused
 from tests.helpers import CHATSVC, SECRET, Client, ServerProcess, server_env
@@ -131,3 +134,24 @@ async def test_a_crashed_servers_lease_is_taken_over_once_it_expires(settings, t
             await asyncio.sleep(0.1)
     await still_serves(successor, "taken over after the crash")
     await successor.stop(grace=1)
+
+
+async def test_a_server_that_lost_its_lease_to_another_process_stops_instead_of_splitting_the_session(settings, tmp_path):
+    env = server_env(
+        CHATSVC_DATABASE_URL=settings.database_url, CHATSVC_JWT_SECRET=SECRET,
+        CHATSVC_LEASE_SECONDS="1", CHATSVC_LEASE_RENEW_SECONDS="0.1",
+    )
+    stalled = await ServerProcess.start(tmp_path, env)
+
+    def taken_over(db) -> None:
+        # What the database holds when this process stalled past its expiry and another one started.
+        db.execute(delete(ProcessLease))
+        expires = database_now(db) + timedelta(minutes=5)
+        db.add(ProcessLease(owner="b" * 32, pid=4242, host="elsewhere", shared=False, expires_at=expires))
+
+    database = Database(settings.database_url)
+    await database.transaction(taken_over)
+    await database.close()
+    output, _ = await asyncio.wait_for(stalled.process.communicate(), DEADLINE)
+    assert stalled.process.returncode == 1
+    assert "stopping: another chatsvc process (pid 4242, host elsewhere) serves this database without Redis" in output.decode()
