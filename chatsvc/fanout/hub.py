@@ -203,6 +203,9 @@ class Subscriber:
         return batch
 
     def _advance(self, sent: list[int]) -> None:
+        if sent[-1]:  # the usual case: the batch ends with a sequenced event
+            self._sent = sent[-1]
+            return
         for sequence in reversed(sent):
             if sequence:
                 self._sent = sequence
