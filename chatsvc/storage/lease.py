@@ -110,7 +110,8 @@ class ProcessLeaseKeeper:
         self.database = database
         self.shared = shared
         self.expiry = timedelta(seconds=expiry_seconds)
-        self.renew_seconds = renew_seconds
+        # Renewing less often than the lease lasts would let it lapse between renewals.
+        self.renew_seconds = min(renew_seconds, expiry_seconds / 2)
         self.on_lost = on_lost
         self.owner = uuid.uuid4().hex
         self.pid = os.getpid()
