@@ -61,20 +61,25 @@ class TokenVerifier:
     def verify(self, token: str, *, remember: bool = True) -> Principal:
         """The token's principal; with `remember`, the verified token is kept until it expires
         so that its next use skips the signature check."""
+        return self.verify_expiring(token, remember=remember)[0]
+
+    def verify_expiring(self, token: str, *, remember: bool = True) -> tuple[Principal, float]:
+        """The token's principal and its expiry (epoch seconds): what a live stream needs."""
         known = self._verified.get(token)
         if known is not None:
-            principal, expires = known
-            if self._now() < expires:
-                return principal
+            if self._now() < known[1]:
+                return known
             del self._verified[token]
             raise unauthenticated("token expired")
         principal, expires = self._decode(token)
+        if self._now() >= expires:  # PyJWT looked at the wall clock; this is the server's
+            raise unauthenticated("token expired")
         if not remember:
-            return principal
+            return principal, expires
         if len(self._verified) >= VERIFIED_TOKENS_LIMIT:
             self._verified.clear()
         self._verified[token] = (principal, expires)
-        return principal
+        return principal, expires
 
     def _decode(self, token: str) -> tuple[Principal, float]:
         try:

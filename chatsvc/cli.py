@@ -197,7 +197,7 @@ async def _stop_on_failure(server, stop: asyncio.Event) -> None:
 
 
 def run_envoy_config(args: argparse.Namespace) -> int:
-    from chatsvc.web.gateway import render_envoy_config
+    from chatsvc.web.envoy_config import render_envoy_config
 
     print(
         render_envoy_config(

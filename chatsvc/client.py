@@ -13,6 +13,16 @@ and carries a fresh snapshot. Each response says which sequence the server
 sent before it (`previous_sequence`); when that is not the last one the
 client holds, events were lost on the way and it resumes at once.
 
+Tokens expire, and a live stream ends when its token does. Give the client a
+token provider (a function, plain or async, that returns a fresh token) instead
+of a token, and it asks for a new one halfway through each token's life: the
+sender hands it to its stream (`refresh_token`), `events()` moves to a new
+Subscribe with it (resuming from its last sequence, so nothing is missed), and
+unary calls use it. A 3-hour class with 15-minute tokens never drops:
+
+    async with ChatClient("127.0.0.1:50051", fetch_token) as chat:
+        ...
+
 A service that posts a lot uses a sender: it sends on one `StreamEvents`
 stream, many messages in flight at once (a unary `SendMessage` is accepted
 only ~30 times a second while a server writes to a thousand streams):
@@ -24,12 +34,15 @@ only ~30 times a second while a server writes to a thousand streams):
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import random
+import time
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
 import grpc
+import jwt
 from sessionchat.v1 import chat_pb2 as pb
 from sessionchat.v1 import chat_pb2_grpc
 
@@ -47,11 +60,29 @@ FINAL_CODES = frozenset(
 )
 
 
+# A function returning a fresh token (or an awaitable of one).
+TokenProvider = Callable[[], "str | Awaitable[str]"]
+# A token is renewed once this fraction of its remaining life has passed.
+RENEW_FRACTION = 0.5
+# ...but asked at most this often (a provider may hand out the same token until it is nearly expired).
+MIN_RENEW_SECONDS = 0.2
+
+
+def token_expiry(token: str) -> float | None:
+    """The token's `exp` (epoch seconds), read without checking the signature (the server
+    checks it); None when the token has none that can be read."""
+    try:
+        exp = jwt.decode(token, options={"verify_signature": False}).get("exp")
+    except jwt.PyJWTError:
+        return None
+    return float(exp) if isinstance(exp, int | float) else None
+
+
 class ChatClient:
     def __init__(
         self,
         target: str | Sequence[str],
-        token: str,
+        token: str | TokenProvider,
         *,
         channel_options: list[tuple[str, object]] | None = None,
         interceptors: Sequence[grpc.aio.ClientInterceptor] | None = None,
@@ -61,7 +92,11 @@ class ChatClient:
         # Several targets (processes behind no load balancer): after a failure
         # the client moves on to the next one.
         self.targets = [target] if isinstance(target, str) else list(target)
-        self.token = token
+        # With a provider, `token` is the latest one it gave, renewed at `_renew_at` (time.time()).
+        self._provider: TokenProvider | None = None if isinstance(token, str) else token
+        self.token = token if isinstance(token, str) else ""
+        self._renew_at: float | None = None
+        self.renewals = 0  # tokens fetched from the provider after the first
         self.initial_backoff = initial_backoff
         self.max_backoff = max_backoff
         self.last_sequence = 0
@@ -97,7 +132,40 @@ class ChatClient:
 
     @property
     def metadata(self) -> tuple[tuple[str, str], ...]:
+        """The metadata with the current token (`fresh_metadata()` renews it first when due)."""
         return (("authorization", f"Bearer {self.token}"),)
+
+    async def fresh_metadata(self) -> tuple[tuple[str, str], ...]:
+        await self.fresh_token()
+        return self.metadata
+
+    async def fresh_token(self, *, force: bool = False) -> str:
+        """The token to use now: a new one from the provider when the current one is
+        halfway through its life (or `force`); the same token without a provider."""
+        if self._provider is None:
+            return self.token
+        if force or not self.token or (self._renew_at is not None and time.time() >= self._renew_at):
+            token = self._provider()
+            if inspect.isawaitable(token):
+                token = await token
+            if self.token:
+                self.renewals += 1
+            self.token = token
+            expires = token_expiry(token)
+            if expires is None:
+                self._renew_at = None
+            else:
+                self._renew_at = time.time() + max((expires - time.time()) * RENEW_FRACTION, MIN_RENEW_SECONDS)
+        return self.token
+
+    @property
+    def renew_at(self) -> float | None:
+        """When (time.time()) the current token is due for renewal; None without a provider."""
+        return self._renew_at if self._provider is not None else None
+
+    def _renewable(self, error: grpc.aio.AioRpcError) -> bool:
+        """A stream ended because its token expired, and the provider can give a fresh one."""
+        return self._provider is not None and error.code() == grpc.StatusCode.UNAUTHENTICATED and "expired" in (error.details() or "")
 
     async def send_message(
         self, session_id: str, text: str, *, recipient_id: str = "", client_message_id: str | None = None, attempts: int = 5
@@ -111,7 +179,7 @@ class ChatClient:
         )
         for attempt in range(attempts):
             try:
-                return (await self.stub.SendMessage(request, metadata=self.metadata)).message
+                return (await self.stub.SendMessage(request, metadata=await self.fresh_metadata())).message
             except grpc.aio.AioRpcError as error:
                 if error.code() != grpc.StatusCode.UNAVAILABLE or attempt == attempts - 1:
                     raise
@@ -126,12 +194,14 @@ class ChatClient:
         lost_last_time = False  # the previous stream ended in a loss, with nothing intact since
         while True:
             call = self.stub.Subscribe(
-                pb.SubscribeRequest(session_id=session_id, last_sequence=self.last_sequence), metadata=self.metadata
+                pb.SubscribeRequest(session_id=session_id, last_sequence=self.last_sequence), metadata=await self.fresh_metadata()
             )
             position = StreamPosition()
             lost = False
+            renew_at = self.renew_at
             try:
-                async for response in call:
+                # Subscribe has no refresh action: before the token expires, resume on a new call with a fresh one.
+                async for response in _until(call, renew_at):
                     failures = 0
                     if not position.intact(response):
                         lost = True
@@ -147,8 +217,14 @@ class ChatClient:
                         if event.sequence:
                             self.last_sequence = event.sequence
                         yield event
+                if renew_at is not None and time.time() >= renew_at:
+                    continue  # finally: this call ends; the next opens with a fresh token at once
                 error_code, details = None, "the server closed the stream"
             except grpc.aio.AioRpcError as error:
+                if self._renewable(error):  # dropped all the same (the renewal came too late): resume at once
+                    self.reconnects += 1
+                    await self.fresh_token(force=True)
+                    continue
                 if error.code() in FINAL_CODES:
                     raise
                 error_code, details = error.code(), error.details()
@@ -287,7 +363,8 @@ class MessageSender:
             for request, _ in self._unanswered.values():
                 outgoing.put_nowait(request)
             self._outgoing = outgoing
-            call = self.client.stub.StreamEvents(_drain(outgoing), metadata=self.client.metadata)
+            call = self.client.stub.StreamEvents(_drain(outgoing), metadata=await self.client.fresh_metadata())
+            renewer = asyncio.create_task(self._renew(outgoing, self.client.token))
             try:
                 async for response in call:
                     failures = 0
@@ -298,12 +375,17 @@ class MessageSender:
                         return
                 code = None
             except grpc.aio.AioRpcError as error:
+                if self.client._renewable(error):  # the renewal came too late: reconnect with a fresh token
+                    self.reconnects += 1
+                    await self.client.fresh_token(force=True)
+                    continue
                 if error.code() in FINAL_CODES:
                     self._fail_all(error)
                     return
                 code = error.code()
             finally:
                 self._outgoing = None
+                renewer.cancel()
                 call.cancel()
             delay = self.client._backoff(failures)
             failures += 1
@@ -312,6 +394,17 @@ class MessageSender:
             await asyncio.sleep(delay)
             if code is not None and code != grpc.StatusCode.RESOURCE_EXHAUSTED:
                 await self.client._next_target()
+
+    async def _renew(self, outgoing: asyncio.Queue, token: str) -> None:
+        """Hand the stream a fresh token halfway through each token's life; `token`: the one it has."""
+        while (renew_at := self.client.renew_at) is not None:
+            await asyncio.sleep(max(renew_at - time.time(), 0))
+            fresh = await self.client.fresh_token()  # renewed now, or already by another call
+            if fresh != token:
+                token = fresh
+                self._count += 1
+                refresh = pb.RefreshTokenAction(token=token)
+                outgoing.put_nowait(pb.StreamEventsRequest(request_id=f"refresh{self._count}", refresh_token=refresh))
 
     def _answer(self, event: pb.Event) -> None:
         kind = event.WhichOneof("kind")
@@ -325,6 +418,9 @@ class MessageSender:
             if event.error.request_id == "join":
                 self._refused_join = refused
                 return
+            if event.error.request_id.startswith("refresh"):
+                log.warning("the server refused a fresh token (%s); the stream reconnects when its token expires", refused)
+                return
             entry = self._unanswered.pop(event.error.request_id, None)
             if entry is not None and not entry[1].done():
                 entry[1].set_exception(refused)
@@ -334,6 +430,21 @@ class MessageSender:
             if not answer.done():
                 answer.set_exception(error)
         self._unanswered.clear()
+
+
+async def _until(call, deadline: float | None) -> AsyncIterator:
+    """The call's responses until it ends or `deadline` (time.time()) passes."""
+    while True:
+        timeout = None if deadline is None else deadline - time.time()
+        if timeout is not None and timeout <= 0:
+            return
+        try:
+            response = await asyncio.wait_for(call.read(), timeout)
+        except asyncio.TimeoutError:
+            return
+        if response is grpc.aio.EOF:
+            return
+        yield response
 
 
 async def _drain(queue: asyncio.Queue):

@@ -64,6 +64,10 @@ class Settings:
     # Interaction: the allowed reactions, and how long a typing indicator lasts unless refreshed.
     reactions: tuple[str, ...] = ("\N{THUMBS UP SIGN}", "\N{CLAPPING HANDS SIGN}", "\N{HEAVY BLACK HEART}\N{VARIATION SELECTOR-16}", "\N{FIRE}")
     typing_timeout_seconds: float = 5.0
+    # How often live streams are checked against their token's expiry: a stream
+    # outlives its token by at most this long (a check costs ~0.25 µs per live
+    # stream, and only when some token's expiry has passed).
+    token_check_seconds: float = 1.0
     # Live streams (StreamEvents and Subscribe) one user may hold open in one session, and in
     # all sessions together, counted per server process: a person with a few tabs and devices.
     max_streams_per_session: int = 10
@@ -142,6 +146,7 @@ FLOAT_SETTINGS = (
     "presence_ttl_seconds",
     "keepalive_seconds",
     "keepalive_timeout_seconds",
+    "token_check_seconds",
     "lease_seconds",
     "lease_renew_seconds",
 )

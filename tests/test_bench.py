@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import subprocess
 
-from chatsvc.bench import format_table
+from chatsvc.bench.report import format_table
 from tests.helpers import CHATSVC, server_env
 
 SMALL = ["--subscribers", "20", "--rate", "20", "--duration", "2", "--probes", "2", "--workers", "2"]

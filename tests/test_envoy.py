@@ -15,7 +15,9 @@ from sessionchat.v1 import chat_pb2 as pb
 from chatsvc.auth import mint_token
 from chatsvc.config import Settings
 from chatsvc.transport.server import ChatServer
-from chatsvc.web.gateway import WebGateway, WebOptions, find_envoy, render_envoy_config
+from chatsvc.web.envoy_config import render_envoy_config
+from chatsvc.web.envoy_process import find_envoy
+from chatsvc.web.gateway import WebGateway, WebOptions
 from tests.grpcweb import FrameReader, GrpcWebClient, parse_trailers
 from tests.helpers import SECRET, Client
 

@@ -9,6 +9,7 @@ import json
 import shutil
 import sys
 import tracemalloc
+import unicodedata
 import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -281,3 +282,59 @@ async def test_the_readme_grpcurl_line_writes_the_export_file(server, alice, tmp
     with (tmp_path / "physics-101.csv").open(newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     assert [row["text"] for row in rows] == [f"{n}: {TRICKY} " + "x" * 1900 for n in range(40)]
+
+
+# Cells a spreadsheet would run as formulas (OWASP CSV injection), and terminal control sequences.
+FORMULAS = ['=HYPERLINK("http://evil.example","click")', "+1+cmd|' /C calc'!A0", "-2+3", "@SUM(1+1)", "\t=1+1", "\r=1+1"]
+TERMINAL_TRICKS = "\x1b[31mred\x1b[0m alert \x1b]0;pwned\x07 bell\x07 back\x08 csi\x9b2J bidi\u202eevil"
+
+
+async def insert_messages(server, session: str, specs: list[dict]) -> None:
+    """Store messages straight into the database, as earlier versions or other tools may have
+    (the input checks of today's API must not be what keeps an export safe)."""
+    start = datetime(2026, 3, 1, 9, 0, tzinfo=timezone.utc)
+    rows = []
+    for n, spec in enumerate(specs):
+        row = {
+            "id": uuid.uuid4().hex, "session_id": session, "sequence": n + 1, "sender_id": "bob", "sender_name": "Bob",
+            "sender_role": "participant", "recipient_id": None, "text": "", "client_message_id": None,
+            "created_at": start + timedelta(seconds=n), "deleted_at": None, "deleted_by": None, "reply_to_id": None,
+            "mentions": [], "pinned_at": None, "pinned_by": None,
+        }
+        row.update(spec)
+        rows.append(row)
+
+    def store(db) -> None:
+        repo.ensure_session(db, session, start)
+        db.connection().execute(Message.__table__.insert(), rows)
+        db.connection().execute(update(ChatSession.__table__).where(ChatSession.id == session).values(last_sequence=len(rows)))
+
+    await server.database.transaction(store)
+
+
+class TestHostileContent:
+    async def test_csv_cells_that_a_spreadsheet_would_run_as_formulas_are_neutralised(self, server, alice):
+        first = uuid.uuid4().hex
+        specs = [{"text": text} for text in FORMULAS]
+        specs[0]["id"] = first
+        specs.append({"sender_id": "@evil", "sender_name": "=cmd|' /C calc'!A0", "mentions": ["-x", "@y"], "reply_to_id": first, "text": "+reply"})
+        await insert_messages(server, SESSION, specs)
+        data, _ = await export(alice, pb.EXPORT_FORMAT_CSV)
+        rows = list(csv.reader(io.StringIO(data.decode("utf-8"), newline="")))
+        assert rows[0] == list(CSV_COLUMNS)
+        for row in rows[1:]:
+            for cell in row:
+                assert not cell.startswith(("=", "+", "-", "@", "\t", "\r")), f"cell {cell!r} would run as a formula"
+        records = list(csv.DictReader(io.StringIO(data.decode("utf-8"), newline="")))
+        assert [r["text"] for r in records[: len(FORMULAS)]] == ["'" + text for text in FORMULAS]
+        last = records[-1]
+        assert (last["sender_id"], last["sender_name"], last["text"]) == ("'@evil", "'=cmd|' /C calc'!A0", "'+reply")
+        assert last["mentions"] == "'-x @y" and last["reply_to_excerpt"] == "'" + FORMULAS[0]
+
+    async def test_the_text_export_carries_no_terminal_escape_or_control_characters(self, server, alice):
+        await insert_messages(server, SESSION, [{"text": TERMINAL_TRICKS, "sender_name": "\x1b[2JBob"}])
+        data, _ = await export(alice, pb.EXPORT_FORMAT_TEXT)
+        text = data.decode("utf-8")
+        assert "\x1b" not in text and "\x9b" not in text and "\u202e" not in text
+        assert [c for c in text if unicodedata.category(c) == "Cc" and c != "\n"] == []
+        assert "red alert" in text and "Bob (bob, participant)" in text

@@ -12,6 +12,8 @@ import csv
 import functools
 import io
 import json
+import re
+import unicodedata
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
@@ -54,6 +56,33 @@ CSV_COLUMNS = (
     "pinned_by",
     "reactions",
 )
+
+
+# A cell starting with one of these runs as a formula in spreadsheets (OWASP, "CSV Injection").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# Terminal escape sequences: CSI (ESC [ or the one-byte 0x9b), OSC (ESC ], up to BEL or ESC \\),
+# and the two-character ones (ESC and one of @ to _).
+TERMINAL_SEQUENCE = re.compile(
+    r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-Z\\-_]"
+)
+# Characters that reorder how the text around them is displayed (bidirectional overrides).
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def neutralise_cell(value: object) -> object:
+    """A CSV cell that a spreadsheet shows as text: one starting like a formula gets a leading '."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def printable(text: str) -> str:
+    """Text safe to show in a terminal: escape sequences removed, line breaks as \\n, a tab as a
+    space, and any other control or bidirectional-override character as U+FFFD."""
+    text = TERMINAL_SEQUENCE.sub("", text.replace("\r\n", "\n").replace("\r", "\n").replace("\t", " "))
+    return "".join(
+        "\ufffd" if (unicodedata.category(c) == "Cc" and c != "\n") or c in BIDI_CONTROLS else c for c in text
+    )
 
 
 def iso(value: datetime | None) -> str | None:
@@ -267,7 +296,11 @@ class JsonWriter(Writer):
 
 
 class CsvWriter(Writer):
-    """RFC 4180 CSV (UTF-8, CRLF), one row per message with a header row."""
+    """RFC 4180 CSV (UTF-8, CRLF), one row per message with a header row.
+
+    Every text cell (texts, names, ids) that starts like a formula is prefixed
+    with a single quote, so that a message cannot run in the instructor's spreadsheet.
+    """
 
     content_type = "text/csv; charset=utf-8"
 
@@ -277,7 +310,7 @@ class CsvWriter(Writer):
         self._csv = csv.writer(self._out)
 
     def _row(self, values) -> str:
-        self._csv.writerow(values)
+        self._csv.writerow([neutralise_cell(value) for value in values])
         text = self._out.getvalue()
         self._out.seek(0)
         self._out.truncate()
@@ -316,13 +349,18 @@ class CsvWriter(Writer):
 
 
 class TextWriter(Writer):
-    """A transcript to read: one message per paragraph."""
+    """A transcript to read: one message per paragraph.
+
+    Nothing in it can drive a terminal (`cat chat.txt` must not recolour,
+    retitle or clear it): escape sequences and control characters are removed
+    or shown as U+FFFD (`printable`).
+    """
 
     content_type = "text/plain; charset=utf-8"
 
     def start(self) -> str:
         scope = "public and your private messages" if self.include_private else "public messages"
-        return (
+        return printable(
             f"Chat of session {self.session_id} ({scope}), exported {iso(self.exported_at)} "
             f"by {self.exporter.display_name} ({self.exporter.user_id})\n\n"
         )
@@ -336,7 +374,7 @@ class TextWriter(Writer):
             body = f"{deleted} {row.text}" if self.include_deleted_text else deleted
         else:
             body = row.text
-        lines = [f"[{iso(row.created_at)}] {who}: " + body.replace("\n", "\n    ")]
+        lines = [f"[{iso(row.created_at)}] {who}: " + printable(body).replace("\n", "\n    ")]
         if row.reply_to_id:
             if original is not None:
                 ref = views.reply_ref(original)
@@ -349,4 +387,4 @@ class TextWriter(Writer):
             lines.append("    reactions: " + ", ".join(f"{e} {len(users)} ({', '.join(users)})" for e, users in self.ordered(reactions)))
         if row.pinned_at is not None:
             lines.append(f"    pinned by {row.pinned_by} at {iso(row.pinned_at)}")
-        return "\n".join(lines) + "\n\n"
+        return printable("\n".join(lines)) + "\n\n"

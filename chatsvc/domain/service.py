@@ -18,6 +18,7 @@ from chatsvc.auth import Principal, Role
 from chatsvc.clock import Clock
 from chatsvc.config import Settings
 from chatsvc.domain import validation, views
+from chatsvc.domain.deleted_text import without_deleted_text
 from chatsvc.domain.errors import ChatError, ErrorCode, denied, invalid, not_found
 from chatsvc.domain.events import EventWriter, notice
 from chatsvc.domain.export import ChatExport
@@ -25,6 +26,7 @@ from chatsvc.domain.interaction import Interaction
 from chatsvc.domain.moderation import Moderation
 from chatsvc.domain.presence import LocalPresence, Presence
 from chatsvc.domain.stream_caps import StreamCaps
+from chatsvc.domain.stream_tokens import StreamTokens
 from chatsvc.domain.typing_registry import LocalTypingRegistry, TypingRegistry
 from chatsvc.domain.visibility import may_see
 from chatsvc.fanout.codec import frame
@@ -82,6 +84,7 @@ class ChatService:
         limiter: RateLimiter,
         presence: Presence | None = None,
         typing_registry: TypingRegistry | None = None,
+        stream_tokens: StreamTokens | None = None,
     ) -> None:
         self.database = database
         self.fanout = fanout
@@ -89,6 +92,8 @@ class ChatService:
         self.settings = settings
         self.presence = presence or LocalPresence()
         self.typing_registry = typing_registry or LocalTypingRegistry()
+        # None: streams are not held to their token's expiry (only for callers without tokens).
+        self.stream_tokens = stream_tokens
         self.events = EventWriter(database, fanout, clock)
         self.streams = StreamCaps(per_session=settings.max_streams_per_session, per_user=settings.max_streams_per_user)
         self.moderation = Moderation(database, self.events, clock, settings, limiter)
@@ -325,12 +330,15 @@ class ChatService:
 
     # ------------------------------------------------------------ streams
 
-    async def open_stream(self, principal: Principal, session_id: str, last_sequence: int) -> StreamOpening:
+    async def open_stream(
+        self, principal: Principal, session_id: str, last_sequence: int, token_expires: float | None = None
+    ) -> StreamOpening:
         """Join a session: register for live events, then build what the stream starts with.
 
         The subscriber is registered before anything is read, so an event
         committed meanwhile is either in what is read (and skipped from the
-        queue) or in the queue: never lost, never twice.
+        queue) or in the queue: never lost, never twice. With `token_expires`
+        (epoch seconds) the stream ends then unless its token is refreshed.
         """
         self._enter(principal, session_id)
         if last_sequence < 0:
@@ -351,7 +359,9 @@ class ChatService:
         try:
             if await self.presence.connect(session_id, principal):
                 await self._record_presence(principal, session_id, joined=True)
-            initial = await self._stream_start(principal, session_id, last_sequence, subscriber)
+            initial = await self._stream_start(principal, session_id, last_sequence, subscriber, token_expires)
+            if token_expires is not None and self.stream_tokens is not None:
+                self.stream_tokens.watch(subscriber, token_expires)
         except BaseException:
             await asyncio.shield(self.close_stream(StreamOpening(subscriber, principal, [])))
             raise
@@ -361,6 +371,8 @@ class ChatService:
         subscriber = opening.subscriber
         self.streams.close(opening.principal.user_id, subscriber.session_id)
         self.fanout.remove(subscriber)
+        if self.stream_tokens is not None:
+            self.stream_tokens.forget(subscriber)
         if await self.presence.disconnect(subscriber.session_id, opening.principal):
             await self._record_presence(opening.principal, subscriber.session_id, joined=False)
             await self.interaction.typing.left(opening.principal, subscriber.session_id)
@@ -382,9 +394,10 @@ class ChatService:
         await self.events.run(session_id, record)
 
     async def _stream_start(
-        self, principal: Principal, session_id: str, last_sequence: int, subscriber: Subscriber
+        self, principal: Principal, session_id: str, last_sequence: int, subscriber: Subscriber, token_expires: float | None
     ) -> list[bytes]:
         you = views.participant(principal, online=True)
+        expire_time = views.epoch_timestamp(token_expires) if token_expires is not None else None
         now = self.clock.now()
 
         def read(db) -> tuple[int, list[bytes] | None, pb.SessionSnapshot | None]:
@@ -399,7 +412,10 @@ class ChatService:
                     viewer_id=principal.user_id,
                     is_instructor=principal.is_instructor,
                 )
-                return newest, [frame(payload) for _, payload in missed], None
+                # Stored events carry text as it was when sent: none of a since-deleted message goes out again.
+                deleted = repo.deleted_messages(db, session_id) if missed else {}
+                payloads = without_deleted_text([payload for _, payload in missed], deleted)
+                return newest, [frame(payload) for payload in payloads], None
             return newest, None, self._snapshot(db, principal, session_id, newest, now)
 
         async with self.database.lock(session_id):
@@ -408,10 +424,12 @@ class ChatService:
             newest, missed, snapshot = await self.database.snapshot_read(read)
             subscriber.start_after(newest, position=last_sequence if missed is not None else newest)
         if missed is not None:
-            started = pb.StreamStarted(you=you, recovered=True, resume_from_sequence=last_sequence)
+            started = pb.StreamStarted(you=you, recovered=True, resume_from_sequence=last_sequence, token_expire_time=expire_time)
             return [frame(self._notice(session_id, stream_started=started))] + missed
         snapshot.online.extend(online)
-        started = pb.StreamStarted(you=you, recovered=False, snapshot=snapshot, resume_from_sequence=newest)
+        started = pb.StreamStarted(
+            you=you, recovered=False, snapshot=snapshot, resume_from_sequence=newest, token_expire_time=expire_time
+        )
         return [frame(self._notice(session_id, stream_started=started))]
 
     def _snapshot(self, db, principal: Principal, session_id: str, as_of: int, now) -> pb.SessionSnapshot:

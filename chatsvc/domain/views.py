@@ -21,6 +21,12 @@ def timestamp(value: datetime) -> Timestamp:
     return stamp
 
 
+def epoch_timestamp(seconds: float) -> Timestamp:
+    stamp = Timestamp()
+    stamp.FromNanoseconds(int(seconds * 1_000_000_000))
+    return stamp
+
+
 def role(value: str | Role) -> int:
     return ROLE_TO_PROTO.get(value.value if isinstance(value, Role) else value, pb.ROLE_UNSPECIFIED)
 

@@ -238,3 +238,17 @@ def event_records(db: Session, session_id: str, after_sequence: int, through_seq
 def last_sequences(db: Session, session_ids: list[str]) -> dict[str, int]:
     statement = select(ChatSession.id, ChatSession.last_sequence).where(ChatSession.id.in_(session_ids))
     return {session_id: int(sequence) for session_id, sequence in (db.exec(statement)).all()}
+
+
+def deleted_messages(db: Session, session_id: str) -> dict[str, datetime]:
+    """message id -> deletion time, for every deleted message of the session.
+
+    Read from the audit log (every delete writes its entry in the same
+    transaction; see `Moderation.delete_message`): its rows are a session's few
+    moderation actions, found through ix_audit_session_id, where the messages
+    table would be scanned for the whole session.
+    """
+    statement = select(AuditEntry.message_id, AuditEntry.created_at).where(
+        AuditEntry.session_id == session_id, AuditEntry.action == "delete", AuditEntry.message_id.is_not(None)
+    )
+    return {message_id: created_at for message_id, created_at in db.exec(statement).all()}

@@ -18,6 +18,8 @@ from chatsvc.transport.errors import chat_error_status, to_status
 
 
 _principal: contextvars.ContextVar[Principal] = contextvars.ContextVar("principal")
+# When the call's token expires (epoch seconds): a live stream ends then unless refreshed.
+_token_expiry: contextvars.ContextVar[float] = contextvars.ContextVar("token_expiry")
 
 # Methods anyone may call: health checks and reflection (for grpcurl list/describe).
 OPEN_METHOD_PREFIXES = ("/grpc.health.v1.", "/grpc.reflection.")
@@ -28,6 +30,10 @@ MAX_WRAPPED_HANDLERS = 256
 
 def current_principal() -> Principal:
     return _principal.get()
+
+
+def current_token_expiry() -> float:
+    return _token_expiry.get()
 
 
 def _wrap_handler(handler: grpc.RpcMethodHandler, before, on_error) -> grpc.RpcMethodHandler:
@@ -99,7 +105,9 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
     async def _authenticate(self, context: grpc.aio.ServicerContext, *, repeated: bool) -> None:
         token = bearer_token(context.invocation_metadata() or ())
         # Remembering each stream's token would cost memory per subscriber for nothing.
-        _principal.set(self._verifier.verify(token, remember=repeated))
+        principal, expires = self._verifier.verify_expiring(token, remember=repeated)
+        _principal.set(principal)
+        _token_expiry.set(expires)
 
 
 def bearer_token(metadata) -> str:

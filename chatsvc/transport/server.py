@@ -18,6 +18,7 @@ from chatsvc.config import Settings
 from chatsvc.domain.errors import ErrorCode
 from chatsvc.domain.presence import LocalPresence
 from chatsvc.domain.service import ChatService
+from chatsvc.domain.stream_tokens import StreamTokens
 from chatsvc.domain.typing_registry import LocalTypingRegistry
 from chatsvc.fanout.local import LocalFanout
 from chatsvc.fanout.redis import RedisFanout
@@ -136,10 +137,16 @@ class ChatServer:
             self.typing = LocalTypingRegistry()
         self.fanout.hub.write_delay = settings.stream_write_delay_ms / 1000
         self.fanout.hub.write_delay_min_subscribers = settings.stream_write_delay_min_subscribers
-        self.service = ChatService(
-            self.database, self.fanout, self.clock, settings, self.limiter, self.presence, self.typing
+        # Tokens are held to the server's clock, on unary calls and streams alike.
+        verifier = TokenVerifier(
+            secret=settings.resolve_jwt_secret(), public_key=settings.jwt_public_key, now=lambda: self.clock.now().timestamp()
         )
-        verifier = TokenVerifier(secret=settings.resolve_jwt_secret(), public_key=settings.jwt_public_key)
+        self.stream_tokens = StreamTokens(
+            lambda token: verifier.verify_expiring(token, remember=False), self.clock, check_seconds=settings.token_check_seconds
+        )
+        self.service = ChatService(
+            self.database, self.fanout, self.clock, settings, self.limiter, self.presence, self.typing, self.stream_tokens
+        )
         self.health = health.aio.HealthServicer()
         self.server = grpc.aio.server(interceptors=[AuthInterceptor(verifier)], options=server_options(settings))
         self.port = 0
@@ -206,6 +213,7 @@ class ChatServer:
 
     async def _close(self) -> None:
         self.service.interaction.close()  # typing timers
+        self.stream_tokens.close()
         await self.lease.release()
         await self.presence.close()
         await self.typing.close()

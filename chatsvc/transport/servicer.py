@@ -10,9 +10,9 @@ import grpc
 from sessionchat.v1 import chat_pb2 as pb
 
 from chatsvc.domain.errors import ChatError, ErrorCode, invalid
-from chatsvc.domain.service import ChatService, StreamOpening
+from chatsvc.domain.service import ChatService, StreamOpening, unimplemented
 from chatsvc.transport.actions import MAX_PIPELINED_SENDS, perform, queue_send, stored_message
-from chatsvc.transport.interceptors import current_principal
+from chatsvc.transport.interceptors import current_principal, current_token_expiry
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,9 @@ class SessionChatServicer:
             await asyncio.shield(self.service.close_stream(opening))
 
     async def Subscribe(self, request: pb.SubscribeRequest, context: grpc.aio.ServicerContext) -> None:
-        opening = await self.service.open_stream(current_principal(), request.session_id, request.last_sequence)
+        opening = await self.service.open_stream(
+            current_principal(), request.session_id, request.last_sequence, current_token_expiry()
+        )
         try:
             await context.send_initial_metadata(())
             await self._write_events(opening, context)
@@ -46,13 +48,13 @@ class SessionChatServicer:
 
     async def _join_from_stream(self, requests, context) -> StreamOpening | None:
         """Wait for a valid `join`; anything else before it gets an error event."""
-        principal = current_principal()
+        principal, token_expires = current_principal(), current_token_expiry()
         async for request in requests:
             try:
                 if request.WhichOneof("action") != "join":
                     raise invalid("the first request on a stream must be 'join'")
                 join = request.join
-                return await self.service.open_stream(principal, join.session_id, join.last_sequence)
+                return await self.service.open_stream(principal, join.session_id, join.last_sequence, token_expires)
             except ChatError as error:
                 await context.write(self.service.rejected(request.join.session_id, request.request_id, error))
         return None
@@ -84,7 +86,16 @@ class SessionChatServicer:
         sending: deque[asyncio.Task] = deque()
         try:
             async for request in requests:
-                if request.WhichOneof("action") != "send_message":
+                kind = request.WhichOneof("action")
+                if kind == "refresh_token":  # answered at once, even while messages are being stored
+                    await self._answer(opening, request, self._refresh_token(opening, request.refresh_token.token))
+                    continue
+                try:
+                    self._check_token(opening)
+                except ChatError as error:
+                    self._refuse(opening, request, error)
+                    continue
+                if kind != "send_message":
                     await _settle(sending, keep=0)
                     await self._answer(opening, request, perform(self.service, opening.principal, session_id, request))
                     continue
@@ -99,6 +110,16 @@ class SessionChatServicer:
         finally:
             for task in sending:
                 task.cancel()  # the stream is gone; its queued messages are stored all the same
+
+    def _check_token(self, opening: StreamOpening) -> None:
+        if self.service.stream_tokens is not None:
+            self.service.stream_tokens.check(opening.subscriber)
+
+    async def _refresh_token(self, opening: StreamOpening, token: str) -> tuple[int, str]:
+        if self.service.stream_tokens is None:
+            raise unimplemented("refresh_token")
+        self.service.stream_tokens.refresh(opening.subscriber, opening.principal, token)
+        return 0, ""
 
     async def _answer(self, opening: StreamOpening, request: pb.StreamEventsRequest, outcome) -> None:
         """Await an action's (sequence, message id) and answer it; a refusal is an error event."""

@@ -1,0 +1,160 @@
+"""The servers a run measures: `chatsvc serve` processes (or a --target), the websockets baseline,
+and their memory and CPU from /proc."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import secrets
+import shutil
+import signal
+import sys
+import tempfile
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+class StartedProcess:
+    """A server subprocess whose first stdout line ending in host:port says where it listens."""
+
+    def __init__(self, process: asyncio.subprocess.Process, target: str, log: Path) -> None:
+        self.process = process
+        self.target = target
+        self.log = log
+
+    @classmethod
+    async def start(cls, command: list[str], directory: Path, env: dict[str, str], log: Path) -> "StartedProcess":
+        with open(log, "wb") as errors:
+            process = await asyncio.create_subprocess_exec(
+                *command, cwd=directory, env=env, stdout=asyncio.subprocess.PIPE, stderr=errors
+            )
+        try:
+            while True:
+                line = await asyncio.wait_for(process.stdout.readline(), 60)
+                if not line:
+                    raise RuntimeError(f"{' '.join(command[2:4])} exited before serving:\n{log.read_text()[-3000:]}")
+                text = line.decode().strip()
+                if "serving on" in text:
+                    return cls(process, text.rsplit(" ", 1)[1], log)
+        except BaseException:
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
+            raise
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    async def stop(self) -> None:
+        if self.process.returncode is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(self.process.wait(), 15)
+            except asyncio.TimeoutError:
+                self.process.kill()
+                await self.process.wait()
+
+    def problems(self) -> list[str]:
+        """Errors and warnings the server logged (stderr)."""
+        try:
+            lines = self.log.read_text(errors="replace").splitlines()
+        except OSError:
+            return []
+        return [line for line in lines if " ERROR " in line or " WARNING " in line or line.startswith("Traceback")]
+
+
+@dataclass
+class Servers:
+    """What a workload runs against: one or more processes of one kind."""
+
+    kind: str  # "grpc" or "websocket"
+    name: str
+    targets: list[str]
+    pids: list[int | None]
+    secret: str = ""
+    started: list[StartedProcess] = field(default_factory=list)
+
+    def rss_kb(self) -> int | None:
+        values = [rss_kb(pid) for pid in self.pids]
+        return None if not values or None in values else sum(values)
+
+    def cpu_seconds(self) -> float | None:
+        values = [cpu_seconds(pid) for pid in self.pids]
+        return None if not values or None in values else sum(values)
+
+    def problems(self) -> list[str]:
+        return [line for process in self.started for line in process.problems()]
+
+
+@asynccontextmanager
+async def service_under_test(args: argparse.Namespace) -> AsyncIterator[Servers]:
+    """The target(s) given, or `chatsvc serve` process(es) started for this run."""
+    if args.target:
+        targets = args.target.split(",")
+        pids = list(args.server_pid or [])
+        yield Servers("grpc", "SessionChat", targets, pids + [None] * (len(targets) - len(pids)), args.secret)
+        return
+    directory = Path(tempfile.mkdtemp(prefix="chatsvc-bench-"))
+    secret = secrets.token_urlsafe(32)
+    env = dict(os.environ)
+    # Publishers are participants: the limiter runs for every message but must not refuse them.
+    env.update(CHATSVC_JWT_SECRET=secret, CHATSVC_MESSAGE_RATE_LIMIT=str(10**9))
+    env.pop("CHATSVC_REDIS_URL", None)
+    if args.redis_url:
+        env["CHATSVC_REDIS_URL"] = args.redis_url
+    database_url = args.database_url or f"sqlite:///{directory / 'chat.db'}"
+    servers = Servers("grpc", "SessionChat", [], [], secret)
+    try:
+        for i in range(args.processes):  # one after the other: the first migrates the schema
+            command = [sys.executable, "-m", "chatsvc.cli", "serve", "--listen", "127.0.0.1:0", "--database-url", database_url]
+            process = await StartedProcess.start(command, directory, env, directory / f"server-{i}.log")
+            servers.started.append(process)
+            servers.targets.append(process.target)
+            servers.pids.append(process.pid)
+        yield servers
+    finally:
+        await asyncio.gather(*(process.stop() for process in servers.started))
+        if args.keep:
+            print(f"kept {directory}", file=sys.stderr)
+        else:
+            shutil.rmtree(directory, ignore_errors=True)
+
+
+@asynccontextmanager
+async def baseline_server() -> AsyncIterator[Servers]:
+    directory = Path(tempfile.mkdtemp(prefix="chatsvc-bench-baseline-"))
+    command = [sys.executable, "-m", "chatsvc.bench.baseline", "--listen", "127.0.0.1:0"]
+    process = None
+    try:
+        process = await StartedProcess.start(command, directory, dict(os.environ), directory / "baseline.log")
+        yield Servers("websocket", "websockets baseline", [process.target], [process.pid], started=[process])
+    finally:
+        if process is not None:
+            await process.stop()
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def rss_kb(pid: int | None) -> int | None:
+    if pid is None:
+        return None
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def cpu_seconds(pid: int | None) -> float | None:
+    if pid is None:
+        return None
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

@@ -1,0 +1,262 @@
+"""One run of `chatsvc bench`: the workload against the service (and the baseline), from the join
+storm to the last delivery, and what it measured."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing
+import os
+import time
+import uuid
+from array import array
+from collections import Counter
+from dataclasses import dataclass
+
+from chatsvc.bench.publishers import GrpcPublisher, Published, StreamPublisher, WebSocketPublisher
+from chatsvc.bench.report import percent, percentiles_ms, progress
+from chatsvc.bench.servers import Servers, baseline_server, cpu_seconds, service_under_test
+from chatsvc.bench.workers import WorkerHandle, probe_worker, subscriber_worker
+
+
+async def run_bench(args: argparse.Namespace) -> dict:
+    results: dict = {
+        "config": {
+            "subscribers": args.subscribers,
+            "probes": args.probes,
+            "workers": args.workers,
+            "rate": args.rate or "saturate",
+            "duration_s": args.duration,
+            "publishers": args.publishers,
+            "concurrency": args.concurrency if not args.rate else None,
+            "publisher_role": args.publisher_role,
+            "target": args.target or _started_description(args),
+            "cpus": os.cpu_count(),
+        }
+    }
+    progress("starting the server" if not args.target else f"targeting {args.target}")
+    async with service_under_test(args) as servers:
+        results["service"] = await Workload(args, servers).run()
+    if args.baseline:
+        progress("starting the websockets baseline")
+        async with baseline_server() as server:
+            results["baseline"] = await Workload(args, server).run()
+        service, baseline = results["service"], results["baseline"]
+        if baseline["delivered_per_s"]:
+            results["ratio"] = round(service["delivered_per_s"] / baseline["delivered_per_s"], 2)
+    runs = [results["service"]] + ([results["baseline"]] if args.baseline else [])
+    results["ok"] = all(
+        run.get("lost") == 0 and run.get("duplicated") == 0 and run.get("streams_ended") == 0 and not run["errors"] for run in runs
+    )
+    return results
+
+
+def _started_description(args: argparse.Namespace) -> str:
+    database = "PostgreSQL" if args.database_url and args.database_url.startswith("postgres") else "SQLite"
+    processes = f"{args.processes} processes on Redis, " if args.processes > 1 else ""
+    return f"started: {processes}{database}, auth, rate limits, profanity filter"
+
+
+@dataclass
+class Snapshot:
+    """Totals over every subscriber at one moment."""
+
+    at: float
+    bench: int
+    events: int
+    ended: int
+    min_bench: int
+
+
+class Workload:
+    def __init__(self, args: argparse.Namespace, server: Servers) -> None:
+        self.args = args
+        self.server = server
+        self.session = args.session or f"bench-{uuid.uuid4().hex[:8]}"
+        if server.kind == "websocket":
+            self.session = "baseline"
+        self.workers: list[WorkerHandle] = []
+
+    async def run(self) -> dict:
+        args, server = self.args, self.server
+        result: dict = {"server": server.name, "targets": server.targets, "session": self.session, "errors": []}
+        kind = WebSocketPublisher if server.kind != "grpc" else StreamPublisher if args.publish_on == "stream" else GrpcPublisher
+        publisher = kind(server.targets, self.session, self.token, args)
+        await publisher.open()
+        try:
+            await publisher.warm_up()
+            await asyncio.sleep(0.3)
+            rss_before = server.rss_kb()
+            joined_at = time.perf_counter()
+            progress(f"{server.name}: joining {args.subscribers} subscribers")
+            await self.start_workers()
+            try:
+                joined = await self.wait_joined(result)
+                result["join_s"] = round(time.perf_counter() - joined_at, 2)
+                progress(f"{server.name}: {joined} joined in {result['join_s']} s; waiting for the join events to settle")
+                await self.settle()
+                rss_idle = server.rss_kb()
+                result["subscribers"] = joined
+                result["server_rss_before_kb"] = rss_before
+                result["server_rss_idle_kb"] = rss_idle
+                result["memory_per_idle_subscriber_kb"] = (
+                    round((rss_idle - rss_before) / joined, 1) if rss_before and rss_idle and joined else None
+                )
+                await self.publish_and_measure(publisher, result)
+            finally:
+                await self.stop_workers()
+        finally:
+            await publisher.close()
+        return result
+
+    # ------------------------------------------------------------ subscribers
+
+    async def start_workers(self) -> None:
+        args, server = self.args, self.server
+        # Subscriber i is user sub-i on server process i % P.
+        everyone = [
+            (server.targets[i % len(server.targets)], self.token(f"sub-{i:05d}", f"Subscriber {i}", "participant"))
+            for i in range(args.subscribers)
+        ]
+        probes = args.probes if server.kind == "grpc" else 0
+        cheap, probing = everyone[probes:], everyone[:probes]
+        context = multiprocessing.get_context("spawn")
+        for i in range(args.workers):
+            share = cheap[i :: args.workers]
+            if share:
+                spec = {"kind": server.kind, "session": self.session, "subscribers": share, "timeout": args.connect_timeout}
+                self.workers.append(WorkerHandle.start(context, subscriber_worker, spec))
+        if probing:
+            spec = {"session": self.session, "subscribers": probing, "timeout": args.connect_timeout}
+            self.workers.append(WorkerHandle.start(context, probe_worker, spec, probe=True))
+
+    def token(self, user_id: str, name: str, role: str) -> str:
+        if self.server.kind != "grpc":
+            return ""
+        from chatsvc.auth import mint_token
+
+        return mint_token(secret=self.server.secret, user_id=user_id, name=name, role=role, sessions=[self.session], ttl_seconds=3600)
+
+    async def wait_joined(self, result: dict) -> int:
+        replies = await asyncio.gather(*(worker.receive() for worker in self.workers))
+        joined = sum(reply["joined"] for reply in replies)
+        for reply in replies:
+            result["errors"] += [f"join: {error}" for error in reply["errors"]]
+        if joined < self.args.subscribers:
+            result["errors"].append(f"only {joined} of {self.args.subscribers} subscribers joined")
+        return joined
+
+    async def snapshot(self) -> Snapshot:
+        replies = await asyncio.gather(*(worker.call("status") for worker in self.workers))
+        return Snapshot(
+            at=time.perf_counter(),
+            bench=sum(r["bench"] for r in replies),
+            events=sum(r["events"] for r in replies),
+            ended=sum(r["ended"] for r in replies),
+            min_bench=min((r["min_bench"] for r in replies), default=0),
+        )
+
+    async def settle(self, quiet: float = 0.4, limit: float = 60.0) -> None:
+        """Wait for the join storm (every join is an event to everyone) to be delivered."""
+        deadline = time.perf_counter() + limit
+        last = await self.snapshot()
+        quiet_since = time.perf_counter()
+        while time.perf_counter() < deadline:
+            await asyncio.sleep(0.2)
+            now = await self.snapshot()
+            if now.events != last.events:
+                quiet_since = time.perf_counter()
+            elif time.perf_counter() - quiet_since >= quiet:
+                return
+            last = now
+
+    async def stop_workers(self) -> None:
+        await asyncio.gather(*(worker.stop() for worker in self.workers), return_exceptions=True)
+        self.workers = []
+
+    # ------------------------------------------------------------ publishing
+
+    async def publish_and_measure(self, publisher, result: dict) -> None:
+        args, server = self.args, self.server
+        saturate = not args.rate
+        cpu_server = server.cpu_seconds()
+        cpu_workers = [cpu_seconds(worker.pid) for worker in self.workers]
+        cpu_self = time.process_time()
+        first = await self.snapshot()
+        started = time.perf_counter()
+        warm_up = min(1.0, args.duration / 5) if saturate else 0.0
+        progress(f"{server.name}: publishing " + ("as fast as it goes" if saturate else f"{args.rate:g} msg/s") + f" for {args.duration:g} s")
+        publishing = asyncio.create_task(publisher.saturate(args.duration) if saturate else publisher.at_rate(args.rate, args.duration))
+        window_start = first
+        if warm_up:
+            await asyncio.sleep(warm_up)
+            window_start = await self.snapshot()
+        published: Published = await publishing
+        window_end = await self.snapshot()
+        elapsed = time.perf_counter() - started
+        result["server_cpu_percent"] = percent(server.cpu_seconds(), cpu_server, elapsed)
+        result["subscriber_cpu_percent"] = round(
+            sum(percent(cpu_seconds(w.pid), before, elapsed) or 0 for w, before in zip(self.workers, cpu_workers)), 1
+        )
+        result["publisher_cpu_percent"] = percent(time.process_time(), cpu_self, elapsed)
+        result["published"] = published.count
+        result["publish_rate"] = round(published.count / elapsed, 1)
+        result["publish_errors"] = dict(published.errors)
+        if published.errors:
+            result["errors"].append(f"publish errors: {dict(published.errors)}")
+        result["send_ack_ms"] = percentiles_ms(published.ack_latencies_us)
+        result["delivered_per_s"] = round((window_end.bench - window_start.bench) / max(window_end.at - window_start.at, 1e-9))
+
+        # Drain: every subscriber should end up with every message.
+        progress(f"{server.name}: published {published.count}; waiting for every delivery")
+        drain_started = time.perf_counter()
+        expected = published.count * result["subscribers"]
+        snap, progress_at = window_end, time.perf_counter()
+        while snap.bench < expected and time.perf_counter() - drain_started < args.drain_timeout:
+            await asyncio.sleep(0.1)
+            previous, snap = snap, await self.snapshot()
+            if snap.bench != previous.bench:
+                progress_at = time.perf_counter()
+            elif time.perf_counter() - progress_at > 5:
+                break  # nothing arrives any more: what is missing is lost
+        result["drain_s"] = round(time.perf_counter() - drain_started, 2)
+        result["server_rss_after_kb"] = server.rss_kb()
+
+        reports = await asyncio.gather(*(worker.call("report") for worker in self.workers))
+        latencies = array("i")
+        probe_latencies = array("i")
+        result["lost"] = 0
+        result["duplicated"] = 0
+        result["sequence_gaps"] = 0
+        result["streams_ended"] = 0
+        reasons: Counter = Counter()
+        digests: Counter = Counter()
+        last_sequences: Counter = Counter()
+        for worker, report in zip(self.workers, reports):
+            digests.update(report["digests"])
+            last_sequences.update(report["last_sequences"])
+            (probe_latencies if worker.probe else latencies).frombytes(report["latencies"])
+            result["lost"] += sum(max(0, published.count - received) for received in report["bench"])
+            result["duplicated"] += report["duplicates"]
+            result["sequence_gaps"] += report["gaps"]
+            result["streams_ended"] += report["ended"]
+            reasons.update(report["end_reasons"])
+            if worker.probe:
+                result["probe_reconnects"] = report.get("reconnects", 0)
+                result["event_bytes"] = report.get("event_bytes")
+        if reasons:
+            result["errors"].append(f"streams ended: {dict(reasons)}")
+        # Every subscriber, whatever process it is on, must have received the same events byte for byte.
+        result["same_events_everywhere"] = len(digests) == 1 and len(last_sequences) == 1
+        if not result["same_events_everywhere"]:
+            result["errors"].append(
+                f"subscribers disagree: {len(digests)} different event digests, last sequences {dict(last_sequences.most_common(5))}"
+            )
+        problems = server.problems()
+        if problems:
+            result["server_log_problems"] = len(problems)
+            result["errors"] += [f"server log: {line[:300]}" for line in problems[:5]]
+        latencies.extend(probe_latencies)
+        result["delivered"] = len(latencies)
+        result["latency_ms"] = percentiles_ms(latencies)
+        result["probe_latency_ms"] = percentiles_ms(probe_latencies) if probe_latencies else None
