@@ -47,6 +47,11 @@ class Settings:
     fanout_check_seconds: float = 1.0
     # With Redis: a crashed process's users leave the online list within about this long.
     presence_ttl_seconds: float = 15.0
+    # With Redis: the one connection pool this process shares (fan-out, presence,
+    # typing, rate limits). A burst waits up to redis_wait_seconds for a free
+    # connection instead of failing; the pub/sub listener has one more of its own.
+    redis_max_connections: int = 50
+    redis_wait_seconds: float = 5.0
     # Dead connections: ping after this much silence, give up after the timeout.
     keepalive_seconds: float = 30.0
     keepalive_timeout_seconds: float = 10.0
@@ -128,9 +133,18 @@ INTEGER_SETTINGS = (
     "strike_window_seconds",
     "strikes_before_mute",
     "auto_mute_minutes",
+    "redis_max_connections",
 )
 
-FLOAT_SETTINGS = ("stream_write_delay_ms", "fanout_check_seconds", "presence_ttl_seconds", "keepalive_seconds", "keepalive_timeout_seconds", "token_check_seconds")
+FLOAT_SETTINGS = (
+    "stream_write_delay_ms",
+    "fanout_check_seconds",
+    "presence_ttl_seconds",
+    "keepalive_seconds",
+    "keepalive_timeout_seconds",
+    "token_check_seconds",
+    "redis_wait_seconds",
+)
 
 
 def _word_list(value: str) -> list[str]:

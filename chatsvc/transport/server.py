@@ -19,9 +19,10 @@ from chatsvc.domain.stream_tokens import StreamTokens
 from chatsvc.domain.typing_registry import LocalTypingRegistry
 from chatsvc.fanout.local import LocalFanout
 from chatsvc.fanout.redis import RedisFanout
+from chatsvc.fanout.redis_pool import check_reachable, listener_client, shared_client
 from chatsvc.fanout.redis_presence import RedisPresence
 from chatsvc.fanout.redis_typing import RedisTypingRegistry
-from chatsvc.ratelimit import LocalRateLimiter, RedisRateLimiter, redis_client
+from chatsvc.ratelimit import LocalRateLimiter, RedisRateLimiter
 from chatsvc.storage.database import Database
 from chatsvc.transport.interceptors import AuthInterceptor
 from chatsvc.transport.servicer import SessionChatServicer
@@ -87,11 +88,16 @@ class ChatServer:
         self.settings = settings
         self.clock = clock or SystemClock()
         self.database = Database(settings.database_url)
+        self.redis = None
         if settings.redis_url:
-            self.fanout = RedisFanout(settings.redis_url, self.database, check_seconds=settings.fanout_check_seconds)
-            self.limiter = RedisRateLimiter(redis_client(settings.redis_url), self.clock)
-            self.presence = RedisPresence(settings.redis_url, ttl_seconds=settings.presence_ttl_seconds)
-            self.typing = RedisTypingRegistry(settings.redis_url)
+            self.redis = shared_client(
+                settings.redis_url, max_connections=settings.redis_max_connections, wait_seconds=settings.redis_wait_seconds
+            )
+            listener = listener_client(settings.redis_url)
+            self.fanout = RedisFanout(self.redis, listener, self.database, check_seconds=settings.fanout_check_seconds)
+            self.limiter = RedisRateLimiter(self.redis, self.clock)
+            self.presence = RedisPresence(self.redis, ttl_seconds=settings.presence_ttl_seconds)
+            self.typing = RedisTypingRegistry(self.redis)
         else:
             self.fanout = LocalFanout()
             self.limiter = LocalRateLimiter(self.clock)
@@ -115,6 +121,9 @@ class ChatServer:
 
     async def start(self) -> int:
         await self.database.migrate()
+        if self.redis is not None:
+            # Before anything uses it: an unreachable Redis is a start-up error, not an outage.
+            await check_reachable(self.redis, self.settings.redis_url or "")
         await self.fanout.start()
         await self.presence.start(on_left=self.service.record_departure)
         handlers = method_handlers(SessionChatServicer(self.service))
@@ -147,6 +156,8 @@ class ChatServer:
         await self.typing.close()
         await self.fanout.close()
         await self.limiter.close()
+        if self.redis is not None:
+            await self.redis.aclose(close_connection_pool=True)
         await self.database.close()
 
     async def wait(self) -> None:
