@@ -52,6 +52,9 @@ class Settings:
     # connection instead of failing; the pub/sub listener has one more of its own.
     redis_max_connections: int = 50
     redis_wait_seconds: float = 5.0
+    # Calls that may wait for the server to take them (a burst of joins); past this
+    # grpc cancels new calls before the service sees them.
+    max_pending_calls: int = 20000
     # Dead connections: ping after this much silence, give up after the timeout.
     keepalive_seconds: float = 30.0
     keepalive_timeout_seconds: float = 10.0
@@ -134,6 +137,7 @@ INTEGER_SETTINGS = (
     "strikes_before_mute",
     "auto_mute_minutes",
     "redis_max_connections",
+    "max_pending_calls",
 )
 
 FLOAT_SETTINGS = (

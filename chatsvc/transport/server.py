@@ -49,6 +49,13 @@ def server_options(settings: Settings) -> list[tuple[str, int]]:
         # Let clients ping every 10 s on idle streams without being told "too_many_pings".
         ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
         ("grpc.http2.max_pings_without_data", 0),
+        # grpc.aio takes one new call per method at a time (a few hundred a second
+        # here); the calls that arrive meanwhile wait in grpc core, which by default
+        # rejects them at random once 1,000 wait and always past 3,000, and the
+        # client sees a bare CANCELLED (2,000 Subscribe streams at once: 196 of them).
+        # Waiting is what a burst needs: a waiting call costs a few KB.
+        ("grpc.server.max_pending_requests", settings.max_pending_calls),
+        ("grpc.server.max_pending_requests_hard_limit", settings.max_pending_calls),
         # No channelz bookkeeping (nothing here serves it): about 0.6 KB less per
         # connection, and each subscriber has its own (chatsvc bench, 1,000 subscribers).
         ("grpc.enable_channelz", 0),
