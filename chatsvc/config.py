@@ -12,6 +12,14 @@ from chatsvc.domain.profanity import read_word_file
 DEFAULT_LISTEN = "127.0.0.1:50051"
 DEFAULT_DATABASE_FILE = "chatsvc.db"
 SECRET_FILE = ".chatsvc-jwt-secret"
+# HS256 with a shorter secret can be brute-forced offline from one token (RFC 7518
+# section 3.2 asks for a key at least as long as the hash: 256 bits).
+MIN_SECRET_BYTES = 32
+DATABASE_SCHEMES = ("sqlite", "postgresql", "postgres")
+
+
+class StartupError(Exception):
+    """A configuration the server cannot run with; the message is one line an operator can act on."""
 
 
 @dataclass
@@ -88,37 +96,52 @@ class Settings:
         settings.jwt_secret = env.get("CHATSVC_JWT_SECRET") or None
         key_file = env.get("CHATSVC_JWT_PUBLIC_KEY_FILE")
         if key_file:
-            settings.jwt_public_key = Path(key_file).read_text()
-        for name in INTEGER_SETTINGS:
-            value = env.get(f"CHATSVC_{name.upper()}")
-            if value:
-                setattr(settings, name, int(value))
-        for name in FLOAT_SETTINGS:
-            value = env.get(f"CHATSVC_{name.upper()}")
-            if value:
-                setattr(settings, name, float(value))
+            settings.jwt_public_key = _read("CHATSVC_JWT_PUBLIC_KEY_FILE", key_file)
+        for names, kind in ((INTEGER_SETTINGS, int), (FLOAT_SETTINGS, float)):
+            for name in names:
+                value = env.get(f"CHATSVC_{name.upper()}")
+                if value:
+                    setattr(settings, name, _number(f"CHATSVC_{name.upper()}", value, kind))
         settings.profanity_extra_words = _word_list(env.get("CHATSVC_PROFANITY_ADD", ""))
         settings.profanity_allowed_words = _word_list(env.get("CHATSVC_PROFANITY_ALLOW", ""))
         if env.get("CHATSVC_PROFANITY_FILE"):
-            extra, allowed = read_word_file(env["CHATSVC_PROFANITY_FILE"])
+            try:
+                extra, allowed = read_word_file(env["CHATSVC_PROFANITY_FILE"])
+            except OSError as error:
+                raise StartupError(f"CHATSVC_PROFANITY_FILE: cannot read {env['CHATSVC_PROFANITY_FILE']}: {error.strerror}") from None
             settings.profanity_extra_words += extra
             settings.profanity_allowed_words += allowed
         if env.get("CHATSVC_REACTIONS"):
             settings.reactions = tuple(_word_list(env["CHATSVC_REACTIONS"]))
         if env.get("CHATSVC_TYPING_TIMEOUT_SECONDS"):
-            settings.typing_timeout_seconds = float(env["CHATSVC_TYPING_TIMEOUT_SECONDS"])
+            settings.typing_timeout_seconds = _number("CHATSVC_TYPING_TIMEOUT_SECONDS", env["CHATSVC_TYPING_TIMEOUT_SECONDS"], float)
         return settings
 
-    def resolve_jwt_secret(self) -> str | None:
-        """The HS256 secret in force, creating the local one on first use."""
+    def resolve_jwt_secret(self, *, create: bool = True) -> str | None:
+        """The HS256 secret in force, creating the local one on first use (unless `create` is False:
+        then StartupError when there is none)."""
         if self.jwt_secret or self.jwt_public_key:
             return self.jwt_secret
         path = Path(SECRET_FILE)
         if not path.exists():
+            if not create:
+                raise StartupError(
+                    f"no JWT secret: CHATSVC_JWT_SECRET is not set and there is no {SECRET_FILE} in {Path.cwd()}; "
+                    "run this in the directory where chatsvc serve runs, or set CHATSVC_JWT_SECRET to the server's secret"
+                )
             path.touch(mode=0o600)
             path.write_text(secrets.token_urlsafe(48))
         self.jwt_secret = path.read_text().strip()
         return self.jwt_secret
+
+    def check(self) -> None:
+        """Refuse, with one line, settings the server cannot run with safely (before anything starts)."""
+        listen_address(self.listen)
+        if self.jwt_secret is not None and len(self.jwt_secret.encode()) < MIN_SECRET_BYTES:
+            raise StartupError(
+                f"CHATSVC_JWT_SECRET is {len(self.jwt_secret.encode())} bytes; use at least {MIN_SECRET_BYTES} "
+                "random bytes (python -c 'import secrets; print(secrets.token_urlsafe(48))')"
+            )
 
 
 INTEGER_SETTINGS = (
@@ -151,6 +174,30 @@ FLOAT_SETTINGS = (
 )
 
 
+def listen_address(value: str) -> tuple[str, int]:
+    """HOST:PORT split and checked (port 0 picks a free one); StartupError when it is not one."""
+    host, separator, port = value.rpartition(":")
+    if not separator or not host:
+        raise StartupError(f"--listen {value!r} needs a host and a port, e.g. 127.0.0.1:50051 or [::]:50051")
+    if not port.isdigit() or int(port) > 65535:
+        raise StartupError(f"--listen {value!r}: the port must be a number from 0 to 65535")
+    return host, int(port)
+
+
+def _number(name: str, value: str, kind: type[int] | type[float]) -> int | float:
+    try:
+        return kind(value)
+    except ValueError:
+        raise StartupError(f"{name} must be {'an integer' if kind is int else 'a number'}, not {value!r}") from None
+
+
+def _read(name: str, path: str) -> str:
+    try:
+        return Path(path).read_text()
+    except OSError as error:
+        raise StartupError(f"{name}: cannot read {path}: {error.strerror}") from None
+
+
 def _word_list(value: str) -> list[str]:
     return [word.strip() for word in value.split(",") if word.strip()]
 
@@ -160,4 +207,9 @@ def normalize_database_url(url: str) -> str:
     pick the driver the server uses."""
     from chatsvc.storage.database import sync_database_url
 
+    scheme, separator, _ = url.partition("://")
+    if not separator or scheme.split("+", 1)[0] not in DATABASE_SCHEMES:
+        raise StartupError(
+            f"database URL {url!r} is not supported; use sqlite:///PATH or postgresql://USER@HOST:PORT/DATABASE"
+        )
     return sync_database_url(url)

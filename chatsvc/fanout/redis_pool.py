@@ -16,6 +16,8 @@ import redis.asyncio as redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
+from chatsvc.config import StartupError
+
 # A command gives up after this long (the callers fall back: the database
 # for events, this process for presence and typing, no limit for rates).
 COMMAND_TIMEOUT_SECONDS = 1.0
@@ -31,14 +33,17 @@ def _one_retry() -> Retry:
 
 def shared_client(url: str, *, max_connections: int, wait_seconds: float) -> redis.Redis:
     """The process's client: at most `max_connections`, waiting up to `wait_seconds` for one."""
-    pool = redis.BlockingConnectionPool.from_url(
-        url,
-        max_connections=max_connections,
-        timeout=wait_seconds,
-        socket_connect_timeout=CONNECT_TIMEOUT_SECONDS,
-        socket_timeout=COMMAND_TIMEOUT_SECONDS,
-        retry=_one_retry(),
-    )
+    try:
+        pool = redis.BlockingConnectionPool.from_url(
+            url,
+            max_connections=max_connections,
+            timeout=wait_seconds,
+            socket_connect_timeout=CONNECT_TIMEOUT_SECONDS,
+            socket_timeout=COMMAND_TIMEOUT_SECONDS,
+            retry=_one_retry(),
+        )
+    except ValueError as error:  # not a Redis URL
+        raise StartupError(f"--redis-url {url!r} is not usable: {error}") from None
     return redis.Redis(connection_pool=pool)
 
 
@@ -54,8 +59,8 @@ def listener_client(url: str) -> redis.Redis:
 
 
 async def check_reachable(client: redis.Redis, url: str) -> None:
-    """Raise ConnectionError with a one-line reason when Redis does not answer a PING."""
+    """StartupError, with the reason on one line, when Redis does not answer a PING."""
     try:
         await client.ping()
     except (redis.RedisError, OSError) as error:
-        raise ConnectionError(f"cannot reach Redis at {url}: {error}") from None
+        raise StartupError(f"cannot reach Redis at {url}: {error}") from None
