@@ -42,7 +42,8 @@ class Crowd:
         await asyncio.wait_for(asyncio.gather(*(one(self.users.index(u), u) for u in users)), 60)
 
     def leave(self, users: list[str] | None = None) -> None:
-        for user in self.users if users is None else users:
+        """Close the streams of these users (default: everyone still here)."""
+        for user in list(self.calls) if users is None else users:
             self.calls.pop(user).cancel()
 
     async def close(self) -> None:
@@ -88,6 +89,25 @@ async def test_500_streams_opened_and_closed_at_once_on_two_processes_leave_the_
     try:
         await crowd.join()
         await converges(servers, session, set(crowd.users))
+        crowd.leave()
+        await converges(servers, session, set())
+    finally:
+        await crowd.close()
+
+
+async def test_after_a_redis_restart_amid_joins_and_leaves_the_online_list_converges(start_cluster, restartable_redis, session):
+    servers = await start_cluster(2, redis_url=restartable_redis.url)
+    crowd = Crowd(servers, session, 60)
+    early, late = crowd.users[:30], crowd.users[30:]
+    try:
+        await crowd.join(early)
+        await converges(servers, session, set(early))
+        restartable_redis.stop()
+        # Joins and leaves go on during the outage (each process answers for its own streams).
+        crowd.leave(early[:15])
+        await crowd.join(late)
+        restartable_redis.start()  # empty: it keeps nothing across a restart
+        await converges(servers, session, set(early[15:]) | set(late))
         crowd.leave()
         await converges(servers, session, set())
     finally:
