@@ -11,7 +11,7 @@ import socket
 import sys
 
 from chatsvc.auth import Role, mint_token
-from chatsvc.config import MIN_SECRET_BYTES, Settings, StartupError, listen_address, normalize_database_url
+from chatsvc.config import Settings, StartupError, listen_address, normalize_database_url
 
 # Exit status of a command that could not start (as argparse's for bad flags).
 STARTUP_FAILED = 2
@@ -278,9 +278,8 @@ def run_token(args: argparse.Namespace) -> int:
     if settings.jwt_public_key and not settings.jwt_secret:
         raise StartupError("set CHATSVC_JWT_SECRET (tokens for RS256 servers are minted by your identity provider)")
     # Never create a secret here: the server would not know it, and would refuse every token.
-    secret = settings.resolve_jwt_secret(create=False)
-    if secret is None or len(secret.encode()) < MIN_SECRET_BYTES:
-        settings.check()  # explains the short secret
+    secret = settings.resolve_jwt_secret(create=False) or ""
+    settings.check_secret()
     print(mint_token(secret=secret, user_id=args.user, name=args.name, role=args.role, sessions=args.session or None, ttl_seconds=args.ttl))
     return 0
 

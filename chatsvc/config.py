@@ -113,8 +113,8 @@ class Settings:
             settings.profanity_allowed_words += allowed
         if env.get("CHATSVC_REACTIONS"):
             settings.reactions = tuple(_word_list(env["CHATSVC_REACTIONS"]))
-        if env.get("CHATSVC_TYPING_TIMEOUT_SECONDS"):
-            settings.typing_timeout_seconds = _number("CHATSVC_TYPING_TIMEOUT_SECONDS", env["CHATSVC_TYPING_TIMEOUT_SECONDS"], float)
+        if typing_timeout := env.get("CHATSVC_TYPING_TIMEOUT_SECONDS"):
+            settings.typing_timeout_seconds = _number("CHATSVC_TYPING_TIMEOUT_SECONDS", typing_timeout, float)
         return settings
 
     def resolve_jwt_secret(self, *, create: bool = True) -> str | None:
@@ -137,6 +137,9 @@ class Settings:
     def check(self) -> None:
         """Refuse, with one line, settings the server cannot run with safely (before anything starts)."""
         listen_address(self.listen)
+        self.check_secret()
+
+    def check_secret(self) -> None:
         if self.jwt_secret is not None and len(self.jwt_secret.encode()) < MIN_SECRET_BYTES:
             raise StartupError(
                 f"CHATSVC_JWT_SECRET is {len(self.jwt_secret.encode())} bytes; use at least {MIN_SECRET_BYTES} "

@@ -10,8 +10,13 @@ from sessionchat.v1 import chat_pb2 as pb
 from sessionchat.v1 import chat_pb2_grpc
 
 from chatsvc.client import ChatClient
+from tests import test_scale_out
 from tests.helpers import ServerProcess
-from tests.test_scale_out import Collector, contiguous, session, start_cluster, token  # noqa: F401 (fixtures)
+from tests.test_scale_out import Collector, contiguous, token
+
+# The fixtures of the scale-out tests: processes sharing PostgreSQL and Redis, and a session id.
+start_cluster = test_scale_out.start_cluster
+session = test_scale_out.session
 
 # The online list must be right this soon after a burst or an outage.
 CONVERGE_SECONDS = 5.0
@@ -79,8 +84,9 @@ async def converges(servers: list[ServerProcess], session_id: str, expected: set
         if all(users == expected for users in lists):
             return
         if time.monotonic() > deadline:
-            wrong = [(sorted(users - expected)[:5], len(users - expected), sorted(expected - users)[:5], len(expected - users)) for users in lists]
-            raise AssertionError(f"online list not right after {within} s: (ghosts, count, missing, count) per process: {wrong}")
+            wrong = [(sorted(users - expected)[:5], len(users - expected), sorted(expected - users)[:5], len(expected - users))
+                     for users in lists]
+            raise AssertionError(f"online list wrong after {within} s: (ghosts, count, missing, count) per process: {wrong}")
         await asyncio.sleep(0.1)  # polling a condition with a deadline, not synchronising
 
 
@@ -115,7 +121,9 @@ async def test_after_a_redis_restart_amid_joins_and_leaves_the_online_list_conve
         await crowd.close()
 
 
-async def test_while_redis_is_down_chat_works_and_afterwards_nothing_is_lost_and_presence_recovers(start_cluster, restartable_redis, session):
+async def test_while_redis_is_down_chat_works_and_afterwards_nothing_is_lost_and_presence_recovers(
+    start_cluster, restartable_redis, session
+):
     first, second = await start_cluster(2, redis_url=restartable_redis.url)
     here = Collector(ChatClient(first.target, token("teacher", "instructor")), session)
     there = Collector(ChatClient(second.target, token("bob")), session)

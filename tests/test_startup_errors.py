@@ -41,18 +41,21 @@ def test_serve_refuses_a_database_url_of_unknown_scheme(tmp_path):
 
 def test_serve_refuses_a_database_that_does_not_answer(tmp_path):
     port = free_port()
-    refuses(serve(tmp_path, "--database-url", f"postgresql://postgres@127.0.0.1:{port}/chat"), "serve", "cannot use the database", "Connection refused")
+    result = serve(tmp_path, "--database-url", f"postgresql://postgres@127.0.0.1:{port}/chat")
+    refuses(result, "serve", "cannot use the database", "Connection refused")
 
 
 def test_serve_refuses_a_missing_postgresql_database_and_hides_the_password(tmp_path, postgres_server):
     missing = make_url(postgres_server.new_database()).set(database="chatsvc_no_such_database", password="hunter2")
-    line = refuses(serve(tmp_path, "--database-url", missing.render_as_string(hide_password=False)), "serve", "chatsvc_no_such_database", "does not exist")
+    result = serve(tmp_path, "--database-url", missing.render_as_string(hide_password=False))
+    line = refuses(result, "serve", "chatsvc_no_such_database", "does not exist")
     assert "hunter2" not in line
 
 
 def test_serve_refuses_a_database_file_it_cannot_create(tmp_path):
     (tmp_path / "a-file").write_text("not a directory")  # works as root too, unlike a read-only directory
-    refuses(serve(tmp_path, "--database-url", f"sqlite:///{tmp_path / 'a-file' / 'chat.db'}"), "serve", "cannot use the database", "unable to open")
+    result = serve(tmp_path, "--database-url", f"sqlite:///{tmp_path / 'a-file' / 'chat.db'}")
+    refuses(result, "serve", "cannot use the database", "unable to open")
 
 
 def test_serve_refuses_an_unreachable_redis_without_the_outage_warning(tmp_path):
@@ -95,9 +98,11 @@ def test_token_refuses_to_invent_a_secret_the_server_would_not_know(tmp_path):
 
 
 def test_token_refuses_a_short_secret(tmp_path):
-    refuses(chatsvc(tmp_path, "token", "--user", "ann", "--name", "Ann", "--role", "instructor", CHATSVC_JWT_SECRET="short"), "token", "at least 32")
+    result = chatsvc(tmp_path, "token", "--user", "ann", "--name", "Ann", "--role", "instructor", CHATSVC_JWT_SECRET="short")
+    refuses(result, "token", "at least 32")
 
 
 def test_migrate_refuses_a_database_that_does_not_answer(tmp_path):
     port = free_port()
-    refuses(chatsvc(tmp_path, "migrate", "--database-url", f"postgresql://postgres@127.0.0.1:{port}/chat"), "migrate", "cannot use the database", "Connection refused")
+    result = chatsvc(tmp_path, "migrate", "--database-url", f"postgresql://postgres@127.0.0.1:{port}/chat")
+    refuses(result, "migrate", "cannot use the database", "Connection refused")

@@ -7,6 +7,7 @@ import logging
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
+from redis.asyncio import Redis
 from sessionchat.v1 import chat_pb2 as pb
 
 from chatsvc.auth import TokenVerifier
@@ -95,7 +96,7 @@ class ChatServer:
         self.settings = settings
         self.clock = clock or SystemClock()
         self.database = Database(settings.database_url)
-        self.redis = None
+        self.redis: Redis | None = None  # one pool for every Redis user here
         if settings.redis_url:
             self.redis = shared_client(
                 settings.redis_url, max_connections=settings.redis_max_connections, wait_seconds=settings.redis_wait_seconds
