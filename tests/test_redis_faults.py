@@ -11,7 +11,7 @@ from sessionchat.v1 import chat_pb2_grpc
 
 from chatsvc.client import ChatClient
 from tests import test_scale_out
-from tests.helpers import ServerProcess
+from tests.helpers import SECRET, ServerProcess, server_env
 from tests.test_scale_out import Collector, contiguous, token
 
 # The fixtures of the scale-out tests: processes sharing PostgreSQL and Redis, and a session id.
@@ -100,6 +100,31 @@ async def test_500_streams_opened_and_closed_at_once_on_two_processes_leave_the_
         await converges(servers, session, set())
     finally:
         await crowd.close()
+
+
+async def test_presence_writes_lost_for_want_of_redis_connections_are_repaired_within_seconds(
+    tmp_path, postgres_url, redis_server, session
+):
+    # A pool of 2 connections that waits 1 ms: most presence writes of a burst fail.
+    env = server_env(
+        CHATSVC_DATABASE_URL=postgres_url,
+        CHATSVC_REDIS_URL=redis_server.url,
+        CHATSVC_JWT_SECRET=SECRET,
+        CHATSVC_REDIS_MAX_CONNECTIONS="2",
+        CHATSVC_REDIS_WAIT_SECONDS="0.001",
+    )  # and the default presence ttl (15 s): the repair does not wait for the periodic check
+    servers = [await ServerProcess.start(tmp_path, env) for _ in range(2)]
+    crowd = Crowd(servers, session, 500)
+    try:
+        await crowd.join()
+        await converges(servers, session, set(crowd.users))
+        crowd.leave()
+        await converges(servers, session, set())
+    finally:
+        await crowd.close()
+        for server in servers:
+            assert await server.stop() == 0
+    assert any("presence falls back to this process" in "".join(server.output) for server in servers), "no write failed"
 
 
 async def test_after_a_redis_restart_amid_joins_and_leaves_the_online_list_converges(start_cluster, restartable_redis, session):

