@@ -9,9 +9,10 @@ crashed process's users leave within `ttl` plus one check.
 A write can fail (Redis busy or away) or land out of order (a leave that
 overtook its join on another pooled connection), so Redis is never trusted
 to hold what this process meant: each process reconciles its own fields with
-its live streams, at once after a write that failed or raced, and every
-third of `ttl` in any case. The online list is therefore right within about
-`ttl / 3` after a burst or an outage, whatever was lost on the way.
+its live streams, at once after a write that failed or raced (retrying with
+backoff while Redis fails), and every third of `ttl` in any case. The online
+list is therefore right again moments after a burst or an outage ends,
+whatever was lost on the way.
 """
 
 from __future__ import annotations
@@ -203,7 +204,7 @@ class RedisPresence:
             try:
                 await self.reconcile(session_id)
             except (RedisError, OSError) as error:
-                self._dirty.add(session_id)
+                self._mark_dirty(session_id)  # the repair task retries it with backoff
                 failure = error
         if failure is not None:
             raise failure
@@ -221,7 +222,6 @@ class RedisPresence:
                 self._warn(error)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, RETRY_CAP_SECONDS)
-                self._dirty_added.set()
             except Exception:
                 log.exception("reconciling presence failed")
 
