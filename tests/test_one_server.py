@@ -14,7 +14,8 @@ from sqlalchemy import delete, select
 from chatsvc.storage.database import Database
 from chatsvc.storage.lease import database_now
 from chatsvc.storage.tables import ProcessLease
-from chatsvc.transport.server import ChatServer, StartupRefused
+from chatsvc.config import StartupError
+from chatsvc.transport.server import ChatServer
 from tests.helpers import CHATSVC, SECRET, Client, ServerProcess, server_env
 
 BOTH_BACKENDS = True
@@ -94,7 +95,7 @@ async def test_a_running_server_renews_its_lease_so_it_never_lapses(settings, tm
             assert time.monotonic() < deadline, "the lease was not renewed"
             await asyncio.sleep(0.05)
         second = ChatServer(lease_settings(settings, seconds=1, renew=0.1))
-        with pytest.raises(StartupRefused, match="serves this database without Redis"):
+        with pytest.raises(StartupError, match="serves this database without Redis"):
             await second.start()
         await still_serves(first, "renewed")
     finally:
@@ -121,7 +122,7 @@ async def test_a_crashed_servers_lease_is_taken_over_once_it_expires(settings, t
     await crashed.kill()  # SIGKILL: no chance to release the lease
 
     lease_settings(settings, seconds=2, renew=0.2)
-    with pytest.raises(StartupRefused, match=f"pid {pid},"):
+    with pytest.raises(StartupError, match=f"pid {pid},"):
         await ChatServer(settings).start()
     deadline = time.monotonic() + DEADLINE
     while True:
@@ -129,7 +130,7 @@ async def test_a_crashed_servers_lease_is_taken_over_once_it_expires(settings, t
         try:
             await successor.start()
             break
-        except StartupRefused:
+        except StartupError:
             assert time.monotonic() < deadline, "the expired lease was never taken over"
             await asyncio.sleep(0.1)
     await still_serves(successor, "taken over after the crash")

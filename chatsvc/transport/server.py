@@ -10,11 +10,12 @@ import socket
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
+from redis.asyncio import Redis
 from sessionchat.v1 import chat_pb2 as pb
 
 from chatsvc.auth import TokenVerifier
 from chatsvc.clock import Clock, SystemClock
-from chatsvc.config import Settings
+from chatsvc.config import Settings, StartupError, listen_address
 from chatsvc.domain.errors import ErrorCode
 from chatsvc.domain.presence import LocalPresence
 from chatsvc.domain.service import ChatService
@@ -22,9 +23,10 @@ from chatsvc.domain.stream_tokens import StreamTokens
 from chatsvc.domain.typing_registry import LocalTypingRegistry
 from chatsvc.fanout.local import LocalFanout
 from chatsvc.fanout.redis import RedisFanout
+from chatsvc.fanout.redis_pool import check_reachable, listener_client, shared_client
 from chatsvc.fanout.redis_presence import RedisPresence
 from chatsvc.fanout.redis_typing import RedisTypingRegistry
-from chatsvc.ratelimit import LocalRateLimiter, RedisRateLimiter, redis_client
+from chatsvc.ratelimit import LocalRateLimiter, RedisRateLimiter
 from chatsvc.storage.database import Database
 from chatsvc.storage.lease import LeaseRefused, ProcessLeaseKeeper
 from chatsvc.transport.interceptors import AuthInterceptor
@@ -36,10 +38,6 @@ SERVICE_NAME = pb.DESCRIPTOR.services_by_name["SessionChat"].full_name
 # These stream methods write events that are serialized once per session and
 # framed as batch elements already (chatsvc.fanout.codec): bytes pass through.
 PRESERIALIZED_METHODS = frozenset({"StreamEvents", "Subscribe"})
-
-
-class StartupRefused(Exception):
-    """The server will not start; the message is one line that tells the operator why."""
 
 
 def server_options(settings: Settings) -> list[tuple[str, int]]:
@@ -55,6 +53,13 @@ def server_options(settings: Settings) -> list[tuple[str, int]]:
         # Let clients ping every 10 s on idle streams without being told "too_many_pings".
         ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
         ("grpc.http2.max_pings_without_data", 0),
+        # grpc.aio takes one new call per method at a time (a few hundred a second
+        # here); the calls that arrive meanwhile wait in grpc core, which by default
+        # rejects them at random once 1,000 wait and always past 3,000, and the
+        # client sees a bare CANCELLED (2,000 Subscribe streams at once: 196 of them).
+        # Waiting is what a burst needs (with these limits, 2,000 at once all open in ~9 s).
+        ("grpc.server.max_pending_requests", settings.max_pending_calls),
+        ("grpc.server.max_pending_requests_hard_limit", settings.max_pending_calls),
         # No channelz bookkeeping (nothing here serves it): about 0.6 KB less per
         # connection, and each subscriber has its own (chatsvc bench, 1,000 subscribers).
         ("grpc.enable_channelz", 0),
@@ -65,31 +70,34 @@ def server_options(settings: Settings) -> list[tuple[str, int]]:
     ]
 
 
-def refuse_address_in_use(listen: str) -> None:
-    """Raise StartupRefused when something already listens on `listen` (host:port).
+def check_listen_address(listen: str) -> None:
+    """StartupError, naming the reason, when nothing could listen on `listen` (host:port).
 
-    grpc would fail as well, but only after migrations and with a log line of
-    its own; this says it first, in one line. Port 0 (any free port) is skipped.
+    grpc reports only "Failed to bind", after migrations and with a log line of
+    its own, so the address is tried here first, as grpc binds it: every
+    resolved address, and success when at least one binds. Port sharing is off
+    (`grpc.so_reuseport` 0), so an address another server holds is refused.
     """
-    host, _, port = listen.rpartition(":")
-    host = host.strip("[]")
-    if not port.isdigit() or int(port) == 0:
-        return  # malformed addresses are grpc's (and the command line's) to refuse
+    host, port = listen_address(listen)
+    if port == 0:
+        return  # any free port
     try:
-        addresses = socket.getaddrinfo(host or None, int(port), type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
-    except (OSError, OverflowError):
-        return
+        addresses = socket.getaddrinfo(host.strip("[]"), port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as error:
+        raise StartupError(f"cannot listen on {listen}: unknown host {host!r} ({error.strerror})") from None
+    failure: OSError | None = None
     for family, kind, protocol, _, address in addresses:
         with socket.socket(family, kind, protocol) as probe:
-            # As grpc binds: connections of an earlier process in TIME_WAIT do not count.
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as grpc does: TIME_WAIT is no conflict
             try:
                 probe.bind(address)
+                return
             except OSError as error:
-                if error.errno == errno.EADDRINUSE:
-                    raise StartupRefused(
-                        f"cannot listen on {listen}: the address is already in use (is another chatsvc serving it?)"
-                    ) from None
+                failure = failure or error
+    if failure is not None and failure.errno == errno.EADDRINUSE:
+        raise StartupError(f"cannot listen on {listen}: the address is already in use (is another chatsvc serving it?)")
+    reason = failure.strerror if failure is not None else "no address"
+    raise StartupError(f"cannot listen on {listen}: {reason}")
 
 
 def _passthrough(data: bytes) -> bytes:
@@ -125,11 +133,16 @@ class ChatServer:
         self.settings = settings
         self.clock = clock or SystemClock()
         self.database = Database(settings.database_url)
+        self.redis: Redis | None = None  # one pool for every Redis user here
         if settings.redis_url:
-            self.fanout = RedisFanout(settings.redis_url, self.database, check_seconds=settings.fanout_check_seconds)
-            self.limiter = RedisRateLimiter(redis_client(settings.redis_url), self.clock)
-            self.presence = RedisPresence(settings.redis_url, ttl_seconds=settings.presence_ttl_seconds)
-            self.typing = RedisTypingRegistry(settings.redis_url)
+            self.redis = shared_client(
+                settings.redis_url, max_connections=settings.redis_max_connections, wait_seconds=settings.redis_wait_seconds
+            )
+            listener = listener_client(settings.redis_url)
+            self.fanout = RedisFanout(self.redis, listener, self.database, check_seconds=settings.fanout_check_seconds)
+            self.limiter = RedisRateLimiter(self.redis, self.clock)
+            self.presence = RedisPresence(self.redis, ttl_seconds=settings.presence_ttl_seconds)
+            self.typing = RedisTypingRegistry(self.redis)
         else:
             self.fanout = LocalFanout()
             self.limiter = LocalRateLimiter(self.clock)
@@ -162,8 +175,8 @@ class ChatServer:
         self.failure = ""
 
     async def start(self) -> int:
-        """Start serving; StartupRefused (one line for the operator) when it must not."""
-        refuse_address_in_use(self.settings.listen)
+        """Start serving; StartupError (one line for the operator) when it must not."""
+        check_listen_address(self.settings.listen)
         try:
             await self._start()
         except BaseException:
@@ -173,10 +186,13 @@ class ChatServer:
 
     async def _start(self) -> None:
         await self.database.migrate()
+        if self.redis is not None:
+            # Before anything uses it: an unreachable Redis is a start-up error, not an outage.
+            await check_reachable(self.redis, self.settings.redis_url or "")
         try:
             await self.lease.acquire()
         except LeaseRefused as refused:
-            raise StartupRefused(str(refused)) from None
+            raise StartupError(str(refused)) from None
         await self.fanout.start()
         await self.presence.start(on_left=self.service.record_departure)
         handlers = method_handlers(SessionChatServicer(self.service))
@@ -192,7 +208,7 @@ class ChatServer:
         except RuntimeError:
             self.port = 0
         if not self.port:
-            raise StartupRefused(f"cannot listen on {self.settings.listen}: the address is in use or not available here")
+            raise StartupError(f"cannot listen on {self.settings.listen}: the address is in use or not available here")
         await self.server.start()
         for name in ("", SERVICE_NAME):
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
@@ -219,6 +235,8 @@ class ChatServer:
         await self.typing.close()
         await self.fanout.close()
         await self.limiter.close()
+        if self.redis is not None:
+            await self.redis.aclose(close_connection_pool=True)
         await self.database.close()
 
     async def wait(self) -> None:
