@@ -10,7 +10,10 @@ import signal
 import sys
 
 from chatsvc.auth import Role, mint_token
-from chatsvc.config import Settings, normalize_database_url
+from chatsvc.config import Settings, StartupError, listen_address, normalize_database_url
+
+# Exit status of a command that could not start (as argparse's for bad flags).
+STARTUP_FAILED = 2
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -19,7 +22,12 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "command", None):
         parser.print_help()
         return 2
-    return args.run(args)
+    try:
+        return args.run(args)
+    except StartupError as error:
+        # One line an operator can act on, not a traceback.
+        print(f"chatsvc {args.command}: {error}", file=sys.stderr, flush=True)
+        return STARTUP_FAILED
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -109,6 +117,8 @@ def run_serve(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
     settings = settings_from(args)
+    settings.check()
+    listen_address(settings.listen)  # a malformed --listen is refused before anything starts
     try:
         import uvloop
 
@@ -139,17 +149,53 @@ def web_options_from(args: argparse.Namespace):
     return options
 
 
-async def serve(settings: Settings, web=None) -> int:
+def startup_failure(error: Exception, settings: Settings) -> StartupError | None:
+    """What a failure while starting means for the operator, in one line; None for a bug."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
+
+    if isinstance(error, StartupError):
+        return error
+    if isinstance(error, SQLAlchemyError):
+        try:
+            shown = make_url(settings.database_url).render_as_string(hide_password=True)
+        except ArgumentError:
+            shown = "(unparsable URL)"
+        reason = error.orig if isinstance(error, DBAPIError) else error
+        first_line = next((line.strip() for line in str(reason).splitlines() if line.strip()), type(reason).__name__)
+        return StartupError(f"cannot use the database {shown}: {first_line}")
+    if isinstance(error, ImportError):
+        return StartupError(f"the database driver for {settings.database_url.split(':', 1)[0]} is not installed: {error}")
+    if isinstance(error, (OSError, RuntimeError)) and "bind" in str(error).lower():
+        return StartupError(f"cannot listen on {settings.listen}: the port is in use, or the host is not an address of this machine")
+    if isinstance(error, OSError):
+        return StartupError(f"cannot listen on {settings.listen}: {error}")
+    return None
+
+
+async def start_server(settings: Settings):
+    """A started ChatServer and its port, or StartupError (the server closes what it had opened)."""
     from chatsvc.transport.server import ChatServer
 
-    server = ChatServer(settings)
-    port = await server.start()
+    try:
+        server = ChatServer(settings)
+        return server, await server.start()
+    except Exception as error:
+        failure = startup_failure(error, settings)
+        if failure is None:
+            raise
+        raise failure from None
+
+
+async def serve(settings: Settings, web=None) -> int:
+    server, port = await start_server(settings)
     host = settings.listen.rsplit(":", 1)[0]
     print(f"SessionChat serving on {host}:{port}", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
+    asyncio.ensure_future(_stop_on_failure(server, stop))
     gateway = None
     status = 0
     if web is not None:
@@ -159,9 +205,8 @@ async def serve(settings: Settings, web=None) -> int:
         try:
             url = await gateway.start()
         except (OSError, RuntimeError, TimeoutError) as error:
-            print(f"chatsvc serve --web: cannot start the web gateway: {error}", file=sys.stderr, flush=True)
             await server.stop()
-            return 1
+            raise StartupError(f"--web: cannot start the web gateway: {error}") from None
         print(f"SessionChat web panel on {url} (grpc-web through Envoy; panel files on http://{gateway.panel.address}/)", flush=True)
         envoy_exit = asyncio.ensure_future(gateway.envoy.wait())
         stopping = asyncio.ensure_future(stop.wait())
@@ -174,12 +219,21 @@ async def serve(settings: Settings, web=None) -> int:
             envoy_exit.cancel()
     else:
         await stop.wait()
+    if server.failed.is_set():
+        print(f"chatsvc serve: stopping: {server.failure}", file=sys.stderr, flush=True)
+        status = 1
     print("shutting down", flush=True)
     # The chat server first: live streams end cleanly, through Envoy, before Envoy stops.
     await server.stop()
     if gateway is not None:
         await gateway.stop()
     return status
+
+
+async def _stop_on_failure(server, stop: asyncio.Event) -> None:
+    """A server that must not go on (it lost its database lease) stops like on SIGTERM."""
+    await server.failed.wait()
+    stop.set()
 
 
 def run_envoy_config(args: argparse.Namespace) -> int:
@@ -199,10 +253,11 @@ def run_envoy_config(args: argparse.Namespace) -> int:
 
 def run_token(args: argparse.Namespace) -> int:
     settings = settings_from(args)
-    secret = settings.resolve_jwt_secret()
-    if not secret:
-        print("chatsvc token: set CHATSVC_JWT_SECRET (tokens for RS256 servers are minted by your identity provider)", file=sys.stderr)
-        return 2
+    if settings.jwt_public_key and not settings.jwt_secret:
+        raise StartupError("set CHATSVC_JWT_SECRET (tokens for RS256 servers are minted by your identity provider)")
+    # Never create a secret here: the server would not know it, and would refuse every token.
+    secret = settings.resolve_jwt_secret(create=False) or ""
+    settings.check_secret()
     print(mint_token(secret=secret, user_id=args.user, name=args.name, role=args.role, sessions=args.session or None, ttl_seconds=args.ttl))
     return 0
 
@@ -213,11 +268,18 @@ def run_migrate(args: argparse.Namespace) -> int:
     settings = settings_from(args)
 
     async def migrate() -> None:
-        database = Database(settings.database_url)
+        database = None
         try:
+            database = Database(settings.database_url)
             await database.migrate()
+        except Exception as error:
+            failure = startup_failure(error, settings)
+            if failure is None:
+                raise
+            raise failure from None
         finally:
-            await database.close()
+            if database is not None:
+                await database.close()
 
     asyncio.run(migrate())
     print("database schema is up to date")

@@ -9,7 +9,9 @@
 the server ends the stream (shutdown, slow consumer), and resumes from the
 last sequence it yielded: its user sees every event once, in order. If the
 server cannot fill the gap, the next `stream_started` says `recovered=False`
-and carries a fresh snapshot.
+and carries a fresh snapshot. Each response says which sequence the server
+sent before it (`previous_sequence`); when that is not the last one the
+client holds, events were lost on the way and it resumes at once.
 
 Tokens expire, and a live stream ends when its token does. Give the client a
 token provider (a function, plain or async, that returns a fresh token) instead
@@ -83,6 +85,7 @@ class ChatClient:
         token: str | TokenProvider,
         *,
         channel_options: list[tuple[str, object]] | None = None,
+        interceptors: Sequence[grpc.aio.ClientInterceptor] | None = None,
         initial_backoff: float = 0.1,
         max_backoff: float = 5.0,
     ) -> None:
@@ -98,7 +101,9 @@ class ChatClient:
         self.max_backoff = max_backoff
         self.last_sequence = 0
         self.reconnects = 0
+        self.losses = 0  # streams found to have lost events on the way (and resumed)
         self._options = channel_options or []
+        self._interceptors = list(interceptors or [])
         self._current = 0
         self._connect()
 
@@ -107,7 +112,7 @@ class ChatClient:
         return self.targets[self._current]
 
     def _connect(self) -> None:
-        self._channel = grpc.aio.insecure_channel(self.target, options=self._options)
+        self._channel = grpc.aio.insecure_channel(self.target, options=self._options, interceptors=self._interceptors)
         self.stub = chat_pb2_grpc.SessionChatStub(self._channel)
 
     async def _next_target(self) -> None:
@@ -186,16 +191,25 @@ class ChatClient:
         """Every event of the session from `last_sequence` on, across reconnections."""
         self.last_sequence = last_sequence
         failures = 0
+        lost_last_time = False  # the previous stream ended in a loss, with nothing intact since
         while True:
             call = self.stub.Subscribe(
                 pb.SubscribeRequest(session_id=session_id, last_sequence=self.last_sequence), metadata=await self.fresh_metadata()
             )
+            position = StreamPosition()
+            lost = False
             renew_at = self.renew_at
             try:
                 # Subscribe has no refresh action: before the token expires, resume on a new call with a fresh one.
                 async for response in _until(call, renew_at):
                     failures = 0
+                    if not position.intact(response):
+                        lost = True
+                        break
+                    if position.sequence is not None:
+                        lost_last_time = False
                     for event in response.events:
+                        position.advance(event)
                         if event.sequence and event.sequence <= self.last_sequence:
                             continue  # already yielded before a reconnection
                         if event.WhichOneof("kind") == "stream_started" and not event.stream_started.recovered:
@@ -216,6 +230,15 @@ class ChatClient:
                 error_code, details = error.code(), error.details()
             finally:
                 call.cancel()
+            if lost:
+                self.losses += 1
+                log.warning(
+                    "events of %s were lost on the way (the server had sent through %d, this client holds %d); resuming from %d",
+                    session_id, response.previous_sequence, position.sequence, self.last_sequence,
+                )
+                if not lost_last_time:
+                    lost_last_time = True
+                    continue  # at once, from the same server; losing again right away backs off below
             delay = self._backoff(failures)
             failures += 1
             self.reconnects += 1
@@ -231,6 +254,33 @@ class ChatClient:
     def _backoff(self, failures: int) -> float:
         """Exponential backoff with jitter, so that many clients do not return at once."""
         return min(self.max_backoff, self.initial_backoff * 2**failures) * random.uniform(0.5, 1.0)
+
+
+class StreamPosition:
+    """Where one live stream stands, to notice events lost between the server and this client.
+
+    A viewer legitimately skips sequences (others' private messages), so a
+    jump proves nothing; instead each response carries `previous_sequence`,
+    the last sequence the server sent before it, and the stream start counts
+    as sent through its `resume_from_sequence`.
+    """
+
+    def __init__(self) -> None:
+        self.sequence: int | None = None  # unknown until stream_started
+
+    def intact(self, response) -> bool:
+        """False when the server sent sequenced events before `response` that this client never got."""
+        if response.events and response.events[0].WhichOneof("kind") == "stream_started":
+            return True
+        previous = response.previous_sequence
+        # 0: nothing sent yet, or a server too old to say.
+        return self.sequence is None or not previous or previous == self.sequence
+
+    def advance(self, event: pb.Event) -> None:
+        if event.WhichOneof("kind") == "stream_started":
+            self.sequence = event.stream_started.resume_from_sequence
+        elif event.sequence:
+            self.sequence = event.sequence
 
 
 class SendRefused(Exception):

@@ -235,10 +235,12 @@ class ServerProcess:
                 return cls(process, line.split()[-1], output)
 
     async def stop(self) -> int:
-        """SIGTERM and wait; the exit code."""
+        """SIGTERM and wait; the exit code. The rest of its output is added to `output`."""
         if self.process.returncode is None:
             self.process.terminate()
-        await asyncio.wait_for(self.process.communicate(), 30)
+        rest, _ = await asyncio.wait_for(self.process.communicate(), 30)
+        if rest:
+            self.output.append(rest.decode())
         return self.process.returncode
 
     async def kill(self) -> None:

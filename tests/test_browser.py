@@ -207,6 +207,8 @@ async def test_instructor_and_participant_chat_in_two_chromium_pages_through_env
         assert (ARTIFACTS / name).stat().st_size > 10_000, name
     # The pages' scripts raised nothing.
     assert not [line for line in result["console"] if "pageerror" in line], result["console"]
+    # Every response's previous_sequence matched what the page held (through Envoy and grpc-web): no false alarms.
+    assert not [line for line in result["console"] if "lost events" in line], result["console"]
 
 
 async def test_serve_web_stops_the_server_and_envoy_on_sigterm(tmp_path):

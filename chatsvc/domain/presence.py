@@ -56,6 +56,10 @@ class LocalPresence:
         users[principal.user_id] = (count - 1, known)
         return False
 
+    def has(self, session_id: str, user_id: str) -> bool:
+        """True while the user has a stream here in the session."""
+        return user_id in self._sessions.get(session_id, {})
+
     def entries(self) -> list[tuple[str, Principal]]:
         """(session id, user) for every user with a stream here."""
         return [(session_id, principal) for session_id, users in self._sessions.items() for _, principal in users.values()]

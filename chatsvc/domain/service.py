@@ -24,6 +24,7 @@ from chatsvc.domain.export import ChatExport
 from chatsvc.domain.interaction import Interaction
 from chatsvc.domain.moderation import Moderation
 from chatsvc.domain.presence import LocalPresence, Presence
+from chatsvc.domain.stream_caps import StreamCaps
 from chatsvc.domain.stream_tokens import StreamTokens
 from chatsvc.domain.typing_registry import LocalTypingRegistry, TypingRegistry
 from chatsvc.domain.visibility import may_see
@@ -94,6 +95,7 @@ class ChatService:
         # None: streams are not held to their token's expiry (only for callers without tokens).
         self.stream_tokens = stream_tokens
         self.events = EventWriter(database, fanout, clock)
+        self.streams = StreamCaps(per_session=settings.max_streams_per_session, per_user=settings.max_streams_per_user)
         self.moderation = Moderation(database, self.events, clock, settings, limiter)
         # Messages waiting to be posted, the number being posted, and the task posting them, per session.
         self._pending_sends: dict[str, list[_Send]] = {}
@@ -343,6 +345,7 @@ class ChatService:
         self._enter(principal, session_id)
         if last_sequence < 0:
             raise invalid("last_sequence must not be negative")
+        self.streams.open(principal.user_id, session_id)  # counted until close_stream
         subscriber = Subscriber(
             session_id,
             principal.user_id,
@@ -350,7 +353,11 @@ class ChatService:
             max_pending=self.settings.subscriber_buffer,
             batch_bytes=self.settings.batch_bytes,
         )
-        await self.fanout.add(subscriber)
+        try:
+            await self.fanout.add(subscriber)
+        except BaseException:
+            self.streams.close(principal.user_id, session_id)
+            raise
         try:
             if await self.presence.connect(session_id, principal):
                 await self._record_presence(principal, session_id, joined=True)
@@ -364,6 +371,7 @@ class ChatService:
 
     async def close_stream(self, opening: StreamOpening) -> None:
         subscriber = opening.subscriber
+        self.streams.close(opening.principal.user_id, subscriber.session_id)
         self.fanout.remove(subscriber)
         if self.stream_tokens is not None:
             self.stream_tokens.forget(subscriber)
@@ -416,7 +424,7 @@ class ChatService:
             # Under the lock, like the database read: no join or leave is recorded meanwhile.
             online = [views.participant(p, online=True) for p in await self.presence.online(session_id)]
             newest, missed, snapshot = await self.database.snapshot_read(read)
-            subscriber.start_after(newest)
+            subscriber.start_after(newest, position=last_sequence if missed is not None else newest)
         if missed is not None:
             started = pb.StreamStarted(you=you, recovered=True, resume_from_sequence=last_sequence, token_expire_time=expire_time)
             return [frame(self._notice(session_id, stream_started=started))] + missed

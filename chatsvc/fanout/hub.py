@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from chatsvc.domain.errors import ErrorCode
-from chatsvc.fanout.codec import frame
+from chatsvc.fanout.codec import chunks, frame, last_sequence_in, previous_sequence_field
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,13 @@ class Subscriber:
     `max_pending` events behind is dropped (its stream ends, telling it where to
     resume) so that it cannot grow memory or delay anyone.
 
+    Every response carries `previous_sequence`: the sequence of the last
+    sequenced event this stream sent before it. The stream's start counts as
+    having sent everything through the position it starts from (its
+    `stream_started.resume_from_sequence`), so a client compares each
+    response's `previous_sequence` with the last sequence it holds: equal
+    means nothing was lost, however many sequences others' private events skip.
+
     There is one per live stream, so it is kept small (slots, a list rather
     than a deque and an asyncio.Event, each of which allocates ~0.5 KB up front).
     """
@@ -71,6 +79,7 @@ class Subscriber:
         "_skip_through",
         "_ended",
         "_group",
+        "_sent",
     )
 
     def __init__(self, session_id: str, user_id: str, is_instructor: bool, *, max_pending: int, batch_bytes: int) -> None:
@@ -82,13 +91,15 @@ class Subscriber:
         # Framed events only: the same bytes objects for every subscriber, nothing
         # allocated per subscriber and event (a join storm queues ~500,000).
         self._queue: list[bytes] = []
-        # Their sequences, needed only until the stream knows where it starts.
-        self._sequences: list[int] | None = []
+        # Their sequences (0 for a notice): where the stream starts, and each
+        # response's previous_sequence. The same int objects for every subscriber.
+        self._sequences: list[int] = []
         self._bytes = 0  # framed bytes in the queue
         self._waiter: asyncio.Future | None = None  # the writer, while it waits for events
         self._skip_through: int | None = None
         self._ended: StreamEnded | None = None
         self._group: _Session | None = None  # set while the hub holds this subscriber
+        self._sent = 0  # the last sequence this stream sent (or started from)
 
     def deliver(self, sequence: int, framed: bytes) -> None:
         if self._ended is not None:
@@ -98,8 +109,7 @@ class Subscriber:
         queue = self._queue
         if len(queue) >= self.max_pending:
             queue.clear()
-            if self._sequences is not None:
-                self._sequences.clear()
+            self._sequences.clear()
             self._bytes = 0
             # Only the client knows what it really received (a finished write
             # may still sit in buffers), so the status names no number.
@@ -110,8 +120,7 @@ class Subscriber:
             )
             return
         queue.append(framed)
-        if self._sequences is not None:
-            self._sequences.append(sequence)
+        self._sequences.append(sequence)
         self._bytes += len(framed)
         if self._waiter is not None:  # the writer is idle: this is its first pending event
             group = self._group
@@ -121,14 +130,29 @@ class Subscriber:
             else:
                 self._wake()
 
-    def start_after(self, sequence: int) -> None:
-        """Everything up to `sequence` was sent already: drop it from the queue."""
-        self._skip_through = sequence
-        if self._sequences is not None:
-            pairs = zip(self._sequences, self._queue)
-            self._queue = [framed for number, framed in pairs if number == 0 or number > sequence]
-            self._sequences = None  # from now on, deliver() skips what the start covered
+    def start_after(self, sequence: int, position: int | None = None) -> None:
+        """Everything up to `sequence` is in what the stream starts with: drop it from the queue.
+
+        `position` is the sequence the stream starts from (`resume_from_sequence`:
+        the client's last sequence when the missed events follow, else `sequence`).
+        """
+        self._skip_through = sequence  # from now on, deliver() skips what the start covers
+        self._sent = sequence if position is None else position
+        kept = [(number, framed) for number, framed in zip(self._sequences, self._queue) if number == 0 or number > sequence]
+        self._sequences = [number for number, _ in kept]
+        self._queue = [framed for _, framed in kept]
         self._bytes = sum(map(len, self._queue))
+
+    def initial_responses(self, initial: list[bytes]) -> Iterator[bytes]:
+        """What the stream starts with (its `stream_started`, then any missed events), as responses.
+
+        The first response has no previous_sequence (nothing was sent before it).
+        """
+        previous = 0
+        for part in chunks(initial, self.batch_bytes):
+            yield previous_sequence_field(previous) + b"".join(part)
+            self._sent = last_sequence_in(part) or self._sent
+            previous = self._sent
 
     def end(self, code: ErrorCode, message: str) -> None:
         """End the stream once what is queued has been written."""
@@ -158,23 +182,34 @@ class Subscriber:
                 await self._waiter
             finally:
                 self._waiter = None
-        queue = self._queue
-        if self._bytes <= self.batch_bytes and self._sequences is None:  # the usual case: everything fits
-            self._queue = []
+        queue, sequences = self._queue, self._sequences
+        previous = previous_sequence_field(self._sent)
+        if self._bytes <= self.batch_bytes:  # the usual case: everything fits
+            self._queue, self._sequences = [], []
             self._bytes = 0
-            return queue[0] if len(queue) == 1 else b"".join(queue)
+            self._advance(sequences)
+            return previous + queue[0] if len(queue) == 1 else b"".join([previous, *queue])
         count = size = 0
         for framed in queue:
             if count and size + len(framed) > self.batch_bytes:
                 break
             count += 1
             size += len(framed)
-        batch = b"".join(queue[:count])
+        batch = b"".join([previous, *queue[:count]])
+        self._advance(sequences[:count])
         del queue[:count]
-        if self._sequences is not None:
-            del self._sequences[:count]
+        del sequences[:count]
         self._bytes -= size
         return batch
+
+    def _advance(self, sent: list[int]) -> None:
+        if sent[-1]:  # the usual case: the batch ends with a sequenced event
+            self._sent = sent[-1]
+            return
+        for sequence in reversed(sent):
+            if sequence:
+                self._sent = sequence
+                return
 
 
 class _Session:

@@ -102,13 +102,15 @@ class SessionFeed:
 
 
 class RedisFanout:
-    def __init__(self, url: str, database: Database, *, check_seconds: float = 1.0, hub: Hub | None = None) -> None:
+    def __init__(
+        self, client: redis.Redis, listener: redis.Redis, database: Database, *, check_seconds: float = 1.0, hub: Hub | None = None
+    ) -> None:
+        """`client` is the process's shared pool (publishing gives up fast: the database is the
+        fallback); `listener` is this feed's own connection, which waits for messages indefinitely."""
         self.hub = hub or Hub()
         self.origin = uuid.uuid4().hex
-        # Publishing gives up fast (the database is the fallback); the listener
-        # waits for messages indefinitely, so it has no read timeout.
-        self._client = redis.Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=0.5)
-        self._listener = redis.Redis.from_url(url, socket_connect_timeout=0.5, socket_keepalive=True, health_check_interval=10)
+        self._client = client
+        self._listener = listener
         self._database = database
         self._check_seconds = check_seconds
         self._feeds: dict[str, SessionFeed] = {}
@@ -123,8 +125,7 @@ class RedisFanout:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        await self._client.aclose()
-        await self._listener.aclose()
+        await self._listener.aclose()  # the shared client is closed by its owner
 
     async def publish(self, event: StoredEvent) -> None:
         """Deliver here at once, then tell the other processes."""

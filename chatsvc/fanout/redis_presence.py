@@ -5,6 +5,14 @@ and keeps a heartbeat key alive. A user is online while a field of theirs
 belongs to a live process. Every process regularly removes the fields of
 processes whose heartbeat expired, and reports those users as gone, so a
 crashed process's users leave within `ttl` plus one check.
+
+A write can fail (Redis busy or away) or land out of order (a leave that
+overtook its join on another pooled connection), so Redis is never trusted
+to hold what this process meant: each process reconciles its own fields with
+its live streams, at once after a write that failed or raced (retrying with
+backoff while Redis fails), and every third of `ttl` in any case. The online
+list is therefore right again moments after a burst or an outage ends,
+whatever was lost on the way.
 """
 
 from __future__ import annotations
@@ -75,6 +83,30 @@ if redis.call('HLEN', KEYS[1]) == 0 then redis.call('SREM', KEYS[2], ARGV[2]) en
 return gone
 """
 
+# KEYS: hash, sessions set. ARGV: origin, session id, then user id and value pairs:
+# the users this process has streams for. Makes this origin's fields exactly those.
+RECONCILE = """
+local prefix = ARGV[1] .. '/'
+local wanted = {}
+for i = 3, #ARGV, 2 do wanted[ARGV[i]] = ARGV[i + 1] end
+for _, field in ipairs(redis.call('HKEYS', KEYS[1])) do
+  if string.sub(field, 1, #prefix) == prefix and not wanted[string.sub(field, #prefix + 1)] then
+    redis.call('HDEL', KEYS[1], field)
+  end
+end
+for user, value in pairs(wanted) do redis.call('HSET', KEYS[1], prefix .. user, value) end
+if redis.call('HLEN', KEYS[1]) == 0 then
+  redis.call('SREM', KEYS[2], ARGV[2])
+else
+  redis.call('SADD', KEYS[2], ARGV[2])
+end
+return 0
+"""
+
+# After a failed reconciliation, try again after this long, doubling up to the cap.
+RETRY_FIRST_SECONDS = 0.1
+RETRY_CAP_SECONDS = 2.0
+
 OnLeft = Callable[[str, Principal], Awaitable[None]]
 
 
@@ -88,20 +120,26 @@ def _principal(value: bytes | str) -> Principal:
 
 
 class RedisPresence:
-    def __init__(self, url: str, *, ttl_seconds: float = 15.0) -> None:
+    def __init__(self, client: redis.Redis, *, ttl_seconds: float = 15.0) -> None:
         self.origin = uuid.uuid4().hex
-        self._client = redis.Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=1.0)
+        self._client = client  # the process's shared pool, closed by its owner
         self._ttl_ms = int(ttl_seconds * 1000)
         self._local = LocalPresence()  # this process's streams; also the answer while Redis is down
         self._connect = self._client.register_script(CONNECT)
         self._disconnect = self._client.register_script(DISCONNECT)
         self._reap = self._client.register_script(REAP)
+        self._reconcile = self._client.register_script(RECONCILE)
+        # Sessions where this process may have fields in Redis, and those whose
+        # fields may differ from the live streams here (to reconcile soon).
+        self._written: set[str] = set()
+        self._dirty: set[str] = set()
+        self._dirty_added = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
         self._failing = False
 
     async def start(self, on_left: OnLeft) -> None:
         await self._heartbeat_once()
-        self._tasks = [asyncio.create_task(self._maintain(on_left))]
+        self._tasks = [asyncio.create_task(self._maintain(on_left)), asyncio.create_task(self._repair())]
 
     async def close(self) -> None:
         for task in self._tasks:
@@ -111,11 +149,11 @@ class RedisPresence:
             await self._client.delete(ALIVE + self.origin)
         except (RedisError, OSError):
             pass
-        await self._client.aclose()
 
     async def connect(self, session_id: str, principal: Principal) -> bool:
         if not self._local.count_up(session_id, principal):
             return False  # this process already has the user online
+        self._written.add(session_id)
         try:
             first = await self._connect(
                 keys=[PREFIX + session_id, SESSIONS],
@@ -123,7 +161,10 @@ class RedisPresence:
             )
         except (RedisError, OSError) as error:
             self._warn(error)
+            self._mark_dirty(session_id)
             return True
+        if not self._local.has(session_id, principal.user_id):
+            self._mark_dirty(session_id)  # a leave ran meanwhile and may have reached Redis first
         return bool(first)
 
     async def disconnect(self, session_id: str, principal: Principal) -> bool:
@@ -133,8 +174,56 @@ class RedisPresence:
             last = await self._disconnect(keys=[PREFIX + session_id], args=[self.origin, principal.user_id, ALIVE])
         except (RedisError, OSError) as error:
             self._warn(error)
+            self._mark_dirty(session_id)
             return True
+        if self._local.has(session_id, principal.user_id):
+            self._mark_dirty(session_id)  # a join ran meanwhile and may have reached Redis first
         return bool(last)
+
+    def _mark_dirty(self, session_id: str) -> None:
+        self._dirty.add(session_id)
+        self._dirty_added.set()
+
+    async def reconcile(self, session_id: str) -> None:
+        """Make this process's fields in a session exactly its users with live streams here."""
+        users = self._local.local_online(session_id)
+        args: list[str] = [self.origin, session_id]
+        for principal in users:
+            args += [principal.user_id, _value(principal)]
+        await self._reconcile(keys=[PREFIX + session_id, SESSIONS], args=args)
+        if [p.user_id for p in self._local.local_online(session_id)] != [p.user_id for p in users]:
+            self._mark_dirty(session_id)  # streams opened or closed during the round trip
+        elif not users:
+            self._written.discard(session_id)
+
+    async def _reconcile_all(self, session_ids: set[str]) -> None:
+        """Reconcile each session; one that fails stays dirty (then the error is raised)."""
+        failure: Exception | None = None
+        for session_id in sorted(session_ids):
+            self._dirty.discard(session_id)
+            try:
+                await self.reconcile(session_id)
+            except (RedisError, OSError) as error:
+                self._mark_dirty(session_id)  # the repair task retries it with backoff
+                failure = error
+        if failure is not None:
+            raise failure
+
+    async def _repair(self) -> None:
+        """Reconcile dirty sessions as soon as they are marked, retrying with backoff while Redis fails."""
+        delay = RETRY_FIRST_SECONDS
+        while True:
+            await self._dirty_added.wait()
+            self._dirty_added.clear()
+            try:
+                await self._reconcile_all(set(self._dirty))
+                delay = RETRY_FIRST_SECONDS
+            except (RedisError, OSError) as error:
+                self._warn(error)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RETRY_CAP_SECONDS)
+            except Exception:
+                log.exception("reconciling presence failed")
 
     async def online(self, session_id: str) -> list[Principal]:
         try:
@@ -153,15 +242,10 @@ class RedisPresence:
         return [people[user_id] for user_id in sorted(people)]
 
     async def _heartbeat_once(self) -> None:
-        previous = await self._client.set(ALIVE + self.origin, "1", px=self._ttl_ms, get=True)
-        if previous is None:
-            # New to Redis, or Redis lost its data (a restart): write our users again.
-            await self._republish()
-
-    async def _republish(self) -> None:
-        for session_id, principal in self._local.entries():
-            await self._client.hset(PREFIX + session_id, f"{self.origin}/{principal.user_id}", _value(principal))
-            await self._client.sadd(SESSIONS, session_id)
+        await self._client.set(ALIVE + self.origin, "1", px=self._ttl_ms)
+        # Whatever Redis holds for us now (lost in a restart, reaped after an outage longer
+        # than the ttl, written out of order in a burst) becomes what our streams say.
+        await self._reconcile_all(self._written | {session_id for session_id, _ in self._local.entries()})
 
     async def _maintain(self, on_left: OnLeft) -> None:
         """Keep this process alive in Redis, and report the users of dead processes as gone."""

@@ -55,8 +55,8 @@ def _field(user_id: str, recipient_id: str) -> str:
 class RedisTypingRegistry:
     """If Redis fails, this process answers alone until it is back (one warning per outage)."""
 
-    def __init__(self, url: str) -> None:
-        self._client = redis.Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=0.5)
+    def __init__(self, client: redis.Redis) -> None:
+        self._client = client  # the process's shared pool, closed by its owner
         self._begin = self._client.register_script(BEGIN)
         self._end = self._client.register_script(END)
         self._expire = self._client.register_script(EXPIRE)
@@ -103,7 +103,7 @@ class RedisTypingRegistry:
         return [recipient for user, recipient in pairs if user == user_id]
 
     async def close(self) -> None:
-        await self._client.aclose()
+        pass
 
     def _warn(self, error: Exception) -> None:
         if not self._failing:

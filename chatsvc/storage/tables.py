@@ -143,3 +143,20 @@ class AuditEntry(SQLModel, table=True):
     reason: str = ""
     message_id: str | None = Field(default=None, max_length=32)
     created_at: datetime = Field(sa_column=utc_column())
+
+
+class ProcessLease(SQLModel, table=True):
+    """A server process serving this database: renewed while it runs, deleted when it stops.
+
+    A process without Redis fans out only within itself, so it must be the
+    only one; processes with Redis may be many (chatsvc.storage.lease).
+    """
+
+    __tablename__ = "process_leases"
+
+    owner: str = Field(primary_key=True, max_length=32)
+    pid: int
+    host: str = Field(max_length=255)
+    # True when the process fans out through Redis (several may then share the database).
+    shared: bool
+    expires_at: datetime = Field(sa_column=utc_column())

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import errno
 import logging
+import socket
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
+from redis.asyncio import Redis
 from sessionchat.v1 import chat_pb2 as pb
 
 from chatsvc.auth import TokenVerifier
 from chatsvc.clock import Clock, SystemClock
-from chatsvc.config import Settings
+from chatsvc.config import Settings, StartupError, listen_address
 from chatsvc.domain.errors import ErrorCode
 from chatsvc.domain.presence import LocalPresence
 from chatsvc.domain.service import ChatService
@@ -19,10 +23,12 @@ from chatsvc.domain.stream_tokens import StreamTokens
 from chatsvc.domain.typing_registry import LocalTypingRegistry
 from chatsvc.fanout.local import LocalFanout
 from chatsvc.fanout.redis import RedisFanout
+from chatsvc.fanout.redis_pool import check_reachable, listener_client, shared_client
 from chatsvc.fanout.redis_presence import RedisPresence
 from chatsvc.fanout.redis_typing import RedisTypingRegistry
-from chatsvc.ratelimit import LocalRateLimiter, RedisRateLimiter, redis_client
+from chatsvc.ratelimit import LocalRateLimiter, RedisRateLimiter
 from chatsvc.storage.database import Database
+from chatsvc.storage.lease import LeaseRefused, ProcessLeaseKeeper
 from chatsvc.transport.interceptors import AuthInterceptor
 from chatsvc.transport.servicer import SessionChatServicer
 
@@ -32,7 +38,6 @@ SERVICE_NAME = pb.DESCRIPTOR.services_by_name["SessionChat"].full_name
 # These stream methods write events that are serialized once per session and
 # framed as batch elements already (chatsvc.fanout.codec): bytes pass through.
 PRESERIALIZED_METHODS = frozenset({"StreamEvents", "Subscribe"})
-
 
 
 def server_options(settings: Settings) -> list[tuple[str, int]]:
@@ -48,10 +53,51 @@ def server_options(settings: Settings) -> list[tuple[str, int]]:
         # Let clients ping every 10 s on idle streams without being told "too_many_pings".
         ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
         ("grpc.http2.max_pings_without_data", 0),
+        # grpc.aio takes one new call per method at a time (a few hundred a second
+        # here); the calls that arrive meanwhile wait in grpc core, which by default
+        # rejects them at random once 1,000 wait and always past 3,000, and the
+        # client sees a bare CANCELLED (2,000 Subscribe streams at once: 196 of them).
+        # Waiting is what a burst needs (with these limits, 2,000 at once all open in ~9 s).
+        ("grpc.server.max_pending_requests", settings.max_pending_calls),
+        ("grpc.server.max_pending_requests_hard_limit", settings.max_pending_calls),
         # No channelz bookkeeping (nothing here serves it): about 0.6 KB less per
         # connection, and each subscriber has its own (chatsvc bench, 1,000 subscribers).
         ("grpc.enable_channelz", 0),
+        # grpc shares ports by default (SO_REUSEPORT): a second server on the same
+        # address would start silently and take half the connections, and each
+        # would fan out only its own events. Without it, the bind fails.
+        ("grpc.so_reuseport", 0),
     ]
+
+
+def check_listen_address(listen: str) -> None:
+    """StartupError, naming the reason, when nothing could listen on `listen` (host:port).
+
+    grpc reports only "Failed to bind", after migrations and with a log line of
+    its own, so the address is tried here first, as grpc binds it: every
+    resolved address, and success when at least one binds. Port sharing is off
+    (`grpc.so_reuseport` 0), so an address another server holds is refused.
+    """
+    host, port = listen_address(listen)
+    if port == 0:
+        return  # any free port
+    try:
+        addresses = socket.getaddrinfo(host.strip("[]"), port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as error:
+        raise StartupError(f"cannot listen on {listen}: unknown host {host!r} ({error.strerror})") from None
+    failure: OSError | None = None
+    for family, kind, protocol, _, address in addresses:
+        with socket.socket(family, kind, protocol) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as grpc does: TIME_WAIT is no conflict
+            try:
+                probe.bind(address)
+                return
+            except OSError as error:
+                failure = failure or error
+    if failure is not None and failure.errno == errno.EADDRINUSE:
+        raise StartupError(f"cannot listen on {listen}: the address is already in use (is another chatsvc serving it?)")
+    reason = failure.strerror if failure is not None else "no address"
+    raise StartupError(f"cannot listen on {listen}: {reason}")
 
 
 def _passthrough(data: bytes) -> bytes:
@@ -87,11 +133,16 @@ class ChatServer:
         self.settings = settings
         self.clock = clock or SystemClock()
         self.database = Database(settings.database_url)
+        self.redis: Redis | None = None  # one pool for every Redis user here
         if settings.redis_url:
-            self.fanout = RedisFanout(settings.redis_url, self.database, check_seconds=settings.fanout_check_seconds)
-            self.limiter = RedisRateLimiter(redis_client(settings.redis_url), self.clock)
-            self.presence = RedisPresence(settings.redis_url, ttl_seconds=settings.presence_ttl_seconds)
-            self.typing = RedisTypingRegistry(settings.redis_url)
+            self.redis = shared_client(
+                settings.redis_url, max_connections=settings.redis_max_connections, wait_seconds=settings.redis_wait_seconds
+            )
+            listener = listener_client(settings.redis_url)
+            self.fanout = RedisFanout(self.redis, listener, self.database, check_seconds=settings.fanout_check_seconds)
+            self.limiter = RedisRateLimiter(self.redis, self.clock)
+            self.presence = RedisPresence(self.redis, ttl_seconds=settings.presence_ttl_seconds)
+            self.typing = RedisTypingRegistry(self.redis)
         else:
             self.fanout = LocalFanout()
             self.limiter = LocalRateLimiter(self.clock)
@@ -112,9 +163,36 @@ class ChatServer:
         self.health = health.aio.HealthServicer()
         self.server = grpc.aio.server(interceptors=[AuthInterceptor(verifier)], options=server_options(settings))
         self.port = 0
+        self.lease = ProcessLeaseKeeper(
+            self.database,
+            shared=bool(settings.redis_url),
+            expiry_seconds=settings.lease_seconds,
+            renew_seconds=settings.lease_renew_seconds,
+            on_lost=self._lease_lost,
+        )
+        # Set when this process must stop by itself (it lost its database lease); the reason.
+        self.failed = asyncio.Event()
+        self.failure = ""
 
     async def start(self) -> int:
+        """Start serving; StartupError (one line for the operator) when it must not."""
+        check_listen_address(self.settings.listen)
+        try:
+            await self._start()
+        except BaseException:
+            await self._close()
+            raise
+        return self.port
+
+    async def _start(self) -> None:
         await self.database.migrate()
+        if self.redis is not None:
+            # Before anything uses it: an unreachable Redis is a start-up error, not an outage.
+            await check_reachable(self.redis, self.settings.redis_url or "")
+        try:
+            await self.lease.acquire()
+        except LeaseRefused as refused:
+            raise StartupError(str(refused)) from None
         await self.fanout.start()
         await self.presence.start(on_left=self.service.record_departure)
         handlers = method_handlers(SessionChatServicer(self.service))
@@ -125,14 +203,20 @@ class ChatServer:
             (SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME),
             self.server,
         )
-        self.port = self.server.add_insecure_port(self.settings.listen)
+        try:
+            self.port = self.server.add_insecure_port(self.settings.listen)
+        except RuntimeError:
+            self.port = 0
         if not self.port:
-            raise OSError(f"cannot listen on {self.settings.listen}")
+            raise StartupError(f"cannot listen on {self.settings.listen}: the address is in use or not available here")
         await self.server.start()
         for name in ("", SERVICE_NAME):
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
         log.info("SessionChat listening on port %d (database %s)", self.port, self.database.engine.url.render_as_string())
-        return self.port
+
+    def _lease_lost(self, reason: str) -> None:
+        self.failure = reason
+        self.failed.set()
 
     async def stop(self, grace: float | None = None) -> None:
         """Stop taking calls, end live streams after their pending events, then close."""
@@ -141,12 +225,18 @@ class ChatServer:
             ErrorCode.UNAVAILABLE, "the server is shutting down; reconnect with the last sequence you received"
         )
         await self.server.stop(self.settings.shutdown_grace_seconds if grace is None else grace)
+        await self._close()
+
+    async def _close(self) -> None:
         self.service.interaction.close()  # typing timers
         self.stream_tokens.close()
+        await self.lease.release()
         await self.presence.close()
         await self.typing.close()
         await self.fanout.close()
         await self.limiter.close()
+        if self.redis is not None:
+            await self.redis.aclose(close_connection_pool=True)
         await self.database.close()
 
     async def wait(self) -> None:

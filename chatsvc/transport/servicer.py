@@ -12,7 +12,6 @@ from sessionchat.v1 import chat_pb2 as pb
 from chatsvc.domain import validation
 from chatsvc.domain.errors import ChatError, invalid
 from chatsvc.domain.service import ChatService, StreamOpening, unimplemented
-from chatsvc.fanout.codec import batches
 from chatsvc.transport.actions import MAX_PIPELINED_SENDS, perform, queue_send, stored_message
 from chatsvc.transport.errors import as_chat_error
 from chatsvc.transport.interceptors import current_principal, current_token_expiry
@@ -75,8 +74,8 @@ class SessionChatServicer:
         everyone online (about 9 KB at 1,000), and keeping it for the stream's life made
         memory per subscriber grow with the size of the class (chatsvc bench)."""
         initial, opening.initial = opening.initial, []
-        for batch in batches(initial, self.service.settings.batch_bytes):
-            await context.write(batch)
+        for response in opening.subscriber.initial_responses(initial):
+            await context.write(response)
 
     async def _run_actions(self, requests, opening: StreamOpening) -> None:
         """Perform a stream's actions in order, each answered by an accept or an error event.

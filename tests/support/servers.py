@@ -192,6 +192,7 @@ class ThrowawayPostgres:
         self._created: list[str] = []
         self._process: subprocess.Popen[bytes] | None = None
         self._dir: Path | None = None
+        self._launch_args: tuple[Path, Path, dict[str, Any]] | None = None  # bin dir, data, user: for restarts
 
     # -- URLs ---------------------------------------------------------------
 
@@ -236,6 +237,18 @@ class ThrowawayPostgres:
             self._dir = None
         self._created.clear()
         self.url = ""
+
+    def interrupt(self) -> None:
+        """Stop a private server's postmaster (an outage), keeping its data and port for `resume`."""
+        assert self._process is not None and not self.external, "only a private server can be stopped"
+        _stop_process(self._process, signal.SIGINT)
+        self._process = None
+
+    def resume(self) -> None:
+        """Start the interrupted private server again, on the same port, with the same data."""
+        assert self._launch_args is not None and self.port is not None and self._process is None
+        bin_dir, data, as_user = self._launch_args
+        self._launch(bin_dir, data, self.port, as_user)
 
     def _execute(self, sql: str) -> None:
         import psycopg  # only needed once a server is up
@@ -292,6 +305,7 @@ class ThrowawayPostgres:
                 f"initdb ({bin_dir}) failed as {'nobody' if as_user else 'this user'}; when root, "
                 f"the binaries' directories must be readable by others:\n{output}"
             )
+        self._launch_args = (bin_dir, data, as_user)
         for attempt in range(3):  # another process may grab the free port first
             try:
                 self._launch(bin_dir, data, free_port(), as_user)

@@ -38,6 +38,7 @@ class Panel {
   sessionId = "";
   me: Participant | undefined;
   lastSequence = 0n;
+  losses = 0; // live streams that lost events on the way and were resumed
   abort: AbortController | undefined;
   messages = new Map<string, Shown>();
   online = new Map<string, Participant>();
@@ -82,16 +83,42 @@ class Panel {
     $("join").hidden = false;
   }
 
-  /** The live feed: Subscribe, and on a broken stream resume from the last sequence seen. */
+  /** The live feed: Subscribe, and on a broken stream resume from the last sequence seen.
+   *
+   * Each response names the sequence the server sent before it (previousSequence;
+   * the stream start counts as sent through its resumeFromSequence). A jump in
+   * sequences is normal (others' private messages); a previousSequence other than
+   * the last one this stream delivered means events were lost on the way: resume
+   * at once from the last sequence held. */
   async follow(signal: AbortSignal): Promise<void> {
     let delay = 500;
+    let lostLastTime = false; // the previous stream lost events, with nothing intact since
     while (!signal.aborted) {
       this.setStatus("connecting…");
+      const stream = new AbortController();
+      const stop = () => stream.abort();
+      signal.addEventListener("abort", stop, { once: true });
+      let position: bigint | undefined; // unknown until streamStarted
+      let lost = false;
       try {
-        const stream = this.client.subscribe({ sessionId: this.sessionId, lastSequence: this.lastSequence }, { signal });
-        for await (const response of stream) {
+        const responses = this.client.subscribe(
+          { sessionId: this.sessionId, lastSequence: this.lastSequence },
+          { signal: stream.signal },
+        );
+        for await (const response of responses) {
           delay = 500;
-          for (const event of response.events) this.apply(event);
+          const starts = response.events[0]?.kind.case === "streamStarted";
+          const previous = response.previousSequence;
+          if (!starts && position !== undefined && previous !== 0n && previous !== position) {
+            lost = true; // 0n: a server too old to say
+            break;
+          }
+          if (position !== undefined) lostLastTime = false;
+          for (const event of response.events) {
+            if (event.kind.case === "streamStarted") position = event.kind.value.resumeFromSequence;
+            else if (event.sequence > 0n) position = event.sequence;
+            this.apply(event);
+          }
         }
       } catch (error) {
         if (signal.aborted) return;
@@ -102,8 +129,19 @@ class Panel {
           return;
         }
         this.showError(`Live feed interrupted (${describe(failure)}); reconnecting…`);
+      } finally {
+        signal.removeEventListener("abort", stop);
+        stream.abort();
       }
       if (signal.aborted) return;
+      if (lost) {
+        this.losses += 1;
+        console.warn(`live feed lost events on the way; resuming from sequence ${this.lastSequence}`);
+        if (!lostLastTime) {
+          lostLastTime = true;
+          continue; // at once: the server is fine, something on the way lost events
+        }
+      }
       this.setStatus("reconnecting…");
       await new Promise((resolve) => setTimeout(resolve, delay));
       delay = Math.min(delay * 2, 10_000);
