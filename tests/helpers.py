@@ -247,3 +247,24 @@ class ServerProcess:
         if self.process.returncode is None:
             self.process.kill()
             await self.process.wait()
+
+
+def database_engine(settings):
+    """A direct connection to the server's database, to check what it stored (dispose it after)."""
+    from sqlalchemy import create_engine
+
+    from chatsvc.storage.database import sync_database_url
+
+    return create_engine(sync_database_url(settings.database_url))
+
+
+def stored_texts(settings) -> list[str]:
+    """The text of every message row in the server's database."""
+    from sqlalchemy import text
+
+    engine = database_engine(settings)
+    try:
+        with engine.connect() as connection:
+            return [row[0] for row in connection.execute(text("select text from messages"))]
+    finally:
+        engine.dispose()

@@ -13,23 +13,13 @@ import re
 import grpc
 import pytest
 from sessionchat.v1 import chat_pb2 as pb
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
-from chatsvc.storage.database import sync_database_url
-from tests.helpers import CODE, refused
+from tests.helpers import CODE, database_engine, refused, stored_texts
 
 BOTH_BACKENDS = True
 SESSION = "hardening-1"
 INVALID = grpc.StatusCode.INVALID_ARGUMENT
-
-
-def stored_texts(settings) -> list[str]:
-    engine = create_engine(sync_database_url(settings.database_url))
-    try:
-        with engine.connect() as connection:
-            return [row[0] for row in connection.execute(text("select text from messages"))]
-    finally:
-        engine.dispose()
 
 
 async def test_messages_with_nul_are_refused_and_fail_none_of_the_instructors_pipelined_messages(alice, connect, settings):
@@ -136,7 +126,7 @@ async def test_an_unexpected_failure_is_internal_with_an_error_id_that_is_in_the
     if backend != "postgresql":
         pytest.skip("SQLite reports a missing table as an OperationalError (storage unavailable)")
     await alice.send(SESSION, "before the fault")
-    engine = create_engine(sync_database_url(settings.database_url))
+    engine = database_engine(settings)
     with engine.begin() as connection:  # a real fault the code does not expect: the table is gone
         connection.execute(text("drop table audit_log"))
     engine.dispose()
@@ -149,7 +139,7 @@ async def test_an_unexpected_failure_is_internal_with_an_error_id_that_is_in_the
 
 def refuse_poison_in_database(settings, backend: str) -> None:
     """A real refusal by the database for one value that validation lets through: a trigger."""
-    engine = create_engine(sync_database_url(settings.database_url))
+    engine = database_engine(settings)
     with engine.begin() as connection:
         if backend == "sqlite":
             connection.execute(text(

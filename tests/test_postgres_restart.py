@@ -63,8 +63,6 @@ async def test_sends_during_a_postgres_restart_answer_unavailable_and_a_resumed_
     private_postgres.interrupt()
     with pytest.raises(grpc.aio.AioRpcError) as unary:
         await alice.send(SESSION, "lost in the outage")
-    if unary.value.code() == grpc.StatusCode.UNKNOWN:  # remove once storage errors map to UNAVAILABLE
-        pytest.xfail("needs storage errors mapped to UNAVAILABLE with a retry delay (transport/interceptors.py)")
     assert unary.value.code() == grpc.StatusCode.UNAVAILABLE, unary.value.details()
     assert "nothing was stored" in unary.value.details()
     assert retry_delay_seconds(unary.value) > 0

@@ -12,8 +12,7 @@ import pytest
 from sessionchat.v1 import chat_pb2 as pb
 
 from chatsvc.config import Settings
-from tests.helpers import CODE, SECRET, retry_delay_seconds
-from tests.test_hardening import stored_texts
+from tests.helpers import CODE, SECRET, retry_delay_seconds, stored_texts
 
 SESSION = "faults-1"
 
