@@ -34,8 +34,8 @@ NO_ENDINGS = frozenset("spac spic spik tard cock cumming teste titt herp snatch"
 _WORD = re.compile(r"(?:[^\W_]|[@$!|€¡])+")
 _TRAILING_DIGITS = re.compile(r"[0-9]+$")
 _LONG_RUN = re.compile(r"(.)\1{2,}")
-# Between the letters of one spelled-out word: a short run of spaces or marks, no line break.
-_GLUE = re.compile(r"[^\S\n]{0,3}|[^\w\s'’]{1,3}|_")  # not an apostrophe: who're is not whore
+# Between the pieces of one split word: a few marks, not an apostrophe (who're is not whore).
+_GLUE = re.compile(r"[^\w\s'’]{1,3}|_")
 
 
 @dataclass(frozen=True)
@@ -83,6 +83,7 @@ class ProfanityFilter:
                 self._words.setdefault("".join(parts), tier)  # `ass-fucker` is also `assfucker`
                 self._phrases[parts] = tier
         self._squeezed = {_squeeze(w): tier for w, tier in self._words.items() if len(_squeeze(w)) >= 3}
+        self._phrase_starts = {parts[0] for parts in self._phrases}
         self._longest_phrase = max((len(parts) for parts in self._phrases), default=1)
         self._answers: dict[str, str | None] = {}
 
@@ -155,24 +156,28 @@ class ProfanityFilter:
         """Matches across tokens: listed phrases, and words spelled out or split by a mark."""
         count = len(tokens)
         for i in range(count):
+            token = tokens[i][0]
             # A phrase of whole tokens: `kill yourself`.
-            for length in range(2, min(self._longest_phrase, count - i) + 1):
-                tier = self._phrases.get(tuple(token for token, _, _ in tokens[i : i + length]))
-                if tier is not None:
-                    yield i, i + length - 1, tier
-            # Tokens glued by at most a few spaces or marks, starting here: `f u c k`, `sh.it`.
-            joined, j = tokens[i][0], i
-            while j + 1 < count and j - i < 24 and _GLUE.fullmatch(folded, tokens[j][2], tokens[j + 1][1]):
-                following = tokens[j + 1][0]
-                spaced = tokens[j][2] < tokens[j + 1][1] and folded[tokens[j][2]] in " \t"
-                if spaced and (len(following) > 1 or len(tokens[j][0]) > 1):
-                    break  # words separated by spaces are only joined letter by letter
+            if token in self._phrase_starts:
+                for length in range(2, min(self._longest_phrase, count - i) + 1):
+                    tier = self._phrases.get(tuple(t for t, _, _ in tokens[i : i + length]))
+                    if tier is not None:
+                        yield i, i + length - 1, tier
+            # Tokens glued by a few spaces or marks, from here: `f u c k`, `sh.it`, `f🤬u🤬c🤬k`.
+            joined, j = token, i
+            while j + 1 < count and j - i < 24:
+                following, gap = tokens[j + 1][0], folded[tokens[j][2] : tokens[j + 1][1]]
+                if gap.isspace():  # words apart are joined only letter by letter: `f u c k`
+                    if len(following) > 1 or len(tokens[j][0]) > 1 or len(gap) > 3 or "\n" in gap:
+                        break
+                elif not _GLUE.fullmatch(gap):
+                    break
                 joined += following
                 j += 1
             # Only the whole run counts (s.h.i.e.l.d is not `shi` + e.l.d), never a run of one token.
             if j > i and sum(c.isalpha() for c in joined) >= 2:
                 tier = self.tier(joined)
-                if tier is not None and all(self.tier(token) is None for token, _, _ in tokens[i : j + 1]):
+                if tier is not None and all(self.tier(t) is None for t, _, _ in tokens[i : j + 1]):
                     yield i, j, tier
 
 
@@ -198,6 +203,7 @@ _LEET_TABLE = str.maketrans(LEET)
 def _squeeze(word: str) -> str:
     return re.sub(r"(.)\1+", r"\1", word)
 _FOLDED: dict[str, str] = {}
+_ASCII_RUN = re.compile(r"[\x00-\x7f]+|[^\x00-\x7f]")
 
 
 def fold(text: str) -> str:
@@ -225,10 +231,11 @@ def _fold_with_origin(text: str) -> tuple[str, list[int] | None]:
     if text.isascii():
         return text.lower(), None
     pieces, origin = [], []
-    for index, char in enumerate(text):
-        folded = _fold_char(char)
+    for run in _ASCII_RUN.finditer(text):
+        start, end = run.span()
+        folded = run.group().lower() if end - start > 1 or run.group().isascii() else _fold_char(run.group())
         pieces.append(folded)
-        origin.extend([index] * len(folded))
+        origin.extend(range(start, end) if end - start == len(folded) else [start] * len(folded))
     return "".join(pieces), origin
 
 
