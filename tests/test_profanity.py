@@ -20,6 +20,11 @@ def profanity() -> ProfanityFilter:
     return ProfanityFilter()
 
 
+@pytest.fixture(scope="module", params=[(), ("fr", "de", "es")], ids=["english", "with-fr-de-es"])
+def any_profanity(request) -> ProfanityFilter:
+    return ProfanityFilter(languages=list(request.param))
+
+
 @pytest.fixture
 def session() -> str:
     return f"profanity-{uuid.uuid4().hex[:10]}"
@@ -40,8 +45,8 @@ PROFANE = [
 
 
 @pytest.mark.parametrize("text", CLEAN)
-def test_classroom_text_is_left_alone(profanity, text):
-    assert profanity.check(text).text == text
+def test_classroom_text_is_left_alone(any_profanity, text):
+    assert any_profanity.check(text).text == text
 
 
 @pytest.mark.parametrize("text", PROFANE)
@@ -50,17 +55,17 @@ def test_evasions_are_censored(profanity, text):
     assert verdict.censored and verdict.text == "you **** now"
 
 
-def test_the_clean_corpus_has_no_censored_text(profanity):
+def test_the_clean_corpus_has_no_censored_text(any_profanity):
     started = time.perf_counter()
-    texts = corpora.clean_words_left_out(profanity, corpora.clean_corpus()) + corpora.number_corpus()
-    censored = [text for text in texts if profanity.check(text).censored]
+    texts = corpora.clean_words_left_out(any_profanity, corpora.clean_corpus()) + corpora.number_corpus()
+    censored = [text for text in texts if any_profanity.check(text).censored]
     print(f"clean corpus: {len(censored)} of {len(texts)} texts censored ({time.perf_counter() - started:.1f} s)")
     assert censored == []
 
 
-def test_at_least_99_percent_of_the_profane_corpus_is_censored(profanity):
-    pairs = corpora.profane_corpus(profanity)
-    missed = [sentence for word, sentence in pairs if not profanity.check(sentence).censored]
+def test_at_least_99_percent_of_the_profane_corpus_is_censored(any_profanity):
+    pairs = corpora.profane_corpus(any_profanity)
+    missed = [sentence for word, sentence in pairs if not any_profanity.check(sentence).censored]
     rate = 1 - len(missed) / len(pairs)
     print(f"profane corpus: {len(pairs) - len(missed)} of {len(pairs)} censored ({rate:.2%}); missed e.g. {missed[:10]}")
     assert rate >= 0.99
@@ -88,10 +93,41 @@ def test_a_word_file_sets_tiers_and_keeps_plus_and_minus_lines(tmp_path):
         read_word_file(bad)
 
 
+@pytest.mark.parametrize(
+    ("text", "severe"),
+    [("Scheiße!", False), ("du Arschloch", False), ("Hurensohn", True), ("c'est de la merde", False),
+     ("fils de pute", True), ("enculé", True), ("¡qué cabrón!", False), ("HIJO DE PUTA", True), ("p.u.t.a", True)],
+)
+def test_other_languages_are_censored_once_enabled(profanity, text, severe):
+    assert not profanity.check(text).censored  # English only by default
+    verdict = ProfanityFilter(languages=["fr", "de", "es"]).check(text)
+    assert verdict.censored and "****" in verdict.text and verdict.severe == severe
+
+
+def test_an_unknown_language_is_refused_at_start_up():
+    with pytest.raises(ValueError, match="no word list for xx; choose from de, es, fr"):
+        Settings.from_env({"CHATSVC_PROFANITY_LANGUAGES": "de, xx"})
+
+
 def test_env_words_take_a_tier_too():
     settings = Settings.from_env({"CHATSVC_PROFANITY_ADD": "blorp:severe, zark"})
     profanity = ProfanityFilter(extra_words=settings.profanity_extra_words)
     assert profanity.check("blorp").severe and not profanity.check("zark").severe
+
+
+class TestOtherLanguagesThroughTheServer:
+    @pytest.fixture
+    def settings(self, settings) -> Settings:
+        settings.profanity_languages = ["de"]
+        return settings
+
+    async def test_a_german_severe_word_strikes_and_a_mild_one_does_not(self, bob, session):
+        author = bob.subscribe(session)
+        await author.next("stream_started")
+        assert (await bob.send(session, "so ein Mist, Scheiße!")).text == "so ein Mist, ****!"
+        assert (await bob.send(session, "du Hurensohn")).text == "du ****"
+        assert (await author.next("strikes_changed")).strikes_changed.active_strikes == 1
+        author.cancel()
 
 
 class TestThroughTheServer:

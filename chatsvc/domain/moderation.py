@@ -55,7 +55,9 @@ class Moderation:
         self.settings = settings
         self.limiter = limiter
         self.profanity = ProfanityFilter(
-            extra_words=settings.profanity_extra_words, allowed_words=settings.profanity_allowed_words
+            extra_words=settings.profanity_extra_words,
+            allowed_words=settings.profanity_allowed_words,
+            languages=settings.profanity_languages,
         )
 
     # ------------------------------------------------------------ checks on senders

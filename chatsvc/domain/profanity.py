@@ -97,10 +97,11 @@ class ProfanityFilter:
         tokens = [(m.group(), m.start(), m.end()) for m in _WORD.finditer(folded)]
         spans: list[tuple[int, int]] = []
         worst = None
-        for i, (token, start, end) in enumerate(tokens):
+        for token, start, end in tokens:
             tier = self.tier(token)
             if tier is not None:
-                spans.append((start, end))
+                core = token.lstrip("!|¡")  # `shit!` keeps its `!`
+                spans.append((start + len(token) - len(core), start + len(core.rstrip("!|¡"))))
                 worst = SEVERE if tier == SEVERE else (worst or MILD)
         for start_index, stop_index, tier in self._joined(folded, tokens):
             spans.append((tokens[start_index][1], tokens[stop_index][2]))

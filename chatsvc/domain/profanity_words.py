@@ -21,7 +21,7 @@ SEVERE_STEMS = (
 # Harassment phrases (token sequences), severe.
 SEVERE_PHRASES = ("kill yourself", "kill urself", "go die", "neck yourself")
 
-# better-profanity words a class uses innocently: never censored by default.
+# better-profanity words a class uses innocently (or in French: p'tit): never censored by default.
 CLASSROOM_WORDS = frozenset(
     """
     anal anus arian aryan bdsm bestiality bondage breast breasts busty crotch dink dogging dong dopey drunk
@@ -34,7 +34,7 @@ CLASSROOM_WORDS = frozenset(
     queers racy rectal rectum reefer reich revue rum rump sadism sadist scantily screw screwed screwing
     scrotum seaman seamen seduce semen sex sexual sleaze sleazy slave slope sniper snuff sodom sperm
     steamy stoned strip stroke stupid suck sucked sucking tampon testes testicle thrust thug toke toots
-    tramp transsexual trashy ugly undies urinal urine uterus uzi vagina valium viagra virgin vixen vodka
+    tit tramp transsexual trashy ugly undies urinal urine uterus uzi vagina valium viagra virgin vixen vodka
     vomit voyeur vulgar vulva wad wang weed weenie weiner weirdo wench whitey whiz willy womb woody xx
     cowgirl crap dummy bimbo hooters muff ejaculate ejaculation clitoris testicles pawn
     """.split()
@@ -60,8 +60,13 @@ def default_words() -> list[str]:
     return [line.strip().lower() for line in text.splitlines() if line.strip()]
 
 
+LANGUAGES = ("de", "es", "fr")  # besides English, always on
+
+
 def language_words(language: str) -> list[str]:
     """A checked-in list for another language: `word` or `word:severe` per line."""
+    if language not in LANGUAGES:
+        raise ValueError(f"no profanity word list for language {language!r}: choose from {', '.join(LANGUAGES)}")
     path = files("chatsvc.domain").joinpath("wordlists", f"{language}.txt")
     lines = path.read_text(encoding="utf-8").splitlines()
     return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
