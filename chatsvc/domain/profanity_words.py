@@ -18,8 +18,8 @@ SEVERE_STEMS = (
     "fuck", "fuk", "fux", "cunt", "motherf", "nigg", "fag", "chink", "coon", "dyke", "kike", "spic",
     "gook", "tranny", "retard", "wetback", "whore", "slut", "twat", "rapist", "kys", "pedo",
 )
-# Harassment phrases (token sequences), severe.
-SEVERE_PHRASES = ("kill yourself", "kill urself", "go die", "neck yourself")
+# Harassment (words and phrases), severe.
+SEVERE_PHRASES = ("kill yourself", "kill urself", "go die", "neck yourself", "kys")
 
 # better-profanity words a class uses innocently (or in French: p'tit): never censored by default.
 CLASSROOM_WORDS = frozenset(
