@@ -97,7 +97,10 @@ class Settings:
         settings.profanity_languages = _word_list(env.get("CHATSVC_PROFANITY_LANGUAGES", "").lower())
         unknown = sorted(set(settings.profanity_languages) - set(PROFANITY_LANGUAGES))
         if unknown:
-            raise ValueError(f"CHATSVC_PROFANITY_LANGUAGES: no word list for {', '.join(unknown)}; choose from {', '.join(PROFANITY_LANGUAGES)}")
+            raise ValueError(
+                f"CHATSVC_PROFANITY_LANGUAGES: no word list for {', '.join(unknown)}; "
+                f"choose from {', '.join(PROFANITY_LANGUAGES)}"
+            )
         if env.get("CHATSVC_PROFANITY_FILE"):
             extra, allowed = read_word_file(env["CHATSVC_PROFANITY_FILE"])
             settings.profanity_extra_words += extra

@@ -43,14 +43,16 @@ def clean_corpus() -> list[str]:
         "2026-12-02T18:55:00Z", "12/02/2026", "3.14159", "x^2 + 5x - 14 = 0", "f(x) = 3x + 1", "∫ x dx = x²/2",
         "H2SO4 + 2NaOH -> Na2SO4 + 2H2O", "CH3COOH", "C6H12O6", "NaCl", "Fe2O3", "sin(45°) = 0.707",
         "def f(x): return x * 2", "for (int i = 0; i < n; i++) {}", "SELECT * FROM users WHERE id = 455;",
-        "print('hello')", "git commit -m 'fix bug 455'", "a55b9f0c", "0xdeadbeef", "sha1: 3f786850e387550fdab836ed7e6dc881de23001b",
+        "print('hello')", "git commit -m 'fix bug 455'", "a55b9f0c", "0xdeadbeef",
+        "sha1: 3f786850e387550fdab836ed7e6dc881de23001b",
         "mail me at bob.smith@example.com", "alice_1984@school.edu", "https://example.com/page/455",
         "pub15-room455", "v1.2.3", "ISBN 978-3-16-148410-0", "£4.55", "$45.50", "50% off", "10am", "5pm",
         "1st 2nd 3rd 4th 5th", "Q3", "A4 paper", "B52", "R2D2", "C3PO", "4x4", "p < 0.05", "n = 455",
         "I a m here", "x y z", "a b c d e f g", "s e x t a n t",
     ]
     for _ in range(2_000):
-        texts.append(f"{rng.randint(0, 23):02}:{rng.randint(0, 59):02} on {rng.randint(1, 28)}.{rng.randint(1, 12)}.{rng.randint(1990, 2030)}")
+        day, month, year = rng.randint(1, 28), rng.randint(1, 12), rng.randint(1990, 2030)
+        texts.append(f"{rng.randint(0, 23):02}:{rng.randint(0, 59):02} on {day}.{month}.{year}")
         a, b = rng.randint(0, 999), rng.randint(1, 999)
         texts.append(f"{a} + {b} = {a + b}; {a}/{b} ≈ {a / b:.3f}; {a}x{b}")
     return texts
@@ -63,7 +65,7 @@ def number_corpus() -> list[str]:
 
 
 def listed_words(profanity: ProfanityFilter) -> set[str]:
-    return set(profanity._words)
+    return set(profanity.words)
 
 
 def clean_words_left_out(profanity: ProfanityFilter, texts: list[str]) -> list[str]:

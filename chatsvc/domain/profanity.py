@@ -18,12 +18,22 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from chatsvc.domain.profanity_words import (
-    CLASSROOM_WORDS, HOMOGLYPHS, LEET, MILD, SEVERE, SEVERE_PHRASES, TIERS, ZERO_WIDTH,
-    default_words, language_words, tier_of,
+    CLASSROOM_WORDS,
+    HOMOGLYPHS,
+    LEET,
+    MILD,
+    SEVERE,
+    SEVERE_PHRASES,
+    TIERS,
+    ZERO_WIDTH,
+    default_words,
+    language_words,
+    tier_of,
 )
 
 CACHE_LIMIT = 200_000
@@ -86,6 +96,15 @@ class ProfanityFilter:
         self._phrase_starts = {parts[0] for parts in self._phrases}
         self._longest_phrase = max((len(parts) for parts in self._phrases), default=1)
         self._answers: dict[str, str | None] = {}
+
+    @property
+    def words(self) -> dict[str, str]:
+        """Each listed one-token word, folded, with its tier."""
+        return dict(self._words)
+
+    def forget(self) -> None:
+        """Drop the remembered answers (a benchmark's cold start)."""
+        self._answers.clear()
 
     def censor(self, text: str) -> tuple[str, bool]:
         """The text with offending words replaced by ****, and whether any were."""
@@ -153,7 +172,7 @@ class ProfanityFilter:
             return SEVERE
         return None
 
-    def _joined(self, folded: str, tokens: list[tuple[str, int, int]]):
+    def _joined(self, folded: str, tokens: list[tuple[str, int, int]]) -> Iterator[tuple[int, int, str]]:
         """Matches across tokens: listed phrases, and words spelled out or split by a mark."""
         count = len(tokens)
         for i in range(count):
@@ -182,7 +201,7 @@ class ProfanityFilter:
                     yield i, j, tier
 
 
-def _readings(token: str):
+def _readings(token: str) -> Iterator[str]:
     """The ways a word may be read: as written, leetspeak, and with long letter runs shortened."""
     yield token
     forms = [token]
