@@ -175,6 +175,7 @@ class ProfanityFilter:
     def _joined(self, folded: str, tokens: list[tuple[str, int, int]]) -> Iterator[tuple[int, int, str]]:
         """Matches across tokens: listed phrases, and words spelled out or split by a mark."""
         count = len(tokens)
+        run_end = _glued_runs(folded, tokens)
         for i in range(count):
             token = tokens[i][0]
             # A phrase of whole tokens: `kill yourself`.
@@ -184,21 +185,30 @@ class ProfanityFilter:
                     if tier is not None:
                         yield i, i + length - 1, tier
             # Tokens glued by a few spaces or marks, from here: `f u c k`, `sh.it`, `f🤬u🤬c🤬k`.
-            joined, j = token, i
-            while j + 1 < count and j - i < 24:
-                following, gap = tokens[j + 1][0], folded[tokens[j][2] : tokens[j + 1][1]]
-                if gap.isspace():  # words apart are joined only letter by letter: `f u c k`
-                    if len(following) > 1 or len(tokens[j][0]) > 1 or len(gap) > 3 or "\n" in gap:
-                        break
-                elif not _GLUE.fullmatch(gap):
-                    break
-                joined += following
-                j += 1
+            j = min(run_end[i], i + 24)
+            joined = "".join(t for t, _, _ in tokens[i : j + 1]) if j > i else token
             # Only the whole run counts (s.h.i.e.l.d is not `shi` + e.l.d), never a run of one token.
             if j > i and sum(c.isalpha() for c in joined) >= 2:
                 tier = self.tier(joined)
                 if tier is not None and all(self.tier(t) is None for t, _, _ in tokens[i : j + 1]):
                     yield i, j, tier
+
+
+def _glued_runs(folded: str, tokens: list[tuple[str, int, int]]) -> list[int]:
+    """For each token, the last token of the glued run it starts (itself when none): one pass, so
+    that a message of 1,000 single letters costs ~1 ms, not the ~7 ms of extending a run from each."""
+    count = len(tokens)
+    run_end = list(range(count))
+    for k in range(count - 2, -1, -1):
+        (left, _, left_end), (right, right_start, _) = tokens[k], tokens[k + 1]
+        gap = folded[left_end:right_start]
+        if gap.isspace():  # words apart are joined only letter by letter: `f u c k`
+            glued = len(left) == 1 and len(right) == 1 and len(gap) <= 3 and "\n" not in gap
+        else:
+            glued = _GLUE.fullmatch(gap) is not None
+        if glued:
+            run_end[k] = run_end[k + 1]
+    return run_end
 
 
 def _readings(token: str) -> Iterator[str]:
