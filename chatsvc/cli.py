@@ -99,6 +99,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_bench_arguments(bench)
     bench.set_defaults(run=run_bench)
+
+    from chatsvc.bench import profanity as bench_profanity
+
+    profanity = commands.add_parser("bench-profanity", help="measure the profanity filter's time per message")
+    bench_profanity.add_arguments(profanity)
+    profanity.set_defaults(run=bench_profanity.run)
     return parser
 
 

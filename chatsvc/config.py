@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from chatsvc.domain.profanity import read_word_file
+from chatsvc.domain.profanity_words import LANGUAGES as PROFANITY_LANGUAGES
 
 DEFAULT_LISTEN = "127.0.0.1:50051"
 DEFAULT_DATABASE_FILE = "chatsvc.db"
@@ -77,6 +78,8 @@ class Settings:
     auto_mute_minutes: int = 15
     profanity_extra_words: list[str] = field(default_factory=list)
     profanity_allowed_words: list[str] = field(default_factory=list)
+    # Word lists of other languages the profanity filter also uses (chatsvc/domain/wordlists: fr, de, es).
+    profanity_languages: list[str] = field(default_factory=list)
     # Interaction: the allowed reactions, and how long a typing indicator lasts unless refreshed.
     reactions: tuple[str, ...] = ("\N{THUMBS UP SIGN}", "\N{CLAPPING HANDS SIGN}", "\N{HEAVY BLACK HEART}\N{VARIATION SELECTOR-16}", "\N{FIRE}")
     typing_timeout_seconds: float = 5.0
@@ -112,6 +115,13 @@ class Settings:
                     setattr(settings, name, _number(f"CHATSVC_{name.upper()}", value, kind))
         settings.profanity_extra_words = _word_list(env.get("CHATSVC_PROFANITY_ADD", ""))
         settings.profanity_allowed_words = _word_list(env.get("CHATSVC_PROFANITY_ALLOW", ""))
+        settings.profanity_languages = _word_list(env.get("CHATSVC_PROFANITY_LANGUAGES", "").lower())
+        unknown = sorted(set(settings.profanity_languages) - set(PROFANITY_LANGUAGES))
+        if unknown:
+            raise ValueError(
+                f"CHATSVC_PROFANITY_LANGUAGES: no word list for {', '.join(unknown)}; "
+                f"choose from {', '.join(PROFANITY_LANGUAGES)}"
+            )
         if env.get("CHATSVC_PROFANITY_FILE"):
             try:
                 extra, allowed = read_word_file(env["CHATSVC_PROFANITY_FILE"])

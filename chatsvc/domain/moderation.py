@@ -55,7 +55,9 @@ class Moderation:
         self.settings = settings
         self.limiter = limiter
         self.profanity = ProfanityFilter(
-            extra_words=settings.profanity_extra_words, allowed_words=settings.profanity_allowed_words
+            extra_words=settings.profanity_extra_words,
+            allowed_words=settings.profanity_allowed_words,
+            languages=settings.profanity_languages,
         )
 
     # ------------------------------------------------------------ checks on senders
@@ -112,10 +114,12 @@ class Moderation:
                     )
 
     def censor(self, text: str) -> tuple[str, bool]:
-        return self.profanity.censor(text)
+        """The text as everyone sees it, and whether it earns a strike: only severe words do (mild ones are just censored)."""
+        verdict = self.profanity.check(text)
+        return verdict.text, verdict.severe
 
     def strike(self, change: Change, principal: Principal, message_id: str) -> None:
-        """A censored message by a participant is a strike; enough strikes mute them."""
+        """A message with a severe word by a participant is a strike; enough strikes mute them."""
         if principal.is_instructor:
             return
         db, session_id, user_id = change.db, change.session_id, principal.user_id
