@@ -98,6 +98,12 @@ def test_committed_panel_bundle_is_built_from_protos_and_sources(panel_packages,
     assert fresh.read_bytes() == committed.read_bytes(), f"chatsvc/web/static/panel.js is stale: run `{REBUILD}`"
 
 
+def test_the_proto_passes_buf_lint(panel_packages):
+    """buf lint (STANDARD, as protos/buf.yaml sets it) finds nothing in the API."""
+    result = run_logged([str(panel_packages / "node_modules" / ".bin" / "buf"), "lint"], cwd=ROOT / "protos", timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 # ---------------------------------------------------------------- chatsvc serve --web
 
 
