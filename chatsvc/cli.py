@@ -10,7 +10,12 @@ import signal
 import sys
 
 from chatsvc.auth import Role, mint_token
-from chatsvc.config import Settings, StartupError, listen_address, normalize_database_url
+from chatsvc.config import (
+    Settings,
+    StartupError,
+    listen_address,
+    normalize_database_url,
+)
 
 # Exit status of a command that could not start (as argparse's for bad flags).
 STARTUP_FAILED = 2

@@ -121,7 +121,7 @@ class ChatClient:
             self._current = (self._current + 1) % len(self.targets)
             self._connect()
 
-    async def __aenter__(self) -> "ChatClient":
+    async def __aenter__(self) -> ChatClient:
         return self
 
     async def __aexit__(self, *exc_info) -> None:
@@ -247,7 +247,7 @@ class ChatClient:
             if error_code is not None and error_code != grpc.StatusCode.RESOURCE_EXHAUSTED:
                 await self._next_target()
 
-    def sender(self, session_id: str) -> "MessageSender":
+    def sender(self, session_id: str) -> MessageSender:
         """A pipelined sender of messages into the session (use `async with`)."""
         return MessageSender(self, session_id)
 
@@ -324,7 +324,7 @@ class MessageSender:
         self._runner: asyncio.Task | None = None
         self._refused_join: SendRefused | None = None  # the session cannot be joined: nothing can be sent
 
-    async def __aenter__(self) -> "MessageSender":
+    async def __aenter__(self) -> MessageSender:
         self._runner = asyncio.create_task(self._run())
         return self
 
@@ -440,7 +440,7 @@ async def _until(call, deadline: float | None) -> AsyncIterator:
             return
         try:
             response = await asyncio.wait_for(call.read(), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return
         if response is grpc.aio.EOF:
             return

@@ -26,8 +26,8 @@ def proto_files() -> list[str]:
 
 def generate(out_dir: Path) -> list[Path]:
     """Run protoc into out_dir; return the generated files, relative to out_dir."""
-    from grpc_tools import protoc  # only needed by developers, not at run time
     import grpc_tools
+    from grpc_tools import protoc  # only needed by developers, not at run time
 
     include = Path(grpc_tools.__file__).parent / "_proto"
     args = [

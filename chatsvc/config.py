@@ -97,7 +97,7 @@ class Settings:
     lease_renew_seconds: float = 10.0
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
         env = dict(os.environ if env is None else env)
         settings = cls()
         settings.listen = env.get("CHATSVC_LISTEN", settings.listen)

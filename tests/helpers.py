@@ -128,7 +128,7 @@ class Client:
         )
         return EventReader(call)
 
-    def stream(self, session_id: str, last_sequence: int = 0) -> "BidiStream":
+    def stream(self, session_id: str, last_sequence: int = 0) -> BidiStream:
         return BidiStream(self, session_id, last_sequence)
 
     async def close(self) -> None:
@@ -220,7 +220,7 @@ class ServerProcess:
         self.output = output
 
     @classmethod
-    async def start(cls, cwd, env: dict[str, str]) -> "ServerProcess":
+    async def start(cls, cwd, env: dict[str, str]) -> ServerProcess:
         process = await asyncio.create_subprocess_exec(
             *CHATSVC, "serve", "--listen", "127.0.0.1:0", cwd=cwd, env=env,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,

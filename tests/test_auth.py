@@ -11,7 +11,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from sessionchat.v1 import chat_pb2 as pb
 
 from chatsvc.auth import TokenVerifier
-from chatsvc.domain.errors import ChatError, ErrorCode
+from chatsvc.errors import ChatError, ErrorCode
 from tests.helpers import SECRET, Client
 
 SESSION = "bio-3"

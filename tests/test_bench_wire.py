@@ -7,7 +7,13 @@ import time
 from sessionchat.v1 import chat_pb2 as pb
 
 from chatsvc.bench.subscribers import Tally
-from chatsvc.bench.wire import MARKER, bench_text, event_sequence, response_events, subscribe_request
+from chatsvc.bench.wire import (
+    MARKER,
+    bench_text,
+    event_sequence,
+    response_events,
+    subscribe_request,
+)
 
 
 def response(events: list[pb.Event], previous_sequence: int = 0) -> bytes:

@@ -14,6 +14,7 @@ from sessionchat.v1 import chat_pb2 as pb
 from chatsvc.config import normalize_database_url
 from tests.helpers import CHATSVC, Client, ServerProcess, server_env
 
+
 def run(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
     """A `chatsvc` command as a user who configured nothing runs it."""
     return subprocess.run(CHATSVC + args, cwd=cwd, env=server_env(), capture_output=True, text=True, timeout=60)

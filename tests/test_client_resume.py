@@ -94,7 +94,7 @@ async def test_a_client_that_loses_an_event_on_the_way_resumes_and_gets_exactly_
         await alice.send(SESSION, f"m{n}")
         await carol.send(SESSION, f"to alice {n}", recipient_id="alice")
         if n != 3:  # m3 is lost on the way; the response after it shows the loss
-            await asyncio.wait_for(until(lambda: any(e.message_posted.text == f"m{n}" for e in received)), EVENT_TIMEOUT)
+            await asyncio.wait_for(until(lambda n=n: any(e.message_posted.text == f"m{n}" for e in received)), EVENT_TIMEOUT)
 
     assert lossy.dropped, "the lossy hop dropped a response"
     assert client.losses == 1

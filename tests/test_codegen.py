@@ -16,8 +16,9 @@ def test_generated_code_matches_the_protos():
 
 
 def test_generated_package_does_not_shadow_chatsvc():
-    import chatsvc
     import sessionchat.v1.chat_pb2 as generated
+
+    import chatsvc
 
     assert generated.DESCRIPTOR.package == "sessionchat.v1"
     assert chatsvc.__file__.startswith(str(ROOT / "chatsvc"))

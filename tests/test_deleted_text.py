@@ -3,6 +3,8 @@ pins, mentions, reactions or export. Instructors see it only in an export that a
 
 from __future__ import annotations
 
+from datetime import UTC
+
 import grpc
 import pytest
 from sessionchat.v1 import chat_pb2 as pb
@@ -130,14 +132,14 @@ class TestEveryOtherPath:
 
 
 def test_events_that_mention_no_deleted_message_are_passed_on_as_stored_bytes():
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from chatsvc.domain.deleted_text import without_deleted_text
 
     kept = pb.Event(sequence=1, message_posted=pb.ChatMessage(message_id="a" * 32, text="fine")).SerializeToString()
     gone = pb.Event(sequence=2, message_posted=pb.ChatMessage(message_id="b" * 32, text=SECRET)).SerializeToString()
     assert without_deleted_text([kept, gone], {})[1] is gone  # nothing deleted: nothing decoded
-    when = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    when = datetime(2026, 1, 1, tzinfo=UTC)
     few = {"b" * 32: when}  # searched for in the bytes
     many = {**few, **{f"{n}" * 32: when for n in range(8)}}  # each event decoded instead
     for deleted in (few, many):

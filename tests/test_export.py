@@ -11,7 +11,7 @@ import sys
 import tracemalloc
 import unicodedata
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import grpc
@@ -39,7 +39,7 @@ async def export(client: Client, export_format: int, session: str = SESSION, **o
 
 
 def parse_time(value: str) -> datetime:
-    return datetime.strptime(value, ISO_UTC).replace(tzinfo=timezone.utc)
+    return datetime.strptime(value, ISO_UTC).replace(tzinfo=UTC)
 
 
 @pytest.fixture
@@ -116,7 +116,7 @@ class TestContent:
         deleted = messages[classroom["deleted"].message_id]
         assert deleted["deleted"] and deleted["text"] == "" and deleted["deleted_by"] == "alice"
         parse_time(deleted["deleted_at"])
-        assert abs(parse_time(tricky["time"]) - datetime.now(timezone.utc)) < timedelta(minutes=1)
+        assert abs(parse_time(tricky["time"]) - datetime.now(UTC)) < timedelta(minutes=1)
 
     async def test_private_messages_and_deleted_text_only_when_asked(self, alice, classroom, connect):
         data, _ = await export(alice, pb.EXPORT_FORMAT_JSON, include_private=True, include_deleted_text=True)
@@ -165,7 +165,7 @@ class TestContent:
 
 async def generate_chat(server, session: str, count: int) -> list[str]:
     """Insert `count` messages straight into the database (fast setup); returns their texts."""
-    start = datetime(2026, 3, 1, 9, 0, tzinfo=timezone.utc)
+    start = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
     texts = [f"Message {n}: " + ("a, \"b\"\nc 🔥 " if n % 7 == 0 else "") + "lorem ipsum dolor sit amet " * 6 for n in range(count)]
     rows = [
         {
@@ -292,7 +292,7 @@ TERMINAL_TRICKS = "\x1b[31mred\x1b[0m alert \x1b]0;pwned\x07 bell\x07 back\x08 c
 async def insert_messages(server, session: str, specs: list[dict]) -> None:
     """Store messages straight into the database, as earlier versions or other tools may have
     (the input checks of today's API must not be what keeps an export safe)."""
-    start = datetime(2026, 3, 1, 9, 0, tzinfo=timezone.utc)
+    start = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
     rows = []
     for n, spec in enumerate(specs):
         row = {

@@ -9,7 +9,9 @@ import os
 import re
 
 import grpc
-from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from sessionchat.v1 import chat_pb2 as pb
 from sqlalchemy import text
 
@@ -31,9 +33,19 @@ longs = st.one_of(st.integers(-(2**63), 2**63 - 1), st.sampled_from([0, 1, 2**63
 enums = st.integers(-5, 10)
 
 UNARY = {
-    "SendMessage": lambda d: pb.SendMessageRequest(session_id=d(st.sampled_from([SESSION]) | strings), text=d(strings), recipient_id=d(strings), client_message_id=d(strings), reply_to_message_id=d(strings)),
-    "ListMessages": lambda d: pb.ListMessagesRequest(session_id=d(strings), page_size=d(integers), page_token=d(strings), after_sequence=d(longs)),
-    "ListParticipants": lambda d: pb.ListParticipantsRequest(session_id=d(strings), page_size=d(integers), page_token=d(strings), include_offline=d(st.booleans())),
+    "SendMessage": lambda d: pb.SendMessageRequest(
+        session_id=d(st.sampled_from([SESSION]) | strings),
+        text=d(strings),
+        recipient_id=d(strings),
+        client_message_id=d(strings),
+        reply_to_message_id=d(strings),
+    ),
+    "ListMessages": lambda d: pb.ListMessagesRequest(
+        session_id=d(strings), page_size=d(integers), page_token=d(strings), after_sequence=d(longs)
+    ),
+    "ListParticipants": lambda d: pb.ListParticipantsRequest(
+        session_id=d(strings), page_size=d(integers), page_token=d(strings), include_offline=d(st.booleans())
+    ),
     "DeleteMessage": lambda d: pb.DeleteMessageRequest(session_id=d(strings), message_id=d(strings)),
     "MuteUser": lambda d: pb.MuteUserRequest(session_id=d(strings), user_id=d(strings), duration_minutes=d(integers), reason=d(strings)),
     "UnmuteUser": lambda d: pb.UnmuteUserRequest(session_id=d(strings), user_id=d(strings)),
@@ -108,7 +120,15 @@ async def test_no_input_gets_unknown_or_internal_and_nothing_invalid_is_stored(a
     assert (await alice.send(SESSION, "still up")).text == "still up"
     engine = database_engine(settings)
     with engine.connect() as connection:
-        for table, column in [("messages", "text"), ("messages", "recipient_id"), ("messages", "client_message_id"), ("mutes", "reason"), ("audit_log", "reason"), ("session_members", "user_id"), ("reactions", "emoji")]:
+        for table, column in [
+            ("messages", "text"),
+            ("messages", "recipient_id"),
+            ("messages", "client_message_id"),
+            ("mutes", "reason"),
+            ("audit_log", "reason"),
+            ("session_members", "user_id"),
+            ("reactions", "emoji"),
+        ]:
             for (value,) in connection.execute(text(f"select {column} from {table}")):
                 assert value is None or not CONTROL.search(value), (table, column, value)
     engine.dispose()

@@ -176,14 +176,14 @@ async def test_a_message_the_database_refuses_fails_alone_and_its_batch_neighbou
     # Queued without waiting: they gather into one batch (one transaction) behind the first.
     futures = [await service.queue_message(principal, SESSION, value) for value in texts]
     outcomes = await asyncio.gather(*futures, return_exceptions=True)
-    failed = [value for value, outcome in zip(texts, outcomes) if isinstance(outcome, BaseException)]
+    failed = [value for value, outcome in zip(texts, outcomes, strict=False) if isinstance(outcome, BaseException)]
     assert failed == ["poison"], [repr(o) for o in outcomes]
     assert sorted(stored_texts(settings)) == sorted(["session exists"] + [t for t in texts if t != "poison"])
 
 
 def test_page_tokens_are_refused_when_signed_with_another_key_or_for_another_request():
     from chatsvc.domain import validation
-    from chatsvc.domain.errors import ChatError
+    from chatsvc.errors import ChatError
 
     validation.sign_page_tokens_with("one secret of at least thirty-two bytes!")
     token = validation.encode_page_token("before", SESSION, 42)

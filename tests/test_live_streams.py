@@ -219,7 +219,7 @@ async def test_joining_while_messages_are_posted_loses_and_repeats_nothing(alice
     joined = [await teacher.find(lambda e, n=n: e.user_joined.participant.user_id == f"p{n}") for n in range(5)]
     through = max([message.sequence for message in sent] + [event.sequence for event in joined])
 
-    for joiner, start in zip(joiners, starts):
+    for joiner, start in zip(joiners, starts, strict=False):
         snapshot = start.snapshot
         if snapshot.as_of_sequence < through:  # (its own join may be the newest event, in its snapshot)
             await joiner.find(lambda event: event.sequence == through)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import subprocess
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -32,7 +32,7 @@ async def test_the_migrations_create_exactly_the_tables_the_code_uses(settings):
 async def test_upgrading_a_database_of_the_first_migration_keeps_every_row(settings):
     database = Database(settings.database_url)
     await database.migrate("0001")
-    now = datetime(2026, 3, 1, 9, 0, tzinfo=timezone.utc)
+    now = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
     message = pb.ChatMessage(message_id="m" * 32, session_id="old-class", sequence=1, sender_id="ann", text="from the old schema")
     payload = pb.Event(session_id="old-class", sequence=1, message_posted=message).SerializeToString()
 

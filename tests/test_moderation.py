@@ -187,7 +187,8 @@ async def test_participants_are_refused_instructor_actions_on_the_stream(bob, ca
 async def test_an_instructor_token_for_another_session_has_no_powers_here(connect, bob):
     elsewhere = connect("erin", "instructor", sessions=["other-class"])
     message = await bob.send(SESSION, "hi")
-    await refused(grpc.StatusCode.PERMISSION_DENIED, elsewhere.call("DeleteMessage", pb.DeleteMessageRequest(session_id=SESSION, message_id=message.message_id)))
+    request = pb.DeleteMessageRequest(session_id=SESSION, message_id=message.message_id)
+    await refused(grpc.StatusCode.PERMISSION_DENIED, elsewhere.call("DeleteMessage", request))
 
 
 class TestPolicy:

@@ -11,10 +11,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import delete, select
 
+from chatsvc.config import StartupError
 from chatsvc.storage.database import Database
 from chatsvc.storage.lease import database_now
 from chatsvc.storage.tables import ProcessLease
-from chatsvc.config import StartupError
 from chatsvc.transport.server import ChatServer
 from tests.helpers import CHATSVC, SECRET, Client, ServerProcess, server_env
 

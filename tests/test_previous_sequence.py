@@ -153,7 +153,7 @@ async def test_a_viewer_who_skips_others_private_messages_sees_an_intact_chain_o
     await subscribed.wait_for(lambda r: r.texts()[-1:] == [expected[-1]])
     assert [t for t in subscribed.texts() if t.startswith("public")] == expected
     sequences = [e.sequence for e in subscribed.events() if e.sequence]
-    assert any(b - a > 1 for a, b in zip(sequences, sequences[1:])), "bob's sequences jump over others' private messages"
+    assert any(b - a > 1 for a, b in zip(sequences, sequences[1:], strict=False)), "bob's sequences jump over others' private messages"
     assert_chain_intact(subscribed.items)
 
     # The bidi stream's responses carry it too (carol sees her own private messages).

@@ -183,7 +183,7 @@ class TestMentions:
 
         posted = (await bystander.next("message_posted")).message_posted
         assert list(posted.mentioned_user_ids) == ["bob", "carol"]
-        for stream, user in ((mentioned_1, "bob"), (mentioned_2, "carol")):
+        for stream in (mentioned_1, mentioned_2):
             await stream.next("message_posted")
             mention = await stream.next("mentioned")
             assert mention.sequence > 0 and mention.mentioned.message.message_id == message_id

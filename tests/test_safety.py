@@ -12,8 +12,15 @@ from sessionchat.v1 import chat_pb2 as pb
 from chatsvc.clock import FakeClock
 from chatsvc.config import Settings
 from chatsvc.transport.server import ChatServer
-from tests.helpers import CODE, SECRET, Client, ServerProcess, refused, retry_delay_seconds, server_env
-
+from tests.helpers import (
+    CODE,
+    SECRET,
+    Client,
+    ServerProcess,
+    refused,
+    retry_delay_seconds,
+    server_env,
+)
 
 
 @pytest.fixture

@@ -45,7 +45,7 @@ async def start_cluster(tmp_path, postgres_url, redis_server):
         await process.kill()
 
 
-async def watching(session: str, *, through: ServerProcess) -> "Collector":
+async def watching(session: str, *, through: ServerProcess) -> Collector:
     """The instructor's ChatClient following the session through one process, once joined."""
     watcher = Collector(ChatClient(through.target, token("teacher", "instructor")), session)
     await watcher.wait_for(lambda events: events, "the join")

@@ -7,8 +7,7 @@ import secrets
 import psycopg
 import pytest
 import redis.asyncio as aioredis
-from sqlalchemy import text
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from tests.support.servers import ThrowawayPostgres, ThrowawayRedis

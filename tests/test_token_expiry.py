@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import grpc
 import pytest
@@ -20,7 +20,7 @@ EXPIRED = "token expired; reconnect with a fresh token and your last sequence"
 @pytest.fixture
 def clock() -> FakeClock:
     # Token expiry times are real epoch seconds: the fake clock starts at the real now.
-    return FakeClock(datetime.now(timezone.utc))
+    return FakeClock(datetime.now(UTC))
 
 
 @pytest.fixture
@@ -142,7 +142,7 @@ class TestStreamTokensAlone:
         return watch, bob, subscriber
 
     async def test_an_action_after_the_expiry_is_refused_before_any_sweep_and_the_stream_ends(self, clock):
-        from chatsvc.domain.errors import ChatError, ErrorCode
+        from chatsvc.errors import ChatError, ErrorCode
         from chatsvc.fanout.hub import StreamEnded
 
         watch, _, subscriber = self.tokens(clock)

@@ -11,9 +11,16 @@ import grpc
 import pytest
 
 from chatsvc.config import Settings
-from chatsvc.domain.errors import ErrorCode
+from chatsvc.errors import ErrorCode
 from chatsvc.fanout.codec import frame
-from chatsvc.fanout.hub import EVERYONE, Audience, Hub, StoredEvent, StreamEnded, Subscriber
+from chatsvc.fanout.hub import (
+    EVERYONE,
+    Audience,
+    Hub,
+    StoredEvent,
+    StreamEnded,
+    Subscriber,
+)
 from tests.test_slow_consumers import LONG_TEXT, SESSION, stalled_subscription
 
 DELAY_MS = 5.0

@@ -79,7 +79,10 @@ def format_table(results: dict) -> str:
         ("same events at every subscriber", lambda r: {True: "yes", False: "NO"}.get(r.get("same_events_everywhere"), "-")),
         ("drain after publishing (s)", lambda r: number(r.get("drain_s"))),
         ("server KB per idle subscriber", lambda r: number(r.get("memory_per_idle_subscriber_kb"))),
-        ("server RSS before/idle/after (MB)", lambda r: "/".join(megabytes(r.get(k)) for k in ("server_rss_before_kb", "server_rss_idle_kb", "server_rss_after_kb"))),
+        (
+            "server RSS before/idle/after (MB)",
+            lambda r: "/".join(megabytes(r.get(k)) for k in ("server_rss_before_kb", "server_rss_idle_kb", "server_rss_after_kb")),
+        ),
         ("server CPU while publishing (%)", lambda r: number(r.get("server_cpu_percent"))),
         ("subscriber CPU while publishing (%)", lambda r: number(r.get("subscriber_cpu_percent"))),
     ]
@@ -87,7 +90,7 @@ def format_table(results: dict) -> str:
     columns = [[render(run) for _, run in runs] for _, render in rows]
     column_width = max(max(len(cell) for cells in columns for cell in cells), max(len(name) for name, _ in runs))
     lines.append(" " * width + "  " + "  ".join(name.rjust(column_width) for name, _ in runs))
-    for (label, _), cells in zip(rows, columns):
+    for (label, _), cells in zip(rows, columns, strict=False):
         lines.append(label.ljust(width) + "  " + "  ".join(cell.rjust(column_width) for cell in cells))
     if "ratio" in results:
         lines += ["", f"deliveries/s, SessionChat / websockets baseline: {results['ratio']:.2f}x"]

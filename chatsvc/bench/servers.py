@@ -26,7 +26,7 @@ class StartedProcess:
         self.log = log
 
     @classmethod
-    async def start(cls, command: list[str], directory: Path, env: dict[str, str], log: Path) -> "StartedProcess":
+    async def start(cls, command: list[str], directory: Path, env: dict[str, str], log: Path) -> StartedProcess:
         with open(log, "wb") as errors:
             process = await asyncio.create_subprocess_exec(
                 *command, cwd=directory, env=env, stdout=asyncio.subprocess.PIPE, stderr=errors
@@ -54,7 +54,7 @@ class StartedProcess:
             self.process.send_signal(signal.SIGTERM)
             try:
                 await asyncio.wait_for(self.process.wait(), 15)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 self.process.kill()
                 await self.process.wait()
 

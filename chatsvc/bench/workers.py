@@ -38,7 +38,7 @@ class WorkerHandle:
         self.probe = probe
 
     @classmethod
-    def start(cls, context, target, spec: dict, probe: bool = False) -> "WorkerHandle":
+    def start(cls, context, target, spec: dict, probe: bool = False) -> WorkerHandle:
         ours, theirs = context.Pipe()
         process = context.Process(target=target, args=(theirs, spec), daemon=True)
         process.start()
@@ -198,7 +198,7 @@ async def _probe_subscribers(spec: dict):
             if not joined_future.done():
                 joined_future.set_exception(error)
 
-    tasks = [asyncio.create_task(follow(*item)) for item in zip(clients, tallies, joined)]
+    tasks = [asyncio.create_task(follow(*item)) for item in zip(clients, tallies, joined, strict=False)]
     for future in joined:
         try:
             await asyncio.wait_for(asyncio.shield(future), spec["timeout"])

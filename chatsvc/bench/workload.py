@@ -13,9 +13,19 @@ from array import array
 from collections import Counter
 from dataclasses import dataclass
 
-from chatsvc.bench.publishers import GrpcPublisher, Published, StreamPublisher, WebSocketPublisher
+from chatsvc.bench.publishers import (
+    GrpcPublisher,
+    Published,
+    StreamPublisher,
+    WebSocketPublisher,
+)
 from chatsvc.bench.report import percent, percentiles_ms, progress
-from chatsvc.bench.servers import Servers, baseline_server, cpu_seconds, service_under_test
+from chatsvc.bench.servers import (
+    Servers,
+    baseline_server,
+    cpu_seconds,
+    service_under_test,
+)
 from chatsvc.bench.workers import WorkerHandle, probe_worker, subscriber_worker
 
 
@@ -196,7 +206,7 @@ class Workload:
         elapsed = time.perf_counter() - started
         result["server_cpu_percent"] = percent(server.cpu_seconds(), cpu_server, elapsed)
         result["subscriber_cpu_percent"] = round(
-            sum(percent(cpu_seconds(w.pid), before, elapsed) or 0 for w, before in zip(self.workers, cpu_workers)), 1
+            sum(percent(cpu_seconds(w.pid), before, elapsed) or 0 for w, before in zip(self.workers, cpu_workers, strict=False)), 1
         )
         result["publisher_cpu_percent"] = percent(time.process_time(), cpu_self, elapsed)
         result["published"] = published.count
@@ -232,7 +242,7 @@ class Workload:
         reasons: Counter = Counter()
         digests: Counter = Counter()
         last_sequences: Counter = Counter()
-        for worker, report in zip(self.workers, reports):
+        for worker, report in zip(self.workers, reports, strict=False):
             digests.update(report["digests"])
             last_sequences.update(report["last_sequences"])
             (probe_latencies if worker.probe else latencies).frombytes(report["latencies"])

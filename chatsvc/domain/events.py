@@ -18,7 +18,6 @@ from chatsvc.storage import repository as repo
 from chatsvc.storage.database import Database
 from chatsvc.storage.tables import MuteRecord
 
-
 KNOWN_ROWS_LIMIT = 200_000
 
 T = TypeVar("T")

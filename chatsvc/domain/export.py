@@ -15,14 +15,14 @@ import json
 import re
 import unicodedata
 from collections.abc import AsyncIterator, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from sessionchat.v1 import chat_pb2 as pb
 
 from chatsvc.auth import Principal
 from chatsvc.domain import views
-from chatsvc.domain.errors import denied, invalid
+from chatsvc.errors import denied, invalid
 from chatsvc.storage import interactions as store
 from chatsvc.storage import repository as repo
 from chatsvc.storage.tables import Message
@@ -90,7 +90,7 @@ def iso(value: datetime | None) -> str | None:
     if value is None:
         return None
     if value.tzinfo is not None:
-        value = value.astimezone(timezone.utc)  # naive values (SQLite) are UTC already
+        value = value.astimezone(UTC)  # naive values (SQLite) are UTC already
     return f"{value:%Y-%m-%dT%H:%M:%S}.{value.microsecond // 1000:03d}Z"
 
 

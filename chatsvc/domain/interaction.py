@@ -18,10 +18,10 @@ from sessionchat.v1 import chat_pb2 as pb
 
 from chatsvc.auth import Principal
 from chatsvc.domain import validation, views
-from chatsvc.domain.errors import denied, invalid, not_found
 from chatsvc.domain.events import Change, notice
 from chatsvc.domain.typing_registry import TypingKey, TypingRegistry
 from chatsvc.domain.visibility import message_audience
+from chatsvc.errors import denied, invalid, not_found
 from chatsvc.fanout.hub import EVERYONE, Audience, StoredEvent
 from chatsvc.storage import interactions as store
 from chatsvc.storage import repository as repo

@@ -14,11 +14,11 @@ from chatsvc.auth import Principal, Role
 from chatsvc.clock import Clock, as_utc
 from chatsvc.config import Settings
 from chatsvc.domain import validation, views
-from chatsvc.domain.errors import ChatError, ErrorCode, denied, invalid, not_found
 from chatsvc.domain.events import Change, EventWriter
 from chatsvc.domain.profanity import ProfanityFilter
 from chatsvc.domain.validation import enter_session
 from chatsvc.domain.visibility import concerning, may_see, message_audience
+from chatsvc.errors import ChatError, ErrorCode, denied, invalid, not_found
 from chatsvc.ratelimit import RateLimiter
 from chatsvc.storage import repository as repo
 from chatsvc.storage.database import Database

@@ -116,7 +116,7 @@ class ProfanityFilter:
         tokens = [(m.group(), m.start(), m.end()) for m in _WORD.finditer(folded)]
         spans: list[tuple[int, int]] = []
         worst = None
-        for token, start, end in tokens:
+        for token, start, _end in tokens:
             tier = self.tier(token)
             if tier is not None:
                 core = token.lstrip("!|¡")  # `shit!` keeps its `!`

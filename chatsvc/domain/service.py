@@ -18,7 +18,6 @@ from chatsvc.clock import Clock
 from chatsvc.config import Settings
 from chatsvc.domain import validation, views
 from chatsvc.domain.deleted_text import without_deleted_text
-from chatsvc.domain.errors import ChatError, ErrorCode, denied, invalid, not_found
 from chatsvc.domain.events import EventWriter, notice
 from chatsvc.domain.export import ChatExport
 from chatsvc.domain.interaction import Interaction
@@ -28,6 +27,7 @@ from chatsvc.domain.stream_caps import StreamCaps
 from chatsvc.domain.stream_tokens import StreamTokens
 from chatsvc.domain.typing_registry import LocalTypingRegistry, TypingRegistry
 from chatsvc.domain.visibility import may_see
+from chatsvc.errors import ChatError, ErrorCode, denied, invalid, not_found
 from chatsvc.fanout.codec import frame
 from chatsvc.fanout.hub import Audience, Subscriber
 from chatsvc.ratelimit import RateLimiter

@@ -9,7 +9,7 @@ as many.
 
 from __future__ import annotations
 
-from chatsvc.domain.errors import ChatError, ErrorCode
+from chatsvc.errors import ChatError, ErrorCode
 
 
 class StreamCaps:

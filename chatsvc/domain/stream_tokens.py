@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 from chatsvc.auth import Principal
 from chatsvc.clock import Clock
-from chatsvc.domain.errors import ErrorCode, denied, invalid, unauthenticated
+from chatsvc.errors import ErrorCode, denied, invalid, unauthenticated
 from chatsvc.fanout.hub import Subscriber
 
 log = logging.getLogger(__name__)

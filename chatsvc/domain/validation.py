@@ -12,7 +12,7 @@ import secrets
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 
-from chatsvc.domain.errors import invalid
+from chatsvc.errors import invalid
 
 SESSION_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$")
 MAX_CLIENT_ID_LENGTH = 128

@@ -9,7 +9,14 @@ from sessionchat.v1 import chat_pb2 as pb
 
 from chatsvc.auth import Principal, Role
 from chatsvc.clock import as_utc
-from chatsvc.storage.tables import AuditEntry, ChatSession, Member, Message, MuteRecord, RaisedHandRecord
+from chatsvc.storage.tables import (
+    AuditEntry,
+    ChatSession,
+    Member,
+    Message,
+    MuteRecord,
+    RaisedHandRecord,
+)
 
 ROLE_TO_PROTO = {Role.INSTRUCTOR.value: pb.ROLE_INSTRUCTOR, Role.PARTICIPANT.value: pb.ROLE_PARTICIPANT}
 EXCERPT_LENGTH = 80

@@ -6,8 +6,13 @@ import asyncio
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from chatsvc.domain.errors import ErrorCode
-from chatsvc.fanout.codec import chunks, frame, last_sequence_in, previous_sequence_field
+from chatsvc.errors import ErrorCode
+from chatsvc.fanout.codec import (
+    chunks,
+    frame,
+    last_sequence_in,
+    previous_sequence_field,
+)
 
 
 @dataclass(frozen=True)
@@ -138,7 +143,7 @@ class Subscriber:
         """
         self._skip_through = sequence  # from now on, deliver() skips what the start covers
         self._sent = sequence if position is None else position
-        kept = [(number, framed) for number, framed in zip(self._sequences, self._queue) if number == 0 or number > sequence]
+        kept = [(number, framed) for number, framed in zip(self._sequences, self._queue, strict=False) if number == 0 or number > sequence]
         self._sequences = [number for number, _ in kept]
         self._queue = [framed for _, framed in kept]
         self._bytes = sum(map(len, self._queue))
@@ -217,7 +222,7 @@ class _Session:
 
     __slots__ = ("hub", "members", "_waking", "_flush")
 
-    def __init__(self, hub: "Hub") -> None:
+    def __init__(self, hub: Hub) -> None:
         self.hub = hub
         self.members: set[Subscriber] = set()
         self._waking: list[asyncio.Future] = []

@@ -75,7 +75,7 @@ class SessionFeed:
             before = self.delivered
             try:
                 after = self.delivered
-                rows = await self._database.read(lambda db: repo.event_records(db, self.session_id, after, through))
+                rows = await self._database.read(lambda db, after=after, through=through: repo.event_records(db, self.session_id, after, through))
             except Exception:
                 log.exception("could not fill the gap after %s in session %s", self.delivered, self.session_id)
                 return

@@ -233,7 +233,7 @@ class RedisPresence:
         except (RedisError, OSError) as error:
             self._warn(error)
             return self._local.local_online(session_id)
-        live = {origin for origin, value in zip(origins, alive) if value is not None}
+        live = {origin for origin, value in zip(origins, alive, strict=False) if value is not None}
         people = {}
         for field, value in fields.items():
             if field.decode().split("/", 1)[0] in live:

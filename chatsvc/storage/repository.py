@@ -9,7 +9,16 @@ from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
-from chatsvc.storage.tables import AuditEntry, ChatSession, EventRecord, Member, Message, MuteRecord, RaisedHandRecord, Strike
+from chatsvc.storage.tables import (
+    AuditEntry,
+    ChatSession,
+    EventRecord,
+    Member,
+    Message,
+    MuteRecord,
+    RaisedHandRecord,
+    Strike,
+)
 
 
 def ensure_session(db: Session, session_id: str, now: datetime) -> None:

@@ -7,9 +7,8 @@ import asyncio
 from sessionchat.v1 import chat_pb2 as pb
 
 from chatsvc.auth import Principal
-from chatsvc.domain.errors import ChatError, ErrorCode, invalid
 from chatsvc.domain.service import ChatService, unimplemented
-
+from chatsvc.errors import ChatError, ErrorCode, invalid
 
 # Messages one stream may have queued and not yet stored; past this the stream
 # reads no further actions until one is stored (HTTP/2 flow control then holds the client).

@@ -12,7 +12,7 @@ from google.protobuf import duration_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
-from chatsvc.domain.errors import ChatError, ErrorCode
+from chatsvc.errors import ChatError, ErrorCode
 from chatsvc.storage.database import storage_unavailable
 
 log = logging.getLogger(__name__)

@@ -13,10 +13,9 @@ import grpc
 
 from chatsvc.auth import Principal, TokenVerifier
 from chatsvc.domain import validation
-from chatsvc.domain.errors import ChatError, unauthenticated
+from chatsvc.errors import unauthenticated
 from chatsvc.fanout.hub import StreamEnded
 from chatsvc.transport.errors import as_chat_error, chat_error_status, to_status
-
 
 _principal: contextvars.ContextVar[Principal] = contextvars.ContextVar("principal")
 # When the call's token expires (epoch seconds): a live stream ends then unless refreshed.

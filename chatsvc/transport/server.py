@@ -16,11 +16,11 @@ from sessionchat.v1 import chat_pb2 as pb
 from chatsvc.auth import TokenVerifier
 from chatsvc.clock import Clock, SystemClock
 from chatsvc.config import Settings, StartupError, listen_address
-from chatsvc.domain.errors import ErrorCode
 from chatsvc.domain.presence import LocalPresence
 from chatsvc.domain.service import ChatService
 from chatsvc.domain.stream_tokens import StreamTokens
 from chatsvc.domain.typing_registry import LocalTypingRegistry
+from chatsvc.errors import ErrorCode
 from chatsvc.fanout.local import LocalFanout
 from chatsvc.fanout.redis import RedisFanout
 from chatsvc.fanout.redis_pool import check_reachable, listener_client, shared_client

@@ -10,9 +10,14 @@ import grpc
 from sessionchat.v1 import chat_pb2 as pb
 
 from chatsvc.domain import validation
-from chatsvc.domain.errors import ChatError, invalid
 from chatsvc.domain.service import ChatService, StreamOpening, unimplemented
-from chatsvc.transport.actions import MAX_PIPELINED_SENDS, perform, queue_send, stored_message
+from chatsvc.errors import ChatError, invalid
+from chatsvc.transport.actions import (
+    MAX_PIPELINED_SENDS,
+    perform,
+    queue_send,
+    stored_message,
+)
 from chatsvc.transport.errors import as_chat_error
 from chatsvc.transport.interceptors import current_principal, current_token_expiry
 

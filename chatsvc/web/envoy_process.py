@@ -107,7 +107,7 @@ class EnvoyProcess:
             process.terminate()
             try:
                 await asyncio.wait_for(process.wait(), grace)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 process.kill()
                 await process.wait()
         self._dir.cleanup()

@@ -13,7 +13,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from chatsvc.web.addresses import DEFAULT_PANEL_LISTEN, DEFAULT_WEB_LISTEN, connect_host, split_host_port
+from chatsvc.web.addresses import (
+    DEFAULT_PANEL_LISTEN,
+    DEFAULT_WEB_LISTEN,
+    connect_host,
+    split_host_port,
+)
 from chatsvc.web.envoy_config import render_envoy_config
 from chatsvc.web.envoy_process import EnvoyProcess
 from chatsvc.web.panel_server import PanelServer
@@ -30,7 +35,7 @@ class WebOptions:
     envoy: str | None = None
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> "WebOptions":
+    def from_env(cls, env: dict[str, str] | None = None) -> WebOptions:
         env = dict(os.environ if env is None else env)
         options = cls()
         options.listen = env.get("CHATSVC_WEB_LISTEN") or options.listen

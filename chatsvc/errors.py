@@ -1,4 +1,4 @@
-"""Errors the chat rules raise; the transport maps them to gRPC statuses."""
+"""Errors the chat rules, auth and fan-out raise (a leaf every layer may import); the transport maps them to gRPC statuses."""
 
 from __future__ import annotations
 
