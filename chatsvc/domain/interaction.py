@@ -19,6 +19,7 @@ from sessionchat.v1 import chat_pb2 as pb
 from chatsvc.auth import Principal
 from chatsvc.domain import validation, views
 from chatsvc.domain.events import Change, notice
+from chatsvc.domain.paging import page_of
 from chatsvc.domain.typing_registry import TypingKey, TypingRegistry
 from chatsvc.domain.visibility import message_audience
 from chatsvc.errors import denied, invalid, not_found
@@ -123,19 +124,23 @@ class Interaction:
 
         return await self.service.events.run(session_id, remove)
 
-    async def list_reactions(self, principal: Principal, session_id: str, message_id_: str) -> list[pb.UserReaction]:
-        """Who reacted with what, oldest first."""
+    async def list_reactions(
+        self, principal: Principal, session_id: str, message_id_: str, *, page_size: int = 0, page_token: str = ""
+    ) -> tuple[list[pb.UserReaction], str]:
+        """Who reacted with what, oldest first: a page of them and the next page's token."""
         self.service._enter(principal, session_id)
         message_id_ = message_id(message_id_)
 
         def read(db):
             return store.reactions_of(db, self.live_message(db, session_id, message_id_, principal).id)
 
-        rows = await self.service.database.read(read)
+        rows, next_token = page_of(
+            await self.service.database.read(read), page_size=page_size, page_token=page_token, kind=f"reactions/{message_id_}", session_id=session_id
+        )
         return [
             pb.UserReaction(user_id=row.user_id, display_name=row.display_name, emoji=row.emoji, time=views.timestamp(row.created_at))
             for row in rows
-        ]
+        ], next_token
 
     def reaction_counts(self, db, rows: Sequence[Message], viewer_id: str) -> dict[str, list[pb.ReactionCount]]:
         """message id -> its reaction counts as `viewer_id` sees them (configured emoji first)."""
@@ -218,10 +223,14 @@ class Interaction:
 
         return await self.service.events.run(session_id, acknowledge)
 
-    async def list_raised_hands(self, principal: Principal, session_id: str) -> list[pb.RaisedHand]:
+    async def list_raised_hands(
+        self, principal: Principal, session_id: str, *, page_size: int = 0, page_token: str = ""
+    ) -> tuple[list[pb.RaisedHand], str]:
+        """The queue in order, with positions: a page of it and the next page's token."""
         self.service._enter(principal, session_id)
         hands = await self.service.database.read(lambda db: repo.raised_hands(db, session_id))
-        return [views.raised_hand(row, position) for position, row in enumerate(hands, start=1)]
+        queue = [views.raised_hand(row, position) for position, row in enumerate(hands, start=1)]
+        return page_of(queue, page_size=page_size, page_token=page_token, kind="hands", session_id=session_id)
 
     def _hand_view(self, db, hand: RaisedHandRecord) -> pb.RaisedHand:
         queue = repo.raised_hands(db, hand.session_id)
@@ -292,13 +301,16 @@ class Interaction:
 
         return await self.service.events.run(session_id, unpin)
 
-    async def list_pinned_messages(self, principal: Principal, session_id: str) -> list[pb.ChatMessage]:
-        """The pinned messages the user may see, in the order they were pinned."""
+    async def list_pinned_messages(
+        self, principal: Principal, session_id: str, *, page_size: int = 0, page_token: str = ""
+    ) -> tuple[list[pb.ChatMessage], str]:
+        """The pinned messages the user may see, in the order they were pinned: a page and the next page's token."""
         self.service._enter(principal, session_id)
 
-        def read(db) -> list[pb.ChatMessage]:
+        def read(db) -> tuple[list[pb.ChatMessage], str]:
             rows = repo.pinned_messages(db, session_id, viewer_id=principal.user_id)
-            return self.message_views(db, session_id, rows, principal.user_id)
+            page, next_token = page_of(rows, page_size=page_size, page_token=page_token, kind="pins", session_id=session_id)
+            return self.message_views(db, session_id, page, principal.user_id), next_token
 
         return await self.service.database.read(read)
 

@@ -15,6 +15,7 @@ from chatsvc.clock import Clock, as_utc
 from chatsvc.config import Settings
 from chatsvc.domain import validation, views
 from chatsvc.domain.events import Change, EventWriter
+from chatsvc.domain.paging import page_of
 from chatsvc.domain.profanity import ProfanityFilter
 from chatsvc.domain.validation import enter_session
 from chatsvc.domain.visibility import concerning, may_see, message_audience
@@ -199,7 +200,8 @@ class Moderation:
 
         return await self.events.run(session_id, unmute)
 
-    async def list_mutes(self, principal: Principal, session_id: str) -> list[pb.Mute]:
+    async def list_mutes(self, principal: Principal, session_id: str, *, page_size: int = 0, page_token: str = "") -> tuple[list[pb.Mute], str]:
+        """The current mutes (expired ones end on the way), a page of them, and the next page's token."""
         enter_session(principal, session_id)
         require_instructor(principal, "list mutes")
 
@@ -212,7 +214,7 @@ class Moderation:
                     mutes.append(views.mute(mute))
             return mutes
 
-        return await self.events.run(session_id, current_mutes)
+        return page_of(await self.events.run(session_id, current_mutes), page_size=page_size, page_token=page_token, kind="mutes", session_id=session_id)
 
     async def get_policy(self, principal: Principal, session_id: str) -> pb.ChatPolicy:
         enter_session(principal, session_id)

@@ -201,7 +201,10 @@ class SessionChatServicer:
         return pb.UnmuteUserResponse()
 
     async def ListMutes(self, request: pb.ListMutesRequest, context) -> pb.ListMutesResponse:
-        return pb.ListMutesResponse(mutes=await self.service.moderation.list_mutes(current_principal(), request.session_id))
+        mutes, token = await self.service.moderation.list_mutes(
+            current_principal(), request.session_id, page_size=request.page_size, page_token=request.page_token
+        )
+        return pb.ListMutesResponse(mutes=mutes, next_page_token=token)
 
     async def GetChatPolicy(self, request: pb.GetChatPolicyRequest, context) -> pb.GetChatPolicyResponse:
         return pb.GetChatPolicyResponse(policy=await self.service.moderation.get_policy(current_principal(), request.session_id))
@@ -235,8 +238,10 @@ class SessionChatServicer:
         return pb.RemoveReactionResponse(count=count)
 
     async def ListReactions(self, request: pb.ListReactionsRequest, context) -> pb.ListReactionsResponse:
-        reactions = await self.service.interaction.list_reactions(current_principal(), request.session_id, request.message_id)
-        return pb.ListReactionsResponse(reactions=reactions)
+        reactions, token = await self.service.interaction.list_reactions(
+            current_principal(), request.session_id, request.message_id, page_size=request.page_size, page_token=request.page_token
+        )
+        return pb.ListReactionsResponse(reactions=reactions, next_page_token=token)
 
     async def RaiseHand(self, request: pb.RaiseHandRequest, context) -> pb.RaiseHandResponse:
         hand, _ = await self.service.interaction.raise_hand(current_principal(), request.session_id)
@@ -251,8 +256,10 @@ class SessionChatServicer:
         return pb.AcknowledgeHandResponse(hand=hand)
 
     async def ListRaisedHands(self, request: pb.ListRaisedHandsRequest, context) -> pb.ListRaisedHandsResponse:
-        hands = await self.service.interaction.list_raised_hands(current_principal(), request.session_id)
-        return pb.ListRaisedHandsResponse(hands=hands)
+        hands, token = await self.service.interaction.list_raised_hands(
+            current_principal(), request.session_id, page_size=request.page_size, page_token=request.page_token
+        )
+        return pb.ListRaisedHandsResponse(hands=hands, next_page_token=token)
 
     async def SetTyping(self, request: pb.SetTypingRequest, context) -> pb.SetTypingResponse:
         await self.service.interaction.set_typing(current_principal(), request.session_id, request.typing, request.recipient_id)
@@ -267,8 +274,10 @@ class SessionChatServicer:
         return pb.UnpinMessageResponse()
 
     async def ListPinnedMessages(self, request: pb.ListPinnedMessagesRequest, context) -> pb.ListPinnedMessagesResponse:
-        messages = await self.service.interaction.list_pinned_messages(current_principal(), request.session_id)
-        return pb.ListPinnedMessagesResponse(messages=messages)
+        messages, token = await self.service.interaction.list_pinned_messages(
+            current_principal(), request.session_id, page_size=request.page_size, page_token=request.page_token
+        )
+        return pb.ListPinnedMessagesResponse(messages=messages, next_page_token=token)
 
     async def ExportChat(self, request: pb.ExportChatRequest, context):
         content_type, chunks = await self.service.exports.export(

@@ -609,16 +609,22 @@ class UnmuteUserResponse(_message.Message):
     def __init__(self) -> None: ...
 
 class ListMutesRequest(_message.Message):
-    __slots__ = ("session_id",)
+    __slots__ = ("session_id", "page_size", "page_token")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     session_id: str
-    def __init__(self, session_id: _Optional[str] = ...) -> None: ...
+    page_size: int
+    page_token: str
+    def __init__(self, session_id: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
 
 class ListMutesResponse(_message.Message):
-    __slots__ = ("mutes",)
+    __slots__ = ("mutes", "next_page_token")
     MUTES_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     mutes: _containers.RepeatedCompositeFieldContainer[Mute]
-    def __init__(self, mutes: _Optional[_Iterable[_Union[Mute, _Mapping]]] = ...) -> None: ...
+    next_page_token: str
+    def __init__(self, mutes: _Optional[_Iterable[_Union[Mute, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class GetChatPolicyRequest(_message.Message):
     __slots__ = ("session_id",)
@@ -729,12 +735,16 @@ class RemoveReactionResponse(_message.Message):
     def __init__(self, count: _Optional[int] = ...) -> None: ...
 
 class ListReactionsRequest(_message.Message):
-    __slots__ = ("session_id", "message_id")
+    __slots__ = ("session_id", "message_id", "page_size", "page_token")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     session_id: str
     message_id: str
-    def __init__(self, session_id: _Optional[str] = ..., message_id: _Optional[str] = ...) -> None: ...
+    page_size: int
+    page_token: str
+    def __init__(self, session_id: _Optional[str] = ..., message_id: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
 
 class UserReaction(_message.Message):
     __slots__ = ("user_id", "display_name", "emoji", "time")
@@ -749,10 +759,12 @@ class UserReaction(_message.Message):
     def __init__(self, user_id: _Optional[str] = ..., display_name: _Optional[str] = ..., emoji: _Optional[str] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class ListReactionsResponse(_message.Message):
-    __slots__ = ("reactions",)
+    __slots__ = ("reactions", "next_page_token")
     REACTIONS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     reactions: _containers.RepeatedCompositeFieldContainer[UserReaction]
-    def __init__(self, reactions: _Optional[_Iterable[_Union[UserReaction, _Mapping]]] = ...) -> None: ...
+    next_page_token: str
+    def __init__(self, reactions: _Optional[_Iterable[_Union[UserReaction, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class RaiseHandRequest(_message.Message):
     __slots__ = ("session_id",)
@@ -793,16 +805,22 @@ class AcknowledgeHandResponse(_message.Message):
     def __init__(self, hand: _Optional[_Union[RaisedHand, _Mapping]] = ...) -> None: ...
 
 class ListRaisedHandsRequest(_message.Message):
-    __slots__ = ("session_id",)
+    __slots__ = ("session_id", "page_size", "page_token")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     session_id: str
-    def __init__(self, session_id: _Optional[str] = ...) -> None: ...
+    page_size: int
+    page_token: str
+    def __init__(self, session_id: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
 
 class ListRaisedHandsResponse(_message.Message):
-    __slots__ = ("hands",)
+    __slots__ = ("hands", "next_page_token")
     HANDS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     hands: _containers.RepeatedCompositeFieldContainer[RaisedHand]
-    def __init__(self, hands: _Optional[_Iterable[_Union[RaisedHand, _Mapping]]] = ...) -> None: ...
+    next_page_token: str
+    def __init__(self, hands: _Optional[_Iterable[_Union[RaisedHand, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class SetTypingRequest(_message.Message):
     __slots__ = ("session_id", "typing", "recipient_id")
@@ -845,16 +863,22 @@ class UnpinMessageResponse(_message.Message):
     def __init__(self) -> None: ...
 
 class ListPinnedMessagesRequest(_message.Message):
-    __slots__ = ("session_id",)
+    __slots__ = ("session_id", "page_size", "page_token")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     session_id: str
-    def __init__(self, session_id: _Optional[str] = ...) -> None: ...
+    page_size: int
+    page_token: str
+    def __init__(self, session_id: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
 
 class ListPinnedMessagesResponse(_message.Message):
-    __slots__ = ("messages",)
+    __slots__ = ("messages", "next_page_token")
     MESSAGES_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     messages: _containers.RepeatedCompositeFieldContainer[ChatMessage]
-    def __init__(self, messages: _Optional[_Iterable[_Union[ChatMessage, _Mapping]]] = ...) -> None: ...
+    next_page_token: str
+    def __init__(self, messages: _Optional[_Iterable[_Union[ChatMessage, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class ExportChatRequest(_message.Message):
     __slots__ = ("session_id", "format", "include_private", "include_deleted_text")
