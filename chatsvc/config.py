@@ -230,11 +230,26 @@ def _word_list(value: str) -> list[str]:
 def normalize_database_url(url: str) -> str:
     """Accept plain `postgresql://` and `sqlite://` URLs (and older ones naming asyncio drivers);
     pick the driver the server uses."""
-    from chatsvc.storage.database import sync_database_url
-
     scheme, separator, _ = url.partition("://")
     if not separator or scheme.split("+", 1)[0] not in DATABASE_SCHEMES:
         raise StartupError(
             f"database URL {url!r} is not supported; use sqlite:///PATH or postgresql://USER@HOST:PORT/DATABASE"
         )
     return sync_database_url(url)
+
+
+def sync_database_url(url: str) -> str:
+    """The URL with the synchronous driver this module uses, whatever driver it named.
+
+    Older configurations name the asyncio drivers (`sqlite+aiosqlite`,
+    `postgresql+asyncpg`); they keep working.
+    """
+    scheme, separator, rest = url.partition("://")
+    if not separator:
+        return url
+    dialect = scheme.split("+", 1)[0]
+    if dialect in ("postgresql", "postgres"):
+        return f"postgresql+psycopg://{rest}"
+    if dialect == "sqlite":
+        return f"sqlite://{rest}"
+    return url

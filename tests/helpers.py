@@ -253,7 +253,7 @@ def database_engine(settings):
     """A direct connection to the server's database, to check what it stored (dispose it after)."""
     from sqlalchemy import create_engine
 
-    from chatsvc.storage.database import sync_database_url
+    from chatsvc.config import sync_database_url
 
     return create_engine(sync_database_url(settings.database_url))
 

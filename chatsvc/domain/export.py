@@ -16,19 +16,18 @@ import re
 import unicodedata
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
 from sessionchat.v1 import chat_pb2 as pb
 
 from chatsvc.auth import Principal
-from chatsvc.domain import views
+from chatsvc.clock import Clock
+from chatsvc.config import Settings
+from chatsvc.domain import validation, views
 from chatsvc.errors import denied, invalid
 from chatsvc.storage import interactions as store
 from chatsvc.storage import repository as repo
+from chatsvc.storage.database import Database
 from chatsvc.storage.tables import Message
-
-if TYPE_CHECKING:
-    from chatsvc.domain.service import ChatService
 
 EXPORT_PAGE_ROWS = 500
 EXPORT_CHUNK_BYTES = 64 * 1024
@@ -95,8 +94,10 @@ def iso(value: datetime | None) -> str | None:
 
 
 class ChatExport:
-    def __init__(self, service: ChatService) -> None:
-        self.service = service
+    def __init__(self, *, database: Database, clock: Clock, settings: Settings) -> None:
+        self.database = database
+        self.clock = clock
+        self.settings = settings
 
     async def export(
         self,
@@ -112,7 +113,7 @@ class ChatExport:
         Private messages, when included, are the exporting instructor's own
         conversations: a private conversation belongs to its two parties.
         """
-        self.service._enter(principal, session_id)
+        validation.enter_session(principal, session_id)
         if not principal.is_instructor:
             raise denied("only instructors may export the chat")
         writers = {pb.EXPORT_FORMAT_JSON: JsonWriter, pb.EXPORT_FORMAT_CSV: CsvWriter, pb.EXPORT_FORMAT_TEXT: TextWriter}
@@ -121,12 +122,12 @@ class ChatExport:
         writer = writers[export_format](
             session_id=session_id,
             exporter=principal,
-            exported_at=self.service.clock.now(),
+            exported_at=self.clock.now(),
             include_private=include_private,
             include_deleted_text=include_deleted_text,
-            reaction_order=self.service.settings.reactions,
+            reaction_order=self.settings.reactions,
         )
-        through = await self.service.database.read(lambda db: repo.last_sequence(db, session_id))
+        through = await self.database.read(lambda db: repo.last_sequence(db, session_id))
         return writer.content_type, self._chunks(writer, session_id, through, principal.user_id if include_private else None)
 
     async def _chunks(self, writer: Writer, session_id: str, through: int, private_viewer_id: str | None) -> AsyncIterator[bytes]:
@@ -134,7 +135,7 @@ class ChatExport:
         buffer.write(writer.start())
         after = 0
         while True:
-            rows, reactions, originals = await self.service.database.read(
+            rows, reactions, originals = await self.database.read(
                 functools.partial(self._page, session_id, after, through, private_viewer_id)
             )
             if not rows:

@@ -12,24 +12,25 @@ import logging
 import re
 import uuid
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from sessionchat.v1 import chat_pb2 as pb
 
 from chatsvc.auth import Principal
-from chatsvc.domain import validation, views
-from chatsvc.domain.events import Change, notice
+from chatsvc.clock import Clock
+from chatsvc.config import Settings
+from chatsvc.domain import messages, validation, views
+from chatsvc.domain.events import Change, EventWriter, notice
+from chatsvc.domain.moderation import Moderation
 from chatsvc.domain.paging import page_of
-from chatsvc.domain.typing_registry import TypingKey, TypingRegistry
 from chatsvc.domain.visibility import message_audience
 from chatsvc.errors import denied, invalid, not_found
+from chatsvc.fanout.channel import Fanout
 from chatsvc.fanout.hub import EVERYONE, Audience, StoredEvent
+from chatsvc.fanout.typing_registry import TypingKey, TypingRegistry
 from chatsvc.storage import interactions as store
 from chatsvc.storage import repository as repo
+from chatsvc.storage.database import Database
 from chatsvc.storage.tables import Message, RaisedHandRecord, Reaction
-
-if TYPE_CHECKING:
-    from chatsvc.domain.service import ChatService
 
 log = logging.getLogger(__name__)
 
@@ -49,10 +50,22 @@ def message_id(value: str) -> str:
 
 
 class Interaction:
-    def __init__(self, service: ChatService) -> None:
-        self.service = service
-        self.settings = service.settings
-        self.typing = TypingIndicators(service, service.typing_registry)
+    def __init__(
+        self,
+        *,
+        database: Database,
+        events: EventWriter,
+        moderation: Moderation,
+        fanout: Fanout,
+        clock: Clock,
+        settings: Settings,
+        typing_registry: TypingRegistry,
+    ) -> None:
+        self.database = database
+        self.events = events
+        self.moderation = moderation
+        self.settings = settings
+        self.typing = TypingIndicators(fanout=fanout, clock=clock, settings=settings, registry=typing_registry)
 
     def close(self) -> None:
         self.typing.close()
@@ -72,14 +85,14 @@ class Interaction:
 
     async def add_reaction(self, principal: Principal, session_id: str, message_id_: str, emoji: str) -> tuple[int, int]:
         """React to a message; returns (the reaction's count, the event's sequence: 0 for a repeat)."""
-        self.service._enter(principal, session_id)
+        validation.enter_session(principal, session_id)
         message_id_ = message_id(message_id_)
         emoji = self.allowed_emoji(emoji)
-        await self.service.moderation.limit_reactions(principal, session_id)
+        await self.moderation.limit_reactions(principal, session_id)
 
         def add(change: Change) -> tuple[int, int]:
             db = change.db
-            self.service.moderation.ensure_not_muted(change, principal)
+            self.moderation.ensure_not_muted(change, principal)
             message = self.live_message(db, session_id, message_id_, principal)
             if store.get_reaction(db, message.id, principal.user_id, emoji) is not None:
                 return store.count_reactions(db, message.id, emoji), 0
@@ -102,11 +115,11 @@ class Interaction:
             change.record(sequence, message_audience(message), reaction_added=changed)
             return count, sequence
 
-        return await self.service.events.run(session_id, add)
+        return await self.events.run(session_id, add)
 
     async def remove_reaction(self, principal: Principal, session_id: str, message_id_: str, emoji: str) -> tuple[int, int]:
         """Take a reaction back; returns (the count left, the event's sequence: 0 when there was none)."""
-        self.service._enter(principal, session_id)
+        validation.enter_session(principal, session_id)
         message_id_ = message_id(message_id_)
         emoji = self.allowed_emoji(emoji)
 
@@ -122,20 +135,20 @@ class Interaction:
             change.record(sequence, message_audience(message), reaction_removed=changed)
             return count, sequence
 
-        return await self.service.events.run(session_id, remove)
+        return await self.events.run(session_id, remove)
 
     async def list_reactions(
         self, principal: Principal, session_id: str, message_id_: str, *, page_size: int = 0, page_token: str = ""
     ) -> tuple[list[pb.UserReaction], str]:
         """Who reacted with what, oldest first: a page of them and the next page's token."""
-        self.service._enter(principal, session_id)
+        validation.enter_session(principal, session_id)
         message_id_ = message_id(message_id_)
 
         def read(db):
             return store.reactions_of(db, self.live_message(db, session_id, message_id_, principal).id)
 
         rows, next_token = page_of(
-            await self.service.database.read(read), page_size=page_size, page_token=page_token, kind=f"reactions/{message_id_}", session_id=session_id
+            await self.database.read(read), page_size=page_size, page_token=page_token, kind=f"reactions/{message_id_}", session_id=session_id
         )
         return [
             pb.UserReaction(user_id=row.user_id, display_name=row.display_name, emoji=row.emoji, time=views.timestamp(row.created_at))
@@ -154,7 +167,7 @@ class Interaction:
 
     def live_message(self, db, session_id: str, message_id_: str, principal: Principal) -> Message:
         """A message the user may see and that is not deleted."""
-        message = self.service._visible_message(db, session_id, message_id_, principal)
+        message = messages.visible_message(db, session_id, message_id_, principal)
         if message.deleted_at is not None:
             raise not_found(f"message {message_id_!r} was deleted")
         return message
@@ -163,7 +176,7 @@ class Interaction:
 
     async def raise_hand(self, principal: Principal, session_id: str, user_id: str = "") -> tuple[pb.RaisedHand, int]:
         """Join the queue (a repeat returns the hand as it is, with sequence 0)."""
-        self.service._enter(principal, session_id)
+        validation.enter_session(principal, session_id)
         if user_id and user_id != principal.user_id:
             raise denied("you can raise only your own hand")
         if principal.is_instructor:
@@ -184,11 +197,11 @@ class Interaction:
             event = change.emit(hand_raised=pb.HandRaised(hand=view))
             return view, event.sequence
 
-        return await self.service.events.run(session_id, raise_)
+        return await self.events.run(session_id, raise_)
 
     async def lower_hand(self, principal: Principal, session_id: str, user_id: str = "") -> int:
         """Leave the queue (yours, or anyone's for instructors); 0 when the hand was not raised."""
-        self.service._enter(principal, session_id)
+        validation.enter_session(principal, session_id)
         target = validation.user_id(user_id) if user_id else principal.user_id
         if target != principal.user_id and not principal.is_instructor:
             raise denied("only instructors may lower someone else's hand")
@@ -199,11 +212,11 @@ class Interaction:
             store.delete_hand(change.db, session_id, target)
             return change.emit(hand_lowered=pb.HandLowered(user_id=target, lowered_by=principal.user_id)).sequence
 
-        return await self.service.events.run(session_id, lower)
+        return await self.events.run(session_id, lower)
 
     async def acknowledge_hand(self, principal: Principal, session_id: str, user_id: str) -> tuple[pb.RaisedHand, int]:
         """Instructors: mark a raised hand as seen (it stays in the queue until lowered)."""
-        self.service._enter(principal, session_id)
+        validation.enter_session(principal, session_id)
         if not principal.is_instructor:
             raise denied("only instructors may acknowledge raised hands")
         target = validation.user_id(user_id)
@@ -221,14 +234,14 @@ class Interaction:
             event = change.emit(hand_acknowledged=pb.HandAcknowledged(hand=view))
             return view, event.sequence
 
-        return await self.service.events.run(session_id, acknowledge)
+        return await self.events.run(session_id, acknowledge)
 
     async def list_raised_hands(
         self, principal: Principal, session_id: str, *, page_size: int = 0, page_token: str = ""
     ) -> tuple[list[pb.RaisedHand], str]:
         """The queue in order, with positions: a page of it and the next page's token."""
-        self.service._enter(principal, session_id)
-        hands = await self.service.database.read(lambda db: repo.raised_hands(db, session_id))
+        validation.enter_session(principal, session_id)
+        hands = await self.database.read(lambda db: repo.raised_hands(db, session_id))
         queue = [views.raised_hand(row, position) for position, row in enumerate(hands, start=1)]
         return page_of(queue, page_size=page_size, page_token=page_token, kind="hands", session_id=session_id)
 
@@ -240,14 +253,14 @@ class Interaction:
     # ------------------------------------------------------------ typing
 
     async def set_typing(self, principal: Principal, session_id: str, typing: bool, recipient_id: str = "") -> None:
-        self.service._enter(principal, session_id)
+        validation.enter_session(principal, session_id)
         if recipient_id:
             validation.user_id(recipient_id, "recipient_id")
             if recipient_id == principal.user_id:
                 raise invalid("you cannot type a private message to yourself")
             if typing:
-                await self.service.database.read(
-                    lambda db: self.service._check_private_recipient(db, session_id, principal, recipient_id)
+                await self.database.read(
+                    lambda db: messages.check_private_recipient(db, session_id, principal, recipient_id)
                 )
         if typing:
             await self.typing.start(principal, session_id, recipient_id)
@@ -258,7 +271,7 @@ class Interaction:
 
     async def pin_message(self, principal: Principal, session_id: str, message_id_: str) -> tuple[pb.ChatMessage, int]:
         """Instructors: pin a message (a repeat returns it with sequence 0)."""
-        self.service._enter(principal, session_id)
+        validation.enter_session(principal, session_id)
         if not principal.is_instructor:
             raise denied("only instructors may pin messages")
         message_id_ = message_id(message_id_)
@@ -280,18 +293,18 @@ class Interaction:
             pinned = pb.MessagePinned(message=broadcast, pinned_by=principal.user_id)
             return view, change.emit(message_audience(message), message_pinned=pinned).sequence
 
-        return await self.service.events.run(session_id, pin)
+        return await self.events.run(session_id, pin)
 
     async def unpin_message(self, principal: Principal, session_id: str, message_id_: str) -> int:
         """Instructors: unpin a message (deleted ones too); 0 when it was not pinned."""
-        self.service._enter(principal, session_id)
+        validation.enter_session(principal, session_id)
         if not principal.is_instructor:
             raise denied("only instructors may unpin messages")
         message_id_ = message_id(message_id_)
 
         def unpin(change: Change) -> int:
             db = change.db
-            message = self.service._visible_message(db, session_id, message_id_, principal)
+            message = messages.visible_message(db, session_id, message_id_, principal)
             if message.pinned_at is None:
                 return 0
             message.pinned_at, message.pinned_by = None, None
@@ -299,24 +312,24 @@ class Interaction:
             unpinned = pb.MessageUnpinned(message_id=message.id, unpinned_by=principal.user_id)
             return change.emit(message_audience(message), message_unpinned=unpinned).sequence
 
-        return await self.service.events.run(session_id, unpin)
+        return await self.events.run(session_id, unpin)
 
     async def list_pinned_messages(
         self, principal: Principal, session_id: str, *, page_size: int = 0, page_token: str = ""
     ) -> tuple[list[pb.ChatMessage], str]:
         """The pinned messages the user may see, in the order they were pinned: a page and the next page's token."""
-        self.service._enter(principal, session_id)
+        validation.enter_session(principal, session_id)
 
         def read(db) -> tuple[list[pb.ChatMessage], str]:
             rows = repo.pinned_messages(db, session_id, viewer_id=principal.user_id)
             page, next_token = page_of(rows, page_size=page_size, page_token=page_token, kind="pins", session_id=session_id)
             return self.message_views(db, session_id, page, principal.user_id), next_token
 
-        return await self.service.database.read(read)
+        return await self.database.read(read)
 
     def message_views(self, db, session_id: str, rows: Sequence[Message], viewer_id: str) -> list[pb.ChatMessage]:
         """Messages as `viewer_id` sees them: with the replied-to excerpts and reaction counts."""
-        replies = self.service._reply_originals(db, session_id, rows)
+        replies = messages.reply_originals(db, session_id, rows)
         reactions = self.reaction_counts(db, rows, viewer_id)
         return [views.message(row, reply_to=replies.get(row.reply_to_id), reactions=reactions.get(row.id, ())) for row in rows]
 
@@ -374,10 +387,10 @@ class TypingIndicators:
     Public typing goes to everyone; private typing to the other party only.
     """
 
-    def __init__(self, service: ChatService, registry: TypingRegistry) -> None:
-        self.fanout = service.fanout
-        self.clock = service.clock
-        self.settings = service.settings
+    def __init__(self, *, fanout: Fanout, clock: Clock, settings: Settings, registry: TypingRegistry) -> None:
+        self.fanout = fanout
+        self.clock = clock
+        self.settings = settings
         self.registry = registry
         # This process's expiry timers, by conversation: (token of the start, timer).
         self._timers: dict[TypingKey, tuple[str, asyncio.TimerHandle]] = {}

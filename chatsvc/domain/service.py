@@ -13,23 +13,23 @@ from datetime import timedelta
 
 from sessionchat.v1 import chat_pb2 as pb
 
-from chatsvc.auth import Principal, Role
+from chatsvc.auth import Principal
 from chatsvc.clock import Clock
 from chatsvc.config import Settings
-from chatsvc.domain import validation, views
+from chatsvc.domain import messages, validation, views
 from chatsvc.domain.deleted_text import without_deleted_text
 from chatsvc.domain.events import EventWriter, notice
 from chatsvc.domain.export import ChatExport
 from chatsvc.domain.interaction import Interaction
 from chatsvc.domain.moderation import Moderation
-from chatsvc.domain.presence import LocalPresence, Presence
 from chatsvc.domain.stream_caps import StreamCaps
 from chatsvc.domain.stream_tokens import StreamTokens
-from chatsvc.domain.typing_registry import LocalTypingRegistry, TypingRegistry
-from chatsvc.domain.visibility import may_see
-from chatsvc.errors import ChatError, ErrorCode, denied, invalid, not_found
+from chatsvc.errors import ChatError, ErrorCode, invalid
+from chatsvc.fanout.channel import Fanout
 from chatsvc.fanout.codec import frame
 from chatsvc.fanout.hub import Audience, Subscriber
+from chatsvc.fanout.presence import LocalPresence, Presence
+from chatsvc.fanout.typing_registry import LocalTypingRegistry, TypingRegistry
 from chatsvc.ratelimit import RateLimiter
 from chatsvc.storage import repository as repo
 from chatsvc.storage.database import Database, storage_unavailable
@@ -77,7 +77,7 @@ class ChatService:
     def __init__(
         self,
         database: Database,
-        fanout,
+        fanout: Fanout,
         clock: Clock,
         settings: Settings,
         limiter: RateLimiter,
@@ -101,8 +101,16 @@ class ChatService:
         self._pending_sends: dict[str, list[_Send]] = {}
         self._posting: dict[str, int] = {}
         self._send_workers: dict[str, asyncio.Task] = {}
-        self.interaction = Interaction(self)  # reactions, hands, typing, pins, mentions
-        self.exports = ChatExport(self)
+        self.interaction = Interaction(  # reactions, hands, typing, pins, mentions
+            database=database,
+            events=self.events,
+            moderation=self.moderation,
+            fanout=fanout,
+            clock=clock,
+            settings=settings,
+            typing_registry=self.typing_registry,
+        )
+        self.exports = ChatExport(database=database, clock=clock, settings=settings)
 
     # ------------------------------------------------------------ messages
 
@@ -128,7 +136,7 @@ class ChatService:
         message is stored, or the refusal found then. A session's messages are
         stored in the order they were queued, so a stream can pipeline its sends.
         """
-        self._enter(principal, session_id)
+        validation.enter_session(principal, session_id)
         text = validation.message_text(text, self.settings.max_message_length)
         client_id = validation.client_message_id(client_message_id)
         if recipient_id and recipient_id == principal.user_id:
@@ -224,7 +232,7 @@ class ChatService:
             reply_to = self.interaction.live_message(db, session_id, request.reply_to_message_id, principal)
             recipient_id = _reply_recipient(reply_to, principal, recipient_id)
         if recipient_id:
-            self._check_private_recipient(db, session_id, principal, recipient_id)
+            messages.check_private_recipient(db, session_id, principal, recipient_id)
         self.moderation.check_sender(change, principal, recipient_id)
         change.ensure_member(principal)
         text, censored = self.moderation.censor(request.text)
@@ -262,23 +270,10 @@ class ChatService:
             self.moderation.strike(change, principal, message.id)
         return view, event.sequence
 
-    def _check_private_recipient(self, db, session_id: str, sender: Principal, recipient_id: str) -> None:
-        recipient = repo.get_member(db, session_id, recipient_id)
-        if recipient is None:
-            raise not_found(f"user {recipient_id!r} has not joined session {session_id!r}")
-        if not sender.is_instructor and recipient.role != Role.INSTRUCTOR.value:
-            raise denied("participants may write privately only to instructors")
-
-    def _visible_message(self, db, session_id: str, message_id: str, principal: Principal) -> Message:
-        message = repo.get_message(db, session_id, message_id)
-        if message is None or not may_see(message, principal):
-            raise not_found(f"message {message_id!r} does not exist in session {session_id!r}")
-        return message
-
     async def list_messages(
         self, principal: Principal, session_id: str, *, page_size: int, page_token: str, after_sequence: int
     ) -> tuple[list[pb.ChatMessage], str]:
-        self._enter(principal, session_id)
+        validation.enter_session(principal, session_id)
         if after_sequence < 0:
             raise invalid("after_sequence must not be negative")
         limit = validation.page_size(page_size)
@@ -299,21 +294,12 @@ class ChatService:
         next_token = validation.encode_page_token(kind, session_id, rows[limit - 1].sequence) if more else ""
         return messages, next_token
 
-    def _reply_originals(self, db, session_id: str, rows) -> dict[str, Message]:
-        originals: dict[str, Message] = {}
-        for row in rows:
-            if row.reply_to_id and row.reply_to_id not in originals:
-                original = repo.get_message(db, session_id, row.reply_to_id)
-                if original is not None:
-                    originals[original.id] = original
-        return originals
-
     # ------------------------------------------------------------ participants
 
     async def list_participants(
         self, principal: Principal, session_id: str, *, page_size: int, page_token: str, include_offline: bool
     ) -> tuple[list[pb.Participant], str]:
-        self._enter(principal, session_id)
+        validation.enter_session(principal, session_id)
         limit = validation.page_size(page_size)
         kind = "all" if include_offline else "online"
         after = str(validation.decode_page_token(page_token, kind, session_id) or "")
@@ -342,7 +328,7 @@ class ChatService:
         queue) or in the queue: never lost, never twice. With `token_expires`
         (epoch seconds) the stream ends then unless its token is refreshed.
         """
-        self._enter(principal, session_id)
+        validation.enter_session(principal, session_id)
         if last_sequence < 0:
             raise invalid("last_sequence must not be negative")
         self.streams.open(principal.user_id, session_id)  # counted until close_stream
@@ -472,8 +458,6 @@ class ChatService:
 
     # ------------------------------------------------------------ helpers
 
-    def _enter(self, principal: Principal, session_id: str) -> None:
-        validation.enter_session(principal, session_id)
 
 
 def _reply_recipient(original: Message, sender: Principal, recipient_id: str) -> str:

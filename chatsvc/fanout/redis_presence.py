@@ -27,7 +27,7 @@ import redis.asyncio as redis
 from redis.exceptions import RedisError
 
 from chatsvc.auth import Principal, Role
-from chatsvc.domain.presence import LocalPresence
+from chatsvc.fanout.presence import LocalPresence
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""Typing state shared by every process through Redis (see chatsvc.domain.typing_registry)."""
+"""Typing state shared by every process through Redis (see chatsvc.fanout.typing_registry)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import logging
 import redis.asyncio as redis
 from redis.exceptions import RedisError
 
-from chatsvc.domain.typing_registry import LocalTypingRegistry, TypingKey
+from chatsvc.fanout.typing_registry import LocalTypingRegistry, TypingKey
 
 log = logging.getLogger(__name__)
 

@@ -24,6 +24,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlmodel import Session
 
+from chatsvc.config import sync_database_url
+
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
 # Threads that run SQL. Writes of one session are ordered by the session lock;
@@ -31,23 +33,6 @@ MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 DATABASE_THREADS = 4
 
 T = TypeVar("T")
-
-
-def sync_database_url(url: str) -> str:
-    """The URL with the synchronous driver this module uses, whatever driver it named.
-
-    Older configurations name the asyncio drivers (`sqlite+aiosqlite`,
-    `postgresql+asyncpg`); they keep working.
-    """
-    scheme, separator, rest = url.partition("://")
-    if not separator:
-        return url
-    dialect = scheme.split("+", 1)[0]
-    if dialect in ("postgresql", "postgres"):
-        return f"postgresql+psycopg://{rest}"
-    if dialect == "sqlite":
-        return f"sqlite://{rest}"
-    return url
 
 
 def make_engine(url: str) -> Engine:

@@ -16,16 +16,16 @@ from sessionchat.v1 import chat_pb2 as pb
 from chatsvc.auth import TokenVerifier
 from chatsvc.clock import Clock, SystemClock
 from chatsvc.config import Settings, StartupError, listen_address
-from chatsvc.domain.presence import LocalPresence
 from chatsvc.domain.service import ChatService
 from chatsvc.domain.stream_tokens import StreamTokens
-from chatsvc.domain.typing_registry import LocalTypingRegistry
 from chatsvc.errors import ErrorCode
 from chatsvc.fanout.local import LocalFanout
+from chatsvc.fanout.presence import LocalPresence
 from chatsvc.fanout.redis import RedisFanout
 from chatsvc.fanout.redis_pool import check_reachable, listener_client, shared_client
 from chatsvc.fanout.redis_presence import RedisPresence
 from chatsvc.fanout.redis_typing import RedisTypingRegistry
+from chatsvc.fanout.typing_registry import LocalTypingRegistry
 from chatsvc.ratelimit import LocalRateLimiter, RedisRateLimiter
 from chatsvc.storage.database import Database
 from chatsvc.storage.lease import LeaseRefused, ProcessLeaseKeeper
