@@ -1,4 +1,4 @@
-"""Interaction rules: reactions, the raise-hand queue, typing indicators, pins and mentions.
+"""Interaction rules: reactions, the raise-hand queue, pins and mentions (typing: `typing_indicators.py`).
 
 `ChatService.interaction` is an `Interaction`; the transport calls it for the
 interaction RPCs and stream actions, and `ChatService.send_message` calls its
@@ -7,10 +7,8 @@ mention and typing hooks. No gRPC here.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
-import uuid
 from collections.abc import Sequence
 
 from sessionchat.v1 import chat_pb2 as pb
@@ -19,14 +17,14 @@ from chatsvc.auth import Principal
 from chatsvc.clock import Clock
 from chatsvc.config import Settings
 from chatsvc.domain import messages, validation, views
-from chatsvc.domain.events import Change, EventWriter, notice
+from chatsvc.domain.events import Change, EventWriter
 from chatsvc.domain.moderation import Moderation
 from chatsvc.domain.paging import page_of
-from chatsvc.domain.visibility import message_audience
+from chatsvc.domain.typing_indicators import TypingIndicators
+from chatsvc.domain.visibility import message_audience, only
 from chatsvc.errors import denied, invalid, not_found
 from chatsvc.fanout.channel import Fanout
-from chatsvc.fanout.hub import EVERYONE, Audience, StoredEvent
-from chatsvc.fanout.typing_registry import TypingKey, TypingRegistry
+from chatsvc.fanout.typing_registry import TypingRegistry
 from chatsvc.storage import interactions as store
 from chatsvc.storage import repository as repo
 from chatsvc.storage.database import Database
@@ -37,10 +35,6 @@ log = logging.getLogger(__name__)
 VARIATION_SELECTORS = dict.fromkeys(map(ord, "\ufe0e\ufe0f"))
 # A mention starts with @ that does not follow a letter or digit (so e-mail addresses are not mentions).
 MENTION_START = re.compile(r"(?<![\w@])@")
-
-
-def only(user_id: str) -> Audience:
-    return Audience(everyone=False, instructors=False, parties=(user_id,))
 
 
 def message_id(value: str) -> str:
@@ -376,88 +370,3 @@ class Interaction:
 
 def _is_word(character: str) -> bool:
     return character.isalnum() or character == "_"
-
-
-class TypingIndicators:
-    """Who is typing where (never persisted), shared by all processes through the registry.
-
-    A start announces `typing_started` once; further starts only refresh the
-    expiry. A stop, a sent message, leaving the session or the expiry
-    (`typing_timeout_seconds` after the last start) announce `typing_stopped`.
-    Public typing goes to everyone; private typing to the other party only.
-    """
-
-    def __init__(self, *, fanout: Fanout, clock: Clock, settings: Settings, registry: TypingRegistry) -> None:
-        self.fanout = fanout
-        self.clock = clock
-        self.settings = settings
-        self.registry = registry
-        # This process's expiry timers, by conversation: (token of the start, timer).
-        self._timers: dict[TypingKey, tuple[str, asyncio.TimerHandle]] = {}
-        self._tasks: set[asyncio.Task] = set()
-
-    async def start(self, principal: Principal, session_id: str, recipient_id: str) -> None:
-        key = (session_id, principal.user_id, recipient_id)
-        token = uuid.uuid4().hex
-        now_ms = self._now_ms()
-        deadline_ms = now_ms + int(self.settings.typing_timeout_seconds * 1000)
-        self._cancel_timer(key)
-        timer = asyncio.get_running_loop().call_later(
-            self.settings.typing_timeout_seconds, self._expire, key, token, principal.display_name
-        )
-        self._timers[key] = (token, timer)
-        if await self.registry.begin(key, token, now_ms, deadline_ms):
-            await self._announce(key, principal.display_name, started=True)
-
-    async def stop(self, principal: Principal, session_id: str, recipient_id: str) -> None:
-        key = (session_id, principal.user_id, recipient_id)
-        self._cancel_timer(key)
-        if await self.registry.end(key, self._now_ms()):
-            await self._announce(key, principal.display_name, started=False)
-
-    async def message_sent(self, principal: Principal, session_id: str, recipient_id: str) -> None:
-        """Sending a message ends typing in that conversation."""
-        await self.stop(principal, session_id, recipient_id)
-
-    async def left(self, principal: Principal, session_id: str) -> None:
-        """The user's last stream closed: whatever they were typing is over."""
-        for recipient_id in await self.registry.recipients(session_id, principal.user_id):
-            await self.stop(principal, session_id, recipient_id)
-
-    def close(self) -> None:
-        for _, timer in self._timers.values():
-            timer.cancel()
-        self._timers.clear()
-
-    def _now_ms(self) -> int:
-        return int(self.clock.now().timestamp() * 1000)
-
-    def _cancel_timer(self, key: TypingKey) -> None:
-        entry = self._timers.pop(key, None)
-        if entry is not None:
-            entry[1].cancel()
-
-    def _expire(self, key: TypingKey, token: str, display_name: str) -> None:
-        if self._timers.get(key, ("", None))[0] == token:
-            del self._timers[key]
-        task = asyncio.get_running_loop().create_task(self._expire_now(key, token, display_name))
-        self._tasks.add(task)
-        task.add_done_callback(self._done)
-
-    async def _expire_now(self, key: TypingKey, token: str, display_name: str) -> None:
-        # Announced only if no newer start (here or in another process) refreshed it.
-        if await self.registry.expire(key, token):
-            await self._announce(key, display_name, started=False)
-
-    def _done(self, task: asyncio.Task) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("typing expiry failed", exc_info=task.exception())
-
-    async def _announce(self, key: TypingKey, display_name: str, *, started: bool) -> None:
-        session_id, user_id, recipient_id = key
-        changed = pb.TypingChanged(user_id=user_id, display_name=display_name, recipient_id=recipient_id)
-        kind = {"typing_started": changed} if started else {"typing_stopped": changed}
-        payload = notice(session_id, self.clock.now(), **kind)
-        audience = only(recipient_id) if recipient_id else EVERYONE
-        await self.fanout.publish(StoredEvent(session_id, 0, audience, payload))

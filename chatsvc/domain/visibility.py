@@ -21,3 +21,8 @@ def message_audience(message: Message) -> Audience:
 def concerning(user_id: str) -> Audience:
     """The user concerned and the instructors (mutes and strikes are not public)."""
     return Audience(everyone=False, instructors=True, parties=(user_id,))
+
+
+def only(user_id: str) -> Audience:
+    """An event for one user alone."""
+    return Audience(everyone=False, instructors=False, parties=(user_id,))
