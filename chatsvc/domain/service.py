@@ -1,6 +1,8 @@
-"""The chat rules for messages, history, presence and live streams.
+"""`ChatService`, the one object the transport talks to: it composes the features
+(`live` streams, `history`, `interaction`, `moderation`, `exports`) with their
+collaborators, and owns the send path (queue, group commit, posting).
 
-Every caller (the bidi stream, Subscribe, the unary RPCs) goes through these
+Every caller (the bidi stream, Subscribe, the unary RPCs) goes through the same
 methods; they take and return protobuf messages but know nothing of gRPC.
 """
 
@@ -17,17 +19,17 @@ from chatsvc.auth import Principal
 from chatsvc.clock import Clock
 from chatsvc.config import Settings
 from chatsvc.domain import messages, validation, views
-from chatsvc.domain.deleted_text import without_deleted_text
-from chatsvc.domain.events import EventWriter, notice
+from chatsvc.domain.events import EventWriter
 from chatsvc.domain.export import ChatExport
+from chatsvc.domain.history import History
 from chatsvc.domain.interaction import Interaction
 from chatsvc.domain.moderation import Moderation
 from chatsvc.domain.stream_caps import StreamCaps
 from chatsvc.domain.stream_tokens import StreamTokens
+from chatsvc.domain.streams import LiveStreams
 from chatsvc.errors import ChatError, ErrorCode, invalid
 from chatsvc.fanout.channel import Fanout
-from chatsvc.fanout.codec import frame
-from chatsvc.fanout.hub import Audience, Subscriber
+from chatsvc.fanout.hub import Audience
 from chatsvc.fanout.presence import LocalPresence, Presence
 from chatsvc.fanout.typing_registry import LocalTypingRegistry, TypingRegistry
 from chatsvc.ratelimit import RateLimiter
@@ -64,15 +66,6 @@ def _fail(batch: list[_Send], error: Exception) -> None:
             request.result.set_exception(error)
 
 
-@dataclass
-class StreamOpening:
-    """A joined stream: its subscriber, and the framed events to write before the live ones."""
-
-    subscriber: Subscriber
-    principal: Principal
-    initial: list[bytes]
-
-
 class ChatService:
     def __init__(
         self,
@@ -95,7 +88,6 @@ class ChatService:
         # None: streams are not held to their token's expiry (only for callers without tokens).
         self.stream_tokens = stream_tokens
         self.events = EventWriter(database, fanout, clock)
-        self.streams = StreamCaps(per_session=settings.max_streams_per_session, per_user=settings.max_streams_per_user)
         self.moderation = Moderation(database, self.events, clock, settings, limiter)
         # Messages waiting to be posted, the number being posted, and the task posting them, per session.
         self._pending_sends: dict[str, list[_Send]] = {}
@@ -111,6 +103,19 @@ class ChatService:
             typing_registry=self.typing_registry,
         )
         self.exports = ChatExport(database=database, clock=clock, settings=settings)
+        self.history = History(database=database, presence=self.presence, message_views=self.interaction.message_views)
+        self.live = LiveStreams(  # join, resume, snapshot, leave
+            database=database,
+            fanout=fanout,
+            clock=clock,
+            settings=settings,
+            events=self.events,
+            presence=self.presence,
+            caps=StreamCaps(per_session=settings.max_streams_per_session, per_user=settings.max_streams_per_user),
+            stream_tokens=stream_tokens,
+            typing=self.interaction.typing,
+            message_views=self.interaction.message_views,
+        )
 
     # ------------------------------------------------------------ messages
 
@@ -269,195 +274,6 @@ class ChatService:
         if censored:
             self.moderation.strike(change, principal, message.id)
         return view, event.sequence
-
-    async def list_messages(
-        self, principal: Principal, session_id: str, *, page_size: int, page_token: str, after_sequence: int
-    ) -> tuple[list[pb.ChatMessage], str]:
-        validation.enter_session(principal, session_id)
-        if after_sequence < 0:
-            raise invalid("after_sequence must not be negative")
-        limit = validation.page_size(page_size)
-        kind = "after" if after_sequence else "before"
-        position = validation.decode_page_token(page_token, kind, session_id)
-
-        def read(db) -> tuple[list[Message], list[pb.ChatMessage]]:
-            if after_sequence:
-                start = int(position) if position is not None else after_sequence
-                rows = repo.list_messages(db, session_id, viewer_id=principal.user_id, limit=limit + 1, after_sequence=start)
-            else:
-                before = int(position) if position is not None else None
-                rows = repo.list_messages(db, session_id, viewer_id=principal.user_id, limit=limit + 1, before_sequence=before)
-            return rows, self.interaction.message_views(db, session_id, rows[:limit], principal.user_id)
-
-        rows, messages = await self.database.read(read)
-        more = len(rows) > limit
-        next_token = validation.encode_page_token(kind, session_id, rows[limit - 1].sequence) if more else ""
-        return messages, next_token
-
-    # ------------------------------------------------------------ participants
-
-    async def list_participants(
-        self, principal: Principal, session_id: str, *, page_size: int, page_token: str, include_offline: bool
-    ) -> tuple[list[pb.Participant], str]:
-        validation.enter_session(principal, session_id)
-        limit = validation.page_size(page_size)
-        kind = "all" if include_offline else "online"
-        after = str(validation.decode_page_token(page_token, kind, session_id) or "")
-        if include_offline:
-            rows = await self.database.read(
-                lambda db: repo.list_members(db, session_id, after_user_id=after, limit=limit + 1)
-            )
-            online_ids = {p.user_id for p in await self.presence.online(session_id)}
-            people = [views.member(row, online=row.user_id in online_ids) for row in rows]
-        else:
-            online = [p for p in await self.presence.online(session_id) if p.user_id > after]
-            people = [views.participant(p, online=True) for p in online[: limit + 1]]
-        page, more = people[:limit], len(people) > limit
-        next_token = validation.encode_page_token(kind, session_id, page[-1].user_id) if more else ""
-        return page, next_token
-
-    # ------------------------------------------------------------ streams
-
-    async def open_stream(
-        self, principal: Principal, session_id: str, last_sequence: int, token_expires: float | None = None
-    ) -> StreamOpening:
-        """Join a session: register for live events, then build what the stream starts with.
-
-        The subscriber is registered before anything is read, so an event
-        committed meanwhile is either in what is read (and skipped from the
-        queue) or in the queue: never lost, never twice. With `token_expires`
-        (epoch seconds) the stream ends then unless its token is refreshed.
-        """
-        validation.enter_session(principal, session_id)
-        if last_sequence < 0:
-            raise invalid("last_sequence must not be negative")
-        self.streams.open(principal.user_id, session_id)  # counted until close_stream
-        subscriber = Subscriber(
-            session_id,
-            principal.user_id,
-            principal.is_instructor,
-            max_pending=self.settings.subscriber_buffer,
-            batch_bytes=self.settings.batch_bytes,
-        )
-        try:
-            await self.fanout.add(subscriber)
-        except BaseException:
-            self.streams.close(principal.user_id, session_id)
-            raise
-        try:
-            if await self.presence.connect(session_id, principal):
-                await self._record_presence(principal, session_id, joined=True)
-            initial = await self._stream_start(principal, session_id, last_sequence, subscriber, token_expires)
-            if token_expires is not None and self.stream_tokens is not None:
-                self.stream_tokens.watch(subscriber, token_expires)
-        except BaseException:
-            await asyncio.shield(self.close_stream(StreamOpening(subscriber, principal, [])))
-            raise
-        return StreamOpening(subscriber, principal, initial)
-
-    async def close_stream(self, opening: StreamOpening) -> None:
-        subscriber = opening.subscriber
-        self.streams.close(opening.principal.user_id, subscriber.session_id)
-        self.fanout.remove(subscriber)
-        if self.stream_tokens is not None:
-            self.stream_tokens.forget(subscriber)
-        if await self.presence.disconnect(subscriber.session_id, opening.principal):
-            await self._record_presence(opening.principal, subscriber.session_id, joined=False)
-            await self.interaction.typing.left(opening.principal, subscriber.session_id)
-
-    async def record_departure(self, session_id: str, principal: Principal) -> None:
-        """A user whose streams all ended elsewhere (e.g. in a crashed process) left the session."""
-        await self._record_presence(principal, session_id, joined=False)
-
-    async def _record_presence(self, principal: Principal, session_id: str, *, joined: bool) -> None:
-        person = views.participant(principal, online=joined)
-
-        def record(change) -> None:
-            change.ensure_member(principal)
-            if joined:
-                change.emit(user_joined=pb.UserJoined(participant=person))
-            else:
-                change.emit(user_left=pb.UserLeft(participant=person))
-
-        await self.events.run(session_id, record)
-
-    async def _stream_start(
-        self, principal: Principal, session_id: str, last_sequence: int, subscriber: Subscriber, token_expires: float | None
-    ) -> list[bytes]:
-        you = views.participant(principal, online=True)
-        expire_time = views.epoch_timestamp(token_expires) if token_expires is not None else None
-        now = self.clock.now()
-
-        def read(db) -> tuple[int, list[bytes] | None, pb.SessionSnapshot | None]:
-            newest = repo.last_sequence(db, session_id)
-            gap = newest - last_sequence
-            if last_sequence and 0 <= gap <= self.settings.replay_limit:
-                missed = repo.events_after(
-                    db,
-                    session_id,
-                    last_sequence,
-                    through_sequence=newest,
-                    viewer_id=principal.user_id,
-                    is_instructor=principal.is_instructor,
-                )
-                # Stored events carry text as it was when sent: none of a since-deleted message goes out again.
-                deleted = repo.deleted_messages(db, session_id) if missed else {}
-                payloads = without_deleted_text([payload for _, payload in missed], deleted)
-                return newest, [frame(payload) for payload in payloads], None
-            return newest, None, self._snapshot(db, principal, session_id, newest, now)
-
-        async with self.database.lock(session_id):
-            # Under the lock, like the database read: no join or leave is recorded meanwhile.
-            online = [views.participant(p, online=True) for p in await self.presence.online(session_id)]
-            newest, missed, snapshot = await self.database.snapshot_read(read)
-            subscriber.start_after(newest, position=last_sequence if missed is not None else newest)
-        if missed is not None:
-            started = pb.StreamStarted(you=you, recovered=True, resume_from_sequence=last_sequence, token_expire_time=expire_time)
-            return [frame(self._notice(session_id, stream_started=started))] + missed
-        snapshot.online.extend(online)
-        started = pb.StreamStarted(
-            you=you, recovered=False, snapshot=snapshot, resume_from_sequence=newest, token_expire_time=expire_time
-        )
-        return [frame(self._notice(session_id, stream_started=started))]
-
-    def _snapshot(self, db, principal: Principal, session_id: str, as_of: int, now) -> pb.SessionSnapshot:
-        """What a fresh stream starts with (on the database thread; `online` is added by the caller)."""
-        recent = repo.list_messages(db, session_id, viewer_id=principal.user_id, limit=self.settings.snapshot_messages)
-        recent = self.interaction.message_views(db, session_id, list(reversed(recent)), principal.user_id)
-        pinned = repo.pinned_messages(db, session_id, viewer_id=principal.user_id)
-        mutes = repo.active_mutes(db, session_id, now)
-        hands = repo.raised_hands(db, session_id)
-        session = repo.get_session(db, session_id)
-        snapshot = pb.SessionSnapshot(
-            as_of_sequence=as_of,
-            recent_messages=recent,
-            raised_hands=[views.raised_hand(row, position) for position, row in enumerate(hands, start=1)],
-            pinned_messages=self.interaction.message_views(db, session_id, pinned, principal.user_id),
-            active_mutes=[views.mute(row) for row in mutes if principal.is_instructor or row.user_id == principal.user_id],
-            policy=views.policy(session),
-        )
-        mine = next((row for row in mutes if row.user_id == principal.user_id), None)
-        if mine is not None:
-            snapshot.my_mute.CopyFrom(views.mute(mine))
-        return snapshot
-
-    def _notice(self, session_id: str, **kind) -> bytes:
-        return notice(session_id, self.clock.now(), **kind)
-
-    def accepted(self, session_id: str, request_id: str, sequence: int, message_id: str = "") -> bytes:
-        """The framed ActionAccepted for the stream that sent an action."""
-        accepted = pb.ActionAccepted(request_id=request_id, sequence=sequence, message_id=message_id)
-        return frame(self._notice(session_id, action_accepted=accepted))
-
-    def rejected(self, session_id: str, request_id: str, error: ChatError) -> bytes:
-        """The framed ErrorEvent for the stream whose action was refused."""
-        event = pb.ErrorEvent(request_id=request_id, code=int(error.code), message=error.message)
-        if error.retry_after is not None:
-            event.retry_delay.FromTimedelta(error.retry_after)
-        return frame(self._notice(session_id, error=event))
-
-    # ------------------------------------------------------------ helpers
-
 
 
 def _reply_recipient(original: Message, sender: Principal, recipient_id: str) -> str:

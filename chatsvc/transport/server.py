@@ -194,7 +194,7 @@ class ChatServer:
         except LeaseRefused as refused:
             raise StartupError(str(refused)) from None
         await self.fanout.start()
-        await self.presence.start(on_left=self.service.record_departure)
+        await self.presence.start(on_left=self.service.live.record_departure)
         handlers = method_handlers(SessionChatServicer(self.service))
         self.server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE_NAME, handlers),))
         self.server.add_registered_method_handlers(SERVICE_NAME, handlers)

@@ -10,7 +10,8 @@ import grpc
 from sessionchat.v1 import chat_pb2 as pb
 
 from chatsvc.domain import validation
-from chatsvc.domain.service import ChatService, StreamOpening, unimplemented
+from chatsvc.domain.service import ChatService, unimplemented
+from chatsvc.domain.streams import StreamOpening
 from chatsvc.errors import ChatError, invalid
 from chatsvc.transport.actions import (
     MAX_PIPELINED_SENDS,
@@ -41,17 +42,17 @@ class SessionChatServicer:
             await self._write_events(opening, context)
         finally:
             reader.cancel()
-            await asyncio.shield(self.service.close_stream(opening))
+            await asyncio.shield(self.service.live.close(opening))
 
     async def Subscribe(self, request: pb.SubscribeRequest, context: grpc.aio.ServicerContext) -> None:
-        opening = await self.service.open_stream(
+        opening = await self.service.live.open(
             current_principal(), request.session_id, request.last_sequence, current_token_expiry()
         )
         try:
             await context.send_initial_metadata(())
             await self._write_events(opening, context)
         finally:
-            await asyncio.shield(self.service.close_stream(opening))
+            await asyncio.shield(self.service.live.close(opening))
 
     async def _join_from_stream(self, requests, context) -> StreamOpening | None:
         """Wait for a valid `join`; anything else before it gets an error event."""
@@ -62,10 +63,10 @@ class SessionChatServicer:
                     raise invalid("the first request on a stream must be 'join'")
                 validation.request_fields(request)
                 join = request.join
-                return await self.service.open_stream(principal, join.session_id, join.last_sequence, token_expires)
+                return await self.service.live.open(principal, join.session_id, join.last_sequence, token_expires)
             except ChatError as error:
                 request_id = request.request_id[: validation.MAX_ID_LENGTH]
-                await context.write(self.service.rejected(request.join.session_id[: validation.MAX_ID_LENGTH], request_id, error))
+                await context.write(self.service.live.rejected(request.join.session_id[: validation.MAX_ID_LENGTH], request_id, error))
         return None
 
     async def _write_events(self, opening: StreamOpening, context) -> None:
@@ -143,13 +144,13 @@ class SessionChatServicer:
             self._refuse(opening, request, error)
             return
         session_id = opening.subscriber.session_id
-        opening.subscriber.deliver(0, self.service.accepted(session_id, request.request_id, sequence, message_id))
+        opening.subscriber.deliver(0, self.service.live.accepted(session_id, request.request_id, sequence, message_id))
 
     def _refuse(self, opening: StreamOpening, request: pb.StreamEventsRequest, error: Exception) -> None:
         """Answer an action with an error event (anything but a ChatError as the transport maps it)."""
         error = as_chat_error(error, f"stream action {request.WhichOneof('action')}")
         request_id = request.request_id[: validation.MAX_ID_LENGTH]  # echoed even when itself refused
-        opening.subscriber.deliver(0, self.service.rejected(opening.subscriber.session_id, request_id, error))
+        opening.subscriber.deliver(0, self.service.live.rejected(opening.subscriber.session_id, request_id, error))
 
     # ------------------------------------------------------------ messages and presence
 
@@ -165,7 +166,7 @@ class SessionChatServicer:
         return pb.SendMessageResponse(message=message)
 
     async def ListMessages(self, request: pb.ListMessagesRequest, context) -> pb.ListMessagesResponse:
-        messages, token = await self.service.list_messages(
+        messages, token = await self.service.history.list_messages(
             current_principal(),
             request.session_id,
             page_size=request.page_size,
@@ -175,7 +176,7 @@ class SessionChatServicer:
         return pb.ListMessagesResponse(messages=messages, next_page_token=token)
 
     async def ListParticipants(self, request: pb.ListParticipantsRequest, context) -> pb.ListParticipantsResponse:
-        people, token = await self.service.list_participants(
+        people, token = await self.service.history.list_participants(
             current_principal(),
             request.session_id,
             page_size=request.page_size,
