@@ -8,6 +8,7 @@ import gc
 import logging
 import signal
 import sys
+import textwrap
 
 from chatsvc.auth import Role, mint_token
 from chatsvc.config import (
@@ -43,7 +44,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    serve = commands.add_parser("serve", help="run the server", description="Run the SessionChat gRPC server.")
+    serve = commands.add_parser(
+        "serve",
+        help="run the server",
+        description="Run the SessionChat gRPC server.",
+        epilog=environment_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     serve.add_argument("--listen", help="host:port to listen on (CHATSVC_LISTEN, default 127.0.0.1:50051)")
     serve.add_argument("--database-url", help="SQLAlchemy URL (CHATSVC_DATABASE_URL, default sqlite file chatsvc.db)")
     serve.add_argument("--redis-url", help="Redis URL for scale-out (CHATSVC_REDIS_URL, default in-process)")
@@ -111,6 +118,15 @@ def build_parser() -> argparse.ArgumentParser:
     bench_profanity.add_arguments(profanity)
     profanity.set_defaults(run=bench_profanity.run)
     return parser
+
+
+def environment_help() -> str:
+    """`serve --help`'s list of every variable the server reads (the README's "Configuration" table explains each)."""
+    from chatsvc.web.gateway import WebOptions
+
+    names = [*Settings.variables(), *WebOptions.variables()]
+    intro = "Environment variables (flags override them; README.md, section Configuration, says what each does):"
+    return intro + "\n" + textwrap.fill(", ".join(names), width=100, initial_indent="  ", subsequent_indent="  ")
 
 
 def settings_from(args: argparse.Namespace) -> Settings:

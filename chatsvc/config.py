@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-import os
 import secrets
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
-from chatsvc.domain.profanity import read_word_file
-from chatsvc.domain.profanity_words import LANGUAGES as PROFANITY_LANGUAGES
+from chatsvc.errors import StartupError
+from chatsvc.settings_loader import load, setting, variables, word_list
+from chatsvc.word_file import LANGUAGES as PROFANITY_LANGUAGES
+from chatsvc.word_file import read_word_file
+
+__all__ = ["Settings", "StartupError", "listen_address", "normalize_database_url", "sync_database_url"]
 
 DEFAULT_LISTEN = "127.0.0.1:50051"
 DEFAULT_DATABASE_FILE = "chatsvc.db"
@@ -17,22 +21,22 @@ SECRET_FILE = ".chatsvc-jwt-secret"
 # section 3.2 asks for a key at least as long as the hash: 256 bits).
 MIN_SECRET_BYTES = 32
 DATABASE_SCHEMES = ("sqlite", "postgresql", "postgres")
-
-
-class StartupError(Exception):
-    """A configuration the server cannot run with; the message is one line an operator can act on."""
+ENV_PREFIX = "CHATSVC_"
 
 
 @dataclass
 class Settings:
+    """The server's settings. Each field is read from `CHATSVC_<NAME>` unless `setting(env=...)` names
+    another variable (see settings_loader.py); `chatsvc serve --help` lists them and the README explains them."""
+
     listen: str = DEFAULT_LISTEN
-    database_url: str = f"sqlite:///{DEFAULT_DATABASE_FILE}"
+    database_url: str = setting(f"sqlite:///{DEFAULT_DATABASE_FILE}", parse=lambda url: normalize_database_url(url))
     redis_url: str | None = None
     # HS256 secret; when neither it nor a public key is configured, a random
     # secret is created once and kept in SECRET_FILE (never a well-known default).
     jwt_secret: str | None = None
     # PEM public key: when set, tokens are verified with RS256 instead.
-    jwt_public_key: str | None = None
+    jwt_public_key: str | None = setting(None, env="CHATSVC_JWT_PUBLIC_KEY_FILE", parse=lambda path: _read_file(path))
     max_message_length: int = 2000
     # How many recent messages a join snapshot carries.
     snapshot_messages: int = 50
@@ -76,10 +80,12 @@ class Settings:
     strike_window_seconds: int = 3600
     strikes_before_mute: int = 3
     auto_mute_minutes: int = 15
-    profanity_extra_words: list[str] = field(default_factory=list)
-    profanity_allowed_words: list[str] = field(default_factory=list)
+    profanity_extra_words: list[str] = setting(env="CHATSVC_PROFANITY_ADD", default_factory=list)
+    profanity_allowed_words: list[str] = setting(env="CHATSVC_PROFANITY_ALLOW", default_factory=list)
+    # A word file (`+word`, `+word:severe`, `-word`, `#` comments) added to the two lists above at load.
+    profanity_file: str | None = None
     # Word lists of other languages the profanity filter also uses (chatsvc/domain/wordlists: fr, de, es).
-    profanity_languages: list[str] = field(default_factory=list)
+    profanity_languages: list[str] = setting(parse=lambda value: _languages(value), default_factory=list)
     # Interaction: the allowed reactions, and how long a typing indicator lasts unless refreshed.
     reactions: tuple[str, ...] = ("\N{THUMBS UP SIGN}", "\N{CLAPPING HANDS SIGN}", "\N{HEAVY BLACK HEART}\N{VARIATION SELECTOR-16}", "\N{FIRE}")
     typing_timeout_seconds: float = 5.0
@@ -97,43 +103,23 @@ class Settings:
     lease_renew_seconds: float = 10.0
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
-        env = dict(os.environ if env is None else env)
-        settings = cls()
-        settings.listen = env.get("CHATSVC_LISTEN", settings.listen)
-        if env.get("CHATSVC_DATABASE_URL"):
-            settings.database_url = normalize_database_url(env["CHATSVC_DATABASE_URL"])
-        settings.redis_url = env.get("CHATSVC_REDIS_URL") or None
-        settings.jwt_secret = env.get("CHATSVC_JWT_SECRET") or None
-        key_file = env.get("CHATSVC_JWT_PUBLIC_KEY_FILE")
-        if key_file:
-            settings.jwt_public_key = _read("CHATSVC_JWT_PUBLIC_KEY_FILE", key_file)
-        for names, kind in ((INTEGER_SETTINGS, int), (FLOAT_SETTINGS, float)):
-            for name in names:
-                value = env.get(f"CHATSVC_{name.upper()}")
-                if value:
-                    setattr(settings, name, _number(f"CHATSVC_{name.upper()}", value, kind))
-        settings.profanity_extra_words = _word_list(env.get("CHATSVC_PROFANITY_ADD", ""))
-        settings.profanity_allowed_words = _word_list(env.get("CHATSVC_PROFANITY_ALLOW", ""))
-        settings.profanity_languages = _word_list(env.get("CHATSVC_PROFANITY_LANGUAGES", "").lower())
-        unknown = sorted(set(settings.profanity_languages) - set(PROFANITY_LANGUAGES))
-        if unknown:
-            raise ValueError(
-                f"CHATSVC_PROFANITY_LANGUAGES: no word list for {', '.join(unknown)}; "
-                f"choose from {', '.join(PROFANITY_LANGUAGES)}"
-            )
-        if env.get("CHATSVC_PROFANITY_FILE"):
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        settings = load(cls, ENV_PREFIX, env)
+        if settings.profanity_file:
             try:
-                extra, allowed = read_word_file(env["CHATSVC_PROFANITY_FILE"])
+                extra, allowed = read_word_file(settings.profanity_file)
             except OSError as error:
-                raise StartupError(f"CHATSVC_PROFANITY_FILE: cannot read {env['CHATSVC_PROFANITY_FILE']}: {error.strerror}") from None
-            settings.profanity_extra_words += extra
-            settings.profanity_allowed_words += allowed
-        if env.get("CHATSVC_REACTIONS"):
-            settings.reactions = tuple(_word_list(env["CHATSVC_REACTIONS"]))
-        if typing_timeout := env.get("CHATSVC_TYPING_TIMEOUT_SECONDS"):
-            settings.typing_timeout_seconds = _number("CHATSVC_TYPING_TIMEOUT_SECONDS", typing_timeout, float)
+                raise StartupError(f"CHATSVC_PROFANITY_FILE: cannot read {settings.profanity_file}: {error.strerror}") from None
+            except ValueError as error:
+                raise StartupError(f"CHATSVC_PROFANITY_FILE: {error}") from None
+            settings.profanity_extra_words = [*settings.profanity_extra_words, *extra]
+            settings.profanity_allowed_words = [*settings.profanity_allowed_words, *allowed]
         return settings
+
+    @classmethod
+    def variables(cls) -> list[str]:
+        """Every CHATSVC_* variable the server reads."""
+        return list(variables(cls, ENV_PREFIX))
 
     def resolve_jwt_secret(self, *, create: bool = True) -> str | None:
         """The HS256 secret in force, creating the local one on first use (unless `create` is False:
@@ -165,40 +151,6 @@ class Settings:
             )
 
 
-INTEGER_SETTINGS = (
-    "max_message_length",
-    "snapshot_messages",
-    "replay_limit",
-    "max_sends_in_flight",
-    "subscriber_buffer",
-    "batch_bytes",
-    "stream_write_delay_min_subscribers",
-    "message_rate_limit",
-    "message_rate_window_seconds",
-    "reaction_rate_limit",
-    "reaction_rate_window_seconds",
-    "strike_window_seconds",
-    "strikes_before_mute",
-    "auto_mute_minutes",
-    "max_streams_per_session",
-    "max_streams_per_user",
-    "redis_max_connections",
-    "max_pending_calls",
-)
-
-FLOAT_SETTINGS = (
-    "stream_write_delay_ms",
-    "fanout_check_seconds",
-    "presence_ttl_seconds",
-    "keepalive_seconds",
-    "keepalive_timeout_seconds",
-    "token_check_seconds",
-    "lease_seconds",
-    "lease_renew_seconds",
-    "redis_wait_seconds",
-)
-
-
 def listen_address(value: str) -> tuple[str, int]:
     """HOST:PORT split and checked (port 0 picks a free one); StartupError when it is not one."""
     host, separator, port = value.rpartition(":")
@@ -209,22 +161,19 @@ def listen_address(value: str) -> tuple[str, int]:
     return host, int(port)
 
 
-def _number(name: str, value: str, kind: type[int] | type[float]) -> int | float:
-    try:
-        return kind(value)
-    except ValueError:
-        raise StartupError(f"{name} must be {'an integer' if kind is int else 'a number'}, not {value!r}") from None
-
-
-def _read(name: str, path: str) -> str:
+def _read_file(path: str) -> str:
     try:
         return Path(path).read_text()
     except OSError as error:
-        raise StartupError(f"{name}: cannot read {path}: {error.strerror}") from None
+        raise StartupError(f"cannot read {path}: {error.strerror}") from None
 
 
-def _word_list(value: str) -> list[str]:
-    return [word.strip() for word in value.split(",") if word.strip()]
+def _languages(value: str) -> list[str]:
+    languages = word_list(value.lower())
+    unknown = sorted(set(languages) - set(PROFANITY_LANGUAGES))
+    if unknown:
+        raise StartupError(f"no word list for {', '.join(unknown)}; choose from {', '.join(PROFANITY_LANGUAGES)}")
+    return languages
 
 
 def normalize_database_url(url: str) -> str:

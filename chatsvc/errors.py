@@ -1,4 +1,6 @@
-"""Errors the chat rules, auth and fan-out raise (a leaf every layer may import); the transport maps them to gRPC statuses."""
+"""Errors the chat rules, auth and fan-out raise (a leaf every layer may import); the transport maps them to gRPC statuses.
+
+`StartupError` is the one for settings the server cannot start with (the CLI prints it as one line)."""
 
 from __future__ import annotations
 
@@ -47,3 +49,7 @@ def not_found(message: str) -> ChatError:
 
 def unauthenticated(message: str) -> ChatError:
     return ChatError(ErrorCode.UNAUTHENTICATED, message)
+
+
+class StartupError(Exception):
+    """A configuration the server cannot run with; the message is one line an operator can act on."""

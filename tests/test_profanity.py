@@ -8,8 +8,9 @@ import uuid
 import pytest
 from sessionchat.v1 import chat_pb2 as pb
 
-from chatsvc.config import Settings
-from chatsvc.domain.profanity import ProfanityFilter, read_word_file
+from chatsvc.config import Settings, StartupError
+from chatsvc.domain.profanity import ProfanityFilter
+from chatsvc.word_file import read_word_file
 from tests import profanity_corpora as corpora
 
 BOTH_BACKENDS = True  # SQLite and PostgreSQL (see conftest)
@@ -105,7 +106,7 @@ def test_other_languages_are_censored_once_enabled(profanity, text, severe):
 
 
 def test_an_unknown_language_is_refused_at_start_up():
-    with pytest.raises(ValueError, match="no word list for xx; choose from de, es, fr"):
+    with pytest.raises(StartupError, match="no word list for xx; choose from de, es, fr"):
         Settings.from_env({"CHATSVC_PROFANITY_LANGUAGES": "de, xx"})
 
 

@@ -20,21 +20,18 @@ import re
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 from chatsvc.domain.profanity_words import (
     CLASSROOM_WORDS,
     HOMOGLYPHS,
     LEET,
-    MILD,
-    SEVERE,
     SEVERE_PHRASES,
-    TIERS,
     ZERO_WIDTH,
     default_words,
     language_words,
     tier_of,
 )
+from chatsvc.word_file import MILD, SEVERE, split_tier
 
 CACHE_LIMIT = 200_000
 CENSOR = "****"
@@ -59,10 +56,7 @@ class Verdict:
 
 def parse_word(entry: str) -> tuple[str, str | None]:
     """`word` or `word:tier` (tier mild or severe) -> (folded word, tier or None for the default)."""
-    word, _, tier = entry.strip().rpartition(":") if ":" in entry else (entry.strip(), "", "")
-    tier = tier.strip().lower() or None
-    if tier is not None and tier not in TIERS:
-        raise ValueError(f"unknown profanity tier {tier!r} for {word!r}: use one of {', '.join(TIERS)}")
+    word, tier = split_tier(entry)
     return fold(word).strip(), tier
 
 
@@ -284,18 +278,3 @@ def _replace(text: str, origin: list[int] | None, spans: list[tuple[int, int]]) 
         last = end
     out.append(text[last:])
     return "".join(out)
-
-
-def read_word_file(path: str | Path) -> tuple[list[str], list[str]]:
-    """A deployment's word file: `+word` or `+word:severe`/`+word:mild` adds, `-word` allows, `#` comments."""
-    extra, allowed = [], []
-    for line in Path(path).read_text(encoding="utf-8").splitlines():
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        if line.startswith("-"):
-            allowed.append(line[1:])
-        else:
-            parse_word(line.removeprefix("+"))  # an unknown tier is refused at start-up
-            extra.append(line.removeprefix("+"))
-    return extra, allowed

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from importlib.resources import files
 
-MILD, SEVERE = "mild", "severe"
-TIERS = (MILD, SEVERE)
+from chatsvc.word_file import LANGUAGES, MILD, SEVERE
 
 # A listed word holding one of these is severe. Slurs and harassment are here too.
 SEVERE_STEMS = (
@@ -58,9 +57,6 @@ def default_words() -> list[str]:
     """better-profanity's list (lower case), as shipped in its package."""
     text = files("better_profanity").joinpath("profanity_wordlist.txt").read_text(encoding="utf-8")
     return [line.strip().lower() for line in text.splitlines() if line.strip()]
-
-
-LANGUAGES = ("de", "es", "fr")  # besides English, always on
 
 
 def language_words(language: str) -> list[str]:

