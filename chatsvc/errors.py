@@ -51,5 +51,9 @@ def unauthenticated(message: str) -> ChatError:
     return ChatError(ErrorCode.UNAUTHENTICATED, message)
 
 
+def unimplemented(feature: str) -> ChatError:
+    return ChatError(ErrorCode.UNIMPLEMENTED, f"{feature} is not available yet on this server")
+
+
 class StartupError(Exception):
     """A configuration the server cannot run with; the message is one line an operator can act on."""

@@ -174,7 +174,7 @@ async def test_a_message_the_database_refuses_fails_alone_and_its_batch_neighbou
     service = server.service
     texts = [f"neighbour {n}" for n in range(10)] + ["poison"] + [f"neighbour {n}" for n in range(10, 20)]
     # Queued without waiting: they gather into one batch (one transaction) behind the first.
-    futures = [await service.queue_message(principal, SESSION, value) for value in texts]
+    futures = [await service.sending.queue_message(principal, SESSION, value) for value in texts]
     outcomes = await asyncio.gather(*futures, return_exceptions=True)
     failed = [value for value, outcome in zip(texts, outcomes, strict=False) if isinstance(outcome, BaseException)]
     assert failed == ["poison"], [repr(o) for o in outcomes]

@@ -41,7 +41,7 @@ async def test_sends_past_the_limit_are_refused_with_a_retry_delay_and_the_waiti
     # Hold the session's write lock: the database is "busy", so sends queue up.
     async with server.database.lock(SESSION):
         waiting = [asyncio.ensure_future(alice.send(SESSION, f"waiting {n}")) for n in range(LIMIT)]
-        await wait_until(lambda: server.service.sends_in_flight(SESSION) == LIMIT)
+        await wait_until(lambda: server.service.sending.sends_in_flight(SESSION) == LIMIT)
         error = await refused(grpc.StatusCode.RESOURCE_EXHAUSTED, alice.send(SESSION, "one too many"))
         assert "busy" in error.details() and "try again" in error.details()
         assert retry_delay_seconds(error) == pytest.approx(1.0)
@@ -59,7 +59,7 @@ async def test_on_a_stream_an_overloaded_send_is_an_error_event_and_the_stream_s
     await stream.next("stream_started")
     async with server.database.lock(SESSION):
         waiting = [asyncio.ensure_future(alice.send(SESSION, f"waiting {n}")) for n in range(LIMIT)]
-        await wait_until(lambda: server.service.sends_in_flight(SESSION) == LIMIT)
+        await wait_until(lambda: server.service.sending.sends_in_flight(SESSION) == LIMIT)
         request_id = stream.act(send_message=pb.SendMessageAction(text="one too many"))
         reply = await stream.reply_to(request_id)
     assert reply.WhichOneof("kind") == "error"
@@ -83,7 +83,7 @@ async def test_a_stream_pipelines_its_messages_and_they_are_stored_in_the_order_
     async with server.database.lock(SESSION):
         request_ids = [stream.act(send_message=pb.SendMessageAction(text=f"pipelined {n}")) for n in range(5)]
         # All five are queued at once: the stream did not wait for one commit per message.
-        await wait_until(lambda: server.service.sends_in_flight(SESSION) == 5)
+        await wait_until(lambda: server.service.sending.sends_in_flight(SESSION) == 5)
     answers = [await stream.reply_to(request_id) for request_id in request_ids]
     assert [answer.WhichOneof("kind") for answer in answers] == ["action_accepted"] * 5
     sequences = [answer.action_accepted.sequence for answer in answers]

@@ -1,17 +1,24 @@
 """Reads about messages every feature shares: may this user see a message, may they write privately
-to that user, and the originals a page of replies quotes. Plain functions of an open `Session`."""
+to that user, the originals a page of replies quotes, and messages as a viewer sees them (with
+quotes and reaction counts). Plain functions of an open `Session`."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 
+from sessionchat.v1 import chat_pb2 as pb
 from sqlmodel import Session
 
 from chatsvc.auth import Principal, Role
+from chatsvc.domain import views
 from chatsvc.domain.visibility import may_see
 from chatsvc.errors import denied, not_found
+from chatsvc.storage import interactions as store
 from chatsvc.storage import repository as repo
 from chatsvc.storage.tables import Message
+
+# (db, session id, rows, viewer id) -> the rows as that viewer sees them; `message_views` with the reaction order bound.
+MessageViews = Callable[[Session, str, Sequence[Message], str], list[pb.ChatMessage]]
 
 
 def check_private_recipient(db: Session, session_id: str, sender: Principal, recipient_id: str) -> None:
@@ -40,3 +47,29 @@ def reply_originals(db: Session, session_id: str, rows: Iterable[Message]) -> di
             if original is not None:
                 originals[original.id] = original
     return originals
+
+
+def live_message(db: Session, session_id: str, message_id_: str, principal: Principal) -> Message:
+    """A message the user may see and that is not deleted."""
+    message = visible_message(db, session_id, message_id_, principal)
+    if message.deleted_at is not None:
+        raise not_found(f"message {message_id_!r} was deleted")
+    return message
+
+
+def reaction_counts(db: Session, rows: Sequence[Message], viewer_id: str, order: Sequence[str]) -> dict[str, list[pb.ReactionCount]]:
+    """message id -> its reaction counts as `viewer_id` sees them (in the configured `order` first)."""
+    tallies = store.reaction_tallies(db, [row.id for row in rows], viewer_id)
+    position = {emoji: index for index, emoji in enumerate(order)}
+    counts: dict[str, list[pb.ReactionCount]] = {}
+    for message_id_, items in tallies.items():
+        items = sorted(items, key=lambda item: position.get(item[0], len(position)))
+        counts[message_id_] = [pb.ReactionCount(emoji=e, count=n, reacted_by_me=mine) for e, n, mine in items]
+    return counts
+
+
+def message_views(db: Session, session_id: str, rows: Sequence[Message], viewer_id: str, *, reaction_order: Sequence[str]) -> list[pb.ChatMessage]:
+    """Messages as `viewer_id` sees them: with the replied-to excerpts and reaction counts."""
+    replies = reply_originals(db, session_id, rows)
+    reactions = reaction_counts(db, rows, viewer_id, reaction_order)
+    return [views.message(row, reply_to=replies.get(row.reply_to_id), reactions=reactions.get(row.id, ())) for row in rows]

@@ -11,11 +11,14 @@ from sessionchat.v1 import chat_pb2 as pb
 from chatsvc.auth import Principal
 from chatsvc.clock import Clock
 from chatsvc.config import Settings
+from chatsvc.domain import messages, validation
 from chatsvc.domain.events import notice
 from chatsvc.domain.visibility import only
+from chatsvc.errors import invalid
 from chatsvc.fanout.channel import Fanout
 from chatsvc.fanout.hub import EVERYONE, StoredEvent
 from chatsvc.fanout.typing_registry import TypingKey, TypingRegistry
+from chatsvc.storage.database import Database
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +32,8 @@ class TypingIndicators:
     Public typing goes to everyone; private typing to the other party only.
     """
 
-    def __init__(self, *, fanout: Fanout, clock: Clock, settings: Settings, registry: TypingRegistry) -> None:
+    def __init__(self, *, database: Database, fanout: Fanout, clock: Clock, settings: Settings, registry: TypingRegistry) -> None:
+        self.database = database
         self.fanout = fanout
         self.clock = clock
         self.settings = settings
@@ -37,6 +41,21 @@ class TypingIndicators:
         # This process's expiry timers, by conversation: (token of the start, timer).
         self._timers: dict[TypingKey, tuple[str, asyncio.TimerHandle]] = {}
         self._tasks: set[asyncio.Task] = set()
+
+    async def set_typing(self, principal: Principal, session_id: str, typing: bool, recipient_id: str = "") -> None:
+        validation.enter_session(principal, session_id)
+        if recipient_id:
+            validation.user_id(recipient_id, "recipient_id")
+            if recipient_id == principal.user_id:
+                raise invalid("you cannot type a private message to yourself")
+            if typing:
+                await self.database.read(
+                    lambda db: messages.check_private_recipient(db, session_id, principal, recipient_id)
+                )
+        if typing:
+            await self.start(principal, session_id, recipient_id)
+        else:
+            await self.stop(principal, session_id, recipient_id)
 
     async def start(self, principal: Principal, session_id: str, recipient_id: str) -> None:
         key = (session_id, principal.user_id, recipient_id)

@@ -42,6 +42,12 @@ def user_id(value: str, field: str = "user_id") -> str:
     return value
 
 
+def message_id(value: str) -> str:
+    if not value:
+        raise invalid("message_id is required")
+    return value
+
+
 def message_text(text: str, max_length: int) -> str:
     text = text.strip()
     if not text:

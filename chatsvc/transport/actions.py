@@ -7,8 +7,8 @@ import asyncio
 from sessionchat.v1 import chat_pb2 as pb
 
 from chatsvc.auth import Principal
-from chatsvc.domain.service import ChatService, unimplemented
-from chatsvc.errors import ChatError, ErrorCode, invalid
+from chatsvc.domain.service import ChatService
+from chatsvc.errors import ChatError, ErrorCode, invalid, unimplemented
 
 # Messages one stream may have queued and not yet stored; past this the stream
 # reads no further actions until one is stored (HTTP/2 flow control then holds the client).
@@ -18,7 +18,7 @@ MAX_PIPELINED_SENDS = 64
 async def queue_send(service: ChatService, principal: Principal, session_id: str, request: pb.StreamEventsRequest) -> asyncio.Future:
     """Check and queue a stream's `send_message`; the future gives (message, sequence) once stored."""
     action = request.send_message
-    return await service.queue_message(
+    return await service.sending.queue_message(
         principal,
         session_id,
         action.text,
@@ -53,26 +53,25 @@ async def perform(service: ChatService, principal: Principal, session_id: str, r
         return sequence, ""
     if kind == "unmute_user":
         return await moderation.unmute_user(principal, session_id, request.unmute_user.user_id), ""
-    interaction = service.interaction
     if kind in ("add_reaction", "remove_reaction"):
         action = getattr(request, kind)
-        react = interaction.add_reaction if kind == "add_reaction" else interaction.remove_reaction
+        react = service.reactions.add_reaction if kind == "add_reaction" else service.reactions.remove_reaction
         _, sequence = await react(principal, session_id, action.message_id, action.emoji)
         return sequence, action.message_id
     if kind == "raise_hand":
-        _, sequence = await interaction.raise_hand(principal, session_id, request.raise_hand.user_id)
+        _, sequence = await service.hands.raise_hand(principal, session_id, request.raise_hand.user_id)
         return sequence, ""
     if kind == "lower_hand":
-        return await interaction.lower_hand(principal, session_id, request.lower_hand.user_id), ""
+        return await service.hands.lower_hand(principal, session_id, request.lower_hand.user_id), ""
     if kind == "acknowledge_hand":
-        _, sequence = await interaction.acknowledge_hand(principal, session_id, request.acknowledge_hand.user_id)
+        _, sequence = await service.hands.acknowledge_hand(principal, session_id, request.acknowledge_hand.user_id)
         return sequence, ""
     if kind == "set_typing":
-        await interaction.set_typing(principal, session_id, request.set_typing.typing, request.set_typing.recipient_id)
+        await service.typing.set_typing(principal, session_id, request.set_typing.typing, request.set_typing.recipient_id)
         return 0, ""
     if kind == "pin_message":
-        _, sequence = await interaction.pin_message(principal, session_id, request.pin_message.message_id)
+        _, sequence = await service.pins.pin_message(principal, session_id, request.pin_message.message_id)
         return sequence, request.pin_message.message_id
     if kind == "unpin_message":
-        return await interaction.unpin_message(principal, session_id, request.unpin_message.message_id), request.unpin_message.message_id
+        return await service.pins.unpin_message(principal, session_id, request.unpin_message.message_id), request.unpin_message.message_id
     raise unimplemented(kind.replace("_", " "))

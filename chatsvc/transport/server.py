@@ -228,7 +228,7 @@ class ChatServer:
         await self._close()
 
     async def _close(self) -> None:
-        self.service.interaction.close()  # typing timers
+        self.service.typing.close()  # typing timers
         self.stream_tokens.close()
         await self.lease.release()
         await self.presence.close()

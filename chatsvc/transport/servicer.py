@@ -10,9 +10,9 @@ import grpc
 from sessionchat.v1 import chat_pb2 as pb
 
 from chatsvc.domain import validation
-from chatsvc.domain.service import ChatService, unimplemented
+from chatsvc.domain.service import ChatService
 from chatsvc.domain.streams import StreamOpening
-from chatsvc.errors import ChatError, invalid
+from chatsvc.errors import ChatError, invalid, unimplemented
 from chatsvc.transport.actions import (
     MAX_PIPELINED_SENDS,
     perform,
@@ -155,7 +155,7 @@ class SessionChatServicer:
     # ------------------------------------------------------------ messages and presence
 
     async def SendMessage(self, request: pb.SendMessageRequest, context) -> pb.SendMessageResponse:
-        message, _ = await self.service.send_message(
+        message, _ = await self.service.sending.send_message(
             current_principal(),
             request.session_id,
             request.text,
@@ -227,55 +227,55 @@ class SessionChatServicer:
     # ------------------------------------------------------------ interaction
 
     async def AddReaction(self, request: pb.AddReactionRequest, context) -> pb.AddReactionResponse:
-        count, _ = await self.service.interaction.add_reaction(
+        count, _ = await self.service.reactions.add_reaction(
             current_principal(), request.session_id, request.message_id, request.emoji
         )
         return pb.AddReactionResponse(count=count)
 
     async def RemoveReaction(self, request: pb.RemoveReactionRequest, context) -> pb.RemoveReactionResponse:
-        count, _ = await self.service.interaction.remove_reaction(
+        count, _ = await self.service.reactions.remove_reaction(
             current_principal(), request.session_id, request.message_id, request.emoji
         )
         return pb.RemoveReactionResponse(count=count)
 
     async def ListReactions(self, request: pb.ListReactionsRequest, context) -> pb.ListReactionsResponse:
-        reactions, token = await self.service.interaction.list_reactions(
+        reactions, token = await self.service.reactions.list_reactions(
             current_principal(), request.session_id, request.message_id, page_size=request.page_size, page_token=request.page_token
         )
         return pb.ListReactionsResponse(reactions=reactions, next_page_token=token)
 
     async def RaiseHand(self, request: pb.RaiseHandRequest, context) -> pb.RaiseHandResponse:
-        hand, _ = await self.service.interaction.raise_hand(current_principal(), request.session_id)
+        hand, _ = await self.service.hands.raise_hand(current_principal(), request.session_id)
         return pb.RaiseHandResponse(hand=hand)
 
     async def LowerHand(self, request: pb.LowerHandRequest, context) -> pb.LowerHandResponse:
-        await self.service.interaction.lower_hand(current_principal(), request.session_id, request.user_id)
+        await self.service.hands.lower_hand(current_principal(), request.session_id, request.user_id)
         return pb.LowerHandResponse()
 
     async def AcknowledgeHand(self, request: pb.AcknowledgeHandRequest, context) -> pb.AcknowledgeHandResponse:
-        hand, _ = await self.service.interaction.acknowledge_hand(current_principal(), request.session_id, request.user_id)
+        hand, _ = await self.service.hands.acknowledge_hand(current_principal(), request.session_id, request.user_id)
         return pb.AcknowledgeHandResponse(hand=hand)
 
     async def ListRaisedHands(self, request: pb.ListRaisedHandsRequest, context) -> pb.ListRaisedHandsResponse:
-        hands, token = await self.service.interaction.list_raised_hands(
+        hands, token = await self.service.hands.list_raised_hands(
             current_principal(), request.session_id, page_size=request.page_size, page_token=request.page_token
         )
         return pb.ListRaisedHandsResponse(hands=hands, next_page_token=token)
 
     async def SetTyping(self, request: pb.SetTypingRequest, context) -> pb.SetTypingResponse:
-        await self.service.interaction.set_typing(current_principal(), request.session_id, request.typing, request.recipient_id)
+        await self.service.typing.set_typing(current_principal(), request.session_id, request.typing, request.recipient_id)
         return pb.SetTypingResponse()
 
     async def PinMessage(self, request: pb.PinMessageRequest, context) -> pb.PinMessageResponse:
-        message, _ = await self.service.interaction.pin_message(current_principal(), request.session_id, request.message_id)
+        message, _ = await self.service.pins.pin_message(current_principal(), request.session_id, request.message_id)
         return pb.PinMessageResponse(message=message)
 
     async def UnpinMessage(self, request: pb.UnpinMessageRequest, context) -> pb.UnpinMessageResponse:
-        await self.service.interaction.unpin_message(current_principal(), request.session_id, request.message_id)
+        await self.service.pins.unpin_message(current_principal(), request.session_id, request.message_id)
         return pb.UnpinMessageResponse()
 
     async def ListPinnedMessages(self, request: pb.ListPinnedMessagesRequest, context) -> pb.ListPinnedMessagesResponse:
-        messages, token = await self.service.interaction.list_pinned_messages(
+        messages, token = await self.service.pins.list_pinned_messages(
             current_principal(), request.session_id, page_size=request.page_size, page_token=request.page_token
         )
         return pb.ListPinnedMessagesResponse(messages=messages, next_page_token=token)
