@@ -239,10 +239,10 @@ async def test_when_redis_stops_the_chat_keeps_working_and_warns_once(restartabl
     try:
         await bob.send(session, "before the outage")
         restartable_redis.stop()
-        with caplog.at_level(logging.WARNING, logger="chatsvc.ratelimit"):
+        with caplog.at_level(logging.WARNING, logger="chatsvc.fanout.redis.ratelimit"):
             for n in range(8):  # more than the limit: the limiter fails open
                 assert (await bob.send(session, f"during {n}")).text == f"during {n}"
-        warnings = [r.getMessage() for r in caplog.records if r.name == "chatsvc.ratelimit"]
+        warnings = [r.getMessage() for r in caplog.records if r.name == "chatsvc.fanout.redis.ratelimit"]
         assert len(warnings) == 1 and "rate limits are off" in warnings[0]
 
         restartable_redis.start()

@@ -1,7 +1,7 @@
 """Who is online: users with at least one live stream open in a session.
 
 `LocalPresence` counts this process's streams. With Redis, `RedisPresence`
-(chatsvc.fanout.redis_presence) answers for every process; both have the
+(chatsvc.fanout.redis.presence) answers for every process; both have the
 same async interface.
 """
 

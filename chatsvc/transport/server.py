@@ -21,12 +21,13 @@ from chatsvc.domain.stream_tokens import StreamTokens
 from chatsvc.errors import ErrorCode
 from chatsvc.fanout.local import LocalFanout
 from chatsvc.fanout.presence import LocalPresence
-from chatsvc.fanout.redis import RedisFanout
-from chatsvc.fanout.redis_pool import check_reachable, listener_client, shared_client
-from chatsvc.fanout.redis_presence import RedisPresence
-from chatsvc.fanout.redis_typing import RedisTypingRegistry
+from chatsvc.fanout.redis.channel import RedisFanout
+from chatsvc.fanout.redis.pool import check_reachable, listener_client, shared_client
+from chatsvc.fanout.redis.presence import RedisPresence
+from chatsvc.fanout.redis.ratelimit import RedisRateLimiter
+from chatsvc.fanout.redis.typing_registry import RedisTypingRegistry
 from chatsvc.fanout.typing_registry import LocalTypingRegistry
-from chatsvc.ratelimit import LocalRateLimiter, RedisRateLimiter
+from chatsvc.ratelimit import LocalRateLimiter
 from chatsvc.storage.database import Database
 from chatsvc.storage.lease import LeaseRefused, ProcessLeaseKeeper
 from chatsvc.transport.interceptors import AuthInterceptor

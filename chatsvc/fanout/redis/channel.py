@@ -20,6 +20,7 @@ import redis.asyncio as redis
 from redis.exceptions import RedisError
 
 from chatsvc.fanout.hub import Audience, Hub, StoredEvent, Subscriber
+from chatsvc.fanout.redis.outage import Outage
 from chatsvc.storage import repository as repo
 from chatsvc.storage.database import Database
 
@@ -116,7 +117,12 @@ class RedisFanout:
         self._feeds: dict[str, SessionFeed] = {}
         self._tracking: dict[str, asyncio.Future] = {}
         self._tasks: list[asyncio.Task] = []
-        self._publish_failing = False
+        self._publishing = Outage(
+            log, down="cannot publish to Redis (other processes will catch up from the database)", up="publishing to Redis works again"
+        )
+        self._receiving = Outage(
+            log, down="lost the Redis event channel (catching up from the database meanwhile)", up="receiving events from Redis again"
+        )
 
     async def start(self) -> None:
         self._tasks = [asyncio.create_task(self._listen()), asyncio.create_task(self._check_gaps())]
@@ -136,13 +142,9 @@ class RedisFanout:
             await self._client.publish(CHANNEL_PREFIX + event.session_id, encode(self.origin, event))
         except (RedisError, OSError) as error:
             # The event is stored: other processes fetch it when they check for gaps.
-            if not self._publish_failing:
-                self._publish_failing = True
-                log.warning("cannot publish to Redis (other processes will catch up from the database): %s", error)
+            self._publishing.failed(error)
             return
-        if self._publish_failing:
-            self._publish_failing = False
-            log.warning("publishing to Redis works again")
+        self._publishing.recovered()
 
     async def add(self, subscriber: Subscriber) -> None:
         await self._track(subscriber.session_id)
@@ -176,8 +178,8 @@ class RedisFanout:
             pubsub = self._listener.pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.psubscribe(CHANNEL_PREFIX + "*")
-                if delay > 0.1:
-                    log.warning("receiving events from Redis again")
+                if self._receiving.failing:
+                    self._receiving.recovered()
                     self._fill_all()
                 delay = 0.1
                 async for message in pubsub.listen():
@@ -187,8 +189,7 @@ class RedisFanout:
                 await pubsub.aclose()
                 raise
             except (RedisError, OSError) as error:
-                if delay == 0.1:
-                    log.warning("lost the Redis event channel (catching up from the database meanwhile): %s", error)
+                self._receiving.failed(error)
                 await pubsub.aclose()
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 2.0)

@@ -8,6 +8,7 @@ import logging
 import redis.asyncio as redis
 from redis.exceptions import RedisError
 
+from chatsvc.fanout.redis.outage import Outage
 from chatsvc.fanout.typing_registry import LocalTypingRegistry, TypingKey
 
 log = logging.getLogger(__name__)
@@ -61,16 +62,18 @@ class RedisTypingRegistry:
         self._end = self._client.register_script(END)
         self._expire = self._client.register_script(EXPIRE)
         self._fallback = LocalTypingRegistry()
-        self._failing = False
+        self._outage = Outage(
+            log, down="typing indicators are per process until Redis answers", up="typing indicators are shared through Redis again"
+        )
 
     async def begin(self, key: TypingKey, token: str, now_ms: int, deadline_ms: int) -> bool:
         local = await self._fallback.begin(key, token, now_ms, deadline_ms)
         try:
             answer = await self._begin(keys=[PREFIX + key[0]], args=[_field(key[1], key[2]), token, now_ms, deadline_ms, HASH_TTL_MS])
         except (RedisError, OSError) as error:
-            self._warn(error)
+            self._outage.failed(error)
             return local
-        self._recovered()
+        self._outage.recovered()
         return bool(answer)
 
     async def end(self, key: TypingKey, now_ms: int) -> bool:
@@ -78,9 +81,9 @@ class RedisTypingRegistry:
         try:
             answer = await self._end(keys=[PREFIX + key[0]], args=[_field(key[1], key[2]), now_ms])
         except (RedisError, OSError) as error:
-            self._warn(error)
+            self._outage.failed(error)
             return local
-        self._recovered()
+        self._outage.recovered()
         return bool(answer)
 
     async def expire(self, key: TypingKey, token: str) -> bool:
@@ -88,29 +91,19 @@ class RedisTypingRegistry:
         try:
             answer = await self._expire(keys=[PREFIX + key[0]], args=[_field(key[1], key[2]), token])
         except (RedisError, OSError) as error:
-            self._warn(error)
+            self._outage.failed(error)
             return local
-        self._recovered()
+        self._outage.recovered()
         return bool(answer)
 
     async def recipients(self, session_id: str, user_id: str) -> list[str]:
         try:
             fields = await self._client.hkeys(PREFIX + session_id)
         except (RedisError, OSError) as error:
-            self._warn(error)
+            self._outage.failed(error)
             return await self._fallback.recipients(session_id, user_id)
         pairs = [json.loads(field) for field in fields]
         return [recipient for user, recipient in pairs if user == user_id]
 
     async def close(self) -> None:
         pass
-
-    def _warn(self, error: Exception) -> None:
-        if not self._failing:
-            self._failing = True
-            log.warning("typing indicators are per process until Redis answers: %s", error)
-
-    def _recovered(self) -> None:
-        if self._failing:
-            self._failing = False
-            log.warning("typing indicators are shared through Redis again")

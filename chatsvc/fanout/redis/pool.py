@@ -16,7 +16,7 @@ import redis.asyncio as redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
-from chatsvc.config import StartupError
+from chatsvc.errors import StartupError
 
 # A command gives up after this long (the callers fall back: the database
 # for events, this process for presence and typing, no limit for rates).

@@ -28,6 +28,7 @@ from redis.exceptions import RedisError
 
 from chatsvc.auth import Principal, Role
 from chatsvc.fanout.presence import LocalPresence
+from chatsvc.fanout.redis.outage import Outage
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +136,9 @@ class RedisPresence:
         self._dirty: set[str] = set()
         self._dirty_added = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
-        self._failing = False
+        self._outage = Outage(
+            log, down="presence falls back to this process until Redis answers", up="presence is shared through Redis again"
+        )
 
     async def start(self, on_left: OnLeft) -> None:
         await self._heartbeat_once()
@@ -160,7 +163,7 @@ class RedisPresence:
                 args=[self.origin, principal.user_id, _value(principal), ALIVE, session_id],
             )
         except (RedisError, OSError) as error:
-            self._warn(error)
+            self._outage.failed(error)
             self._mark_dirty(session_id)
             return True
         if not self._local.has(session_id, principal.user_id):
@@ -173,7 +176,7 @@ class RedisPresence:
         try:
             last = await self._disconnect(keys=[PREFIX + session_id], args=[self.origin, principal.user_id, ALIVE])
         except (RedisError, OSError) as error:
-            self._warn(error)
+            self._outage.failed(error)
             self._mark_dirty(session_id)
             return True
         if self._local.has(session_id, principal.user_id):
@@ -219,7 +222,7 @@ class RedisPresence:
                 await self._reconcile_all(set(self._dirty))
                 delay = RETRY_FIRST_SECONDS
             except (RedisError, OSError) as error:
-                self._warn(error)
+                self._outage.failed(error)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, RETRY_CAP_SECONDS)
             except Exception:
@@ -231,7 +234,7 @@ class RedisPresence:
             origins = sorted({field.decode().split("/", 1)[0] for field in fields})
             alive = await self._client.mget([ALIVE + origin for origin in origins]) if origins else []
         except (RedisError, OSError) as error:
-            self._warn(error)
+            self._outage.failed(error)
             return self._local.local_online(session_id)
         live = {origin for origin, value in zip(origins, alive, strict=False) if value is not None}
         people = {}
@@ -257,15 +260,8 @@ class RedisPresence:
                     session_id = session.decode()
                     for value in await self._reap(keys=[PREFIX + session_id, SESSIONS], args=[ALIVE, session_id]):
                         await on_left(session_id, _principal(value))
-                if self._failing:
-                    self._failing = False
-                    log.warning("presence is shared through Redis again")
+                self._outage.recovered()
             except (RedisError, OSError) as error:
-                self._warn(error)
+                self._outage.failed(error)
             except Exception:
                 log.exception("presence maintenance failed")
-
-    def _warn(self, error: Exception) -> None:
-        if not self._failing:
-            self._failing = True
-            log.warning("presence falls back to this process until Redis answers: %s", error)
