@@ -54,6 +54,10 @@ class Settings:
     # events arriving close together share one write (0 = write at once).
     stream_write_delay_ms: float = 0.0
     stream_write_delay_min_subscribers: int = 100
+    # Joins of one session are handled in batches that start at most this often during a
+    # storm (a join into a quiet session goes at once): each batch's `user_joined` events
+    # reach every stream in one write.
+    join_batch_window_ms: float = 200.0
     shutdown_grace_seconds: float = 5.0
     # With Redis: how often each process compares its sessions with the
     # database to fetch events that pub/sub lost.

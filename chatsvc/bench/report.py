@@ -65,7 +65,9 @@ def format_table(results: dict) -> str:
 
     rows = [
         ("subscribers joined", lambda r: number(r.get("subscribers"))),
-        ("join time (s)", lambda r: number(r.get("join_s"))),
+        ("join time, all live (s)", lambda r: number(r.get("join_s"))),
+        ("  each join p50 / p99 / max (ms)", lambda r: latency(r.get("join_ms"))),
+        ("  online seen by a probe / expected", lambda r: f"{number(r.get('online_seen'))} / {number(r.get('online_expected'))}"),
         ("messages published", lambda r: number(r.get("published"))),
         ("publish rate (msg/s)", lambda r: number(r.get("publish_rate"))),
         ("delivered events/s", lambda r: number(r.get("delivered_per_s"))),

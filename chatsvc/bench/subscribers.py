@@ -37,7 +37,9 @@ from chatsvc.bench.wire import (
 class Tally:
     """What one subscriber received: sequence checks and latencies of bench messages."""
 
-    __slots__ = ("last_sequence", "events", "bench", "duplicates", "gaps", "latencies_us", "digest", "joined", "ended", "end_reason")
+    __slots__ = (
+        "last_sequence", "events", "bench", "duplicates", "gaps", "latencies_us", "digest", "joined", "joined_at", "ended", "end_reason",
+    )
 
     def __init__(self) -> None:
         self.last_sequence = 0
@@ -48,6 +50,7 @@ class Tally:
         self.latencies_us = array("i")
         self.digest = 0  # CRC-32 of the bench messages' serialized events, in order: equal for everyone
         self.joined = False
+        self.joined_at = 0.0  # time.perf_counter() when its stream started
         self.ended = False
         self.end_reason = ""
 

@@ -1,7 +1,9 @@
 """Subscriber worker processes: cheap subscribers or ChatClient probes, driven through a pipe.
 
-A worker joins its share of subscribers, tells the parent how many joined,
-then answers `status`, `report` and `stop`.
+A worker starts, says it is ready, and on `go` joins its share of subscribers all at
+once (a join storm: every connection opened together, each timed from `go` to its
+`stream_started`); it tells the parent how many joined and how long each took, then
+answers `status`, `report` and `stop`.
 """
 
 from __future__ import annotations
@@ -92,8 +94,13 @@ async def _serve_commands(conn, subscribers) -> None:
                 return
 
     threading.Thread(target=read_commands, daemon=True).start()
+    conn.send("ready")
+    while await commands.get() != "go":
+        pass
+    started = time.perf_counter()
     tallies, errors, closer, extra = await subscribers.__anext__()
-    conn.send({"joined": sum(t.joined for t in tallies), "errors": errors[:5]})
+    join_ms = array("i", (int((t.joined_at - started) * 1000) for t in tallies if t.joined_at))
+    conn.send({"joined": sum(t.joined for t in tallies), "errors": errors[:5], "join_ms": join_ms.tobytes()})
     while True:
         command = await commands.get()
         if command == "status":
@@ -137,25 +144,29 @@ async def _cheap_subscribers(spec: dict):
     tallies: list[Tally] = []
     protocols: list = []
     errors: list[str] = []
-    gate = asyncio.Semaphore(32)
+    # Connections opening at once (the rest wait for a free slot): more than the server's accept
+    # backlog would only make the kernel drop and retry SYNs. Joining is not limited: every
+    # opened connection asks to join at once and waits for its stream_started.
+    gate = asyncio.Semaphore(128)
 
     async def join(target: str, token: str) -> None:
         host, port = target.rsplit(":", 1)
         tally = Tally()
         joined = loop.create_future()
+        joined.add_done_callback(lambda _: setattr(tally, "joined_at", time.perf_counter()))
         if spec["kind"] == "grpc":
             request = grpc_request_bytes(target, SUBSCRIBE_PATH, token, subscribe_request(session))
             factory = lambda: GrpcSubscriber(tally, request, joined)  # noqa: E731
         else:
             factory = lambda: WebSocketSubscriber(tally, host, port, "/subscribe", joined)  # noqa: E731
-        async with gate:
-            try:
+        try:
+            async with gate:
                 _, protocol = await loop.create_connection(factory, host, port)
-                protocols.append(protocol)
-                tallies.append(tally)
-                await asyncio.wait_for(joined, spec["timeout"])
-            except Exception as error:
-                errors.append(f"{type(error).__name__}: {error}")
+            protocols.append(protocol)
+            tallies.append(tally)
+            await asyncio.wait_for(joined, spec["timeout"])
+        except Exception as error:
+            errors.append(f"{type(error).__name__}: {error}")
 
     await asyncio.gather(*(join(target, token) for target, token in spec["subscribers"]))
 
@@ -179,13 +190,17 @@ async def _probe_subscribers(spec: dict):
     loop = asyncio.get_running_loop()
     joined = [loop.create_future() for _ in clients]
 
-    async def follow(client, tally: Tally, joined_future) -> None:
+    online: list[set[str]] = [set() for _ in clients]  # who each probe believes is online
+
+    async def follow(client, tally: Tally, joined_future, present: set[str]) -> None:
         try:
             async for event in client.events(session):
                 now = time.time_ns()
                 if not joined_future.done():
                     tally.joined = True
+                    tally.joined_at = time.perf_counter()
                     joined_future.set_result(None)
+                _track_online(event, present)
                 text = event.message_posted.text.encode() if event.WhichOneof("kind") == "message_posted" else b""
                 marker_at = text.find(MARKER) if text else -1
                 if tally.observe(event.sequence, marker_at, text, now):
@@ -198,7 +213,7 @@ async def _probe_subscribers(spec: dict):
             if not joined_future.done():
                 joined_future.set_exception(error)
 
-    tasks = [asyncio.create_task(follow(*item)) for item in zip(clients, tallies, joined, strict=False)]
+    tasks = [asyncio.create_task(follow(*item)) for item in zip(clients, tallies, joined, online, strict=True)]
     for future in joined:
         try:
             await asyncio.wait_for(asyncio.shield(future), spec["timeout"])
@@ -213,6 +228,21 @@ async def _probe_subscribers(spec: dict):
             await client.close()
 
     def extra() -> dict:
-        return {"reconnects": sum(client.reconnects for client in clients), "event_bytes": event_bytes[0] if event_bytes else None}
+        return {
+            "reconnects": sum(client.reconnects for client in clients),
+            "event_bytes": event_bytes[0] if event_bytes else None,
+            "online_seen": [len(present) for present in online],
+        }
 
     yield tallies, errors, close, extra
+
+
+def _track_online(event, present: set[str]) -> None:
+    kind = event.WhichOneof("kind")
+    if kind == "stream_started" and not event.stream_started.recovered:
+        present.clear()
+        present.update(person.user_id for person in event.stream_started.snapshot.online)
+    elif kind == "user_joined":
+        present.add(event.user_joined.participant.user_id)
+    elif kind == "user_left":
+        present.discard(event.user_left.participant.user_id)

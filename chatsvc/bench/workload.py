@@ -97,10 +97,13 @@ class Workload:
             await publisher.warm_up()
             await asyncio.sleep(0.3)
             rss_before = server.rss_kb()
-            joined_at = time.perf_counter()
-            progress(f"{server.name}: joining {args.subscribers} subscribers")
             await self.start_workers()
             try:
+                await asyncio.gather(*(worker.receive() for worker in self.workers))  # "ready"
+                progress(f"{server.name}: joining {args.subscribers} subscribers at once")
+                joined_at = time.perf_counter()
+                for worker in self.workers:
+                    worker.conn.send("go")
                 joined = await self.wait_joined(result)
                 result["join_s"] = round(time.perf_counter() - joined_at, 2)
                 progress(f"{server.name}: {joined} joined in {result['join_s']} s; waiting for the join events to settle")
@@ -150,6 +153,10 @@ class Workload:
     async def wait_joined(self, result: dict) -> int:
         replies = await asyncio.gather(*(worker.receive() for worker in self.workers))
         joined = sum(reply["joined"] for reply in replies)
+        join_ms = array("i")
+        for reply in replies:
+            join_ms.frombytes(reply["join_ms"])
+        result["join_ms"] = percentiles_ms([ms * 1000 for ms in join_ms])  # percentiles_ms takes µs
         for reply in replies:
             result["errors"] += [f"join: {error}" for error in reply["errors"]]
         if joined < self.args.subscribers:
@@ -254,8 +261,14 @@ class Workload:
             if worker.probe:
                 result["probe_reconnects"] = report.get("reconnects", 0)
                 result["event_bytes"] = report.get("event_bytes")
+                result["online_seen"] = min(report.get("online_seen") or [0])
         if reasons:
             result["errors"].append(f"streams ended: {dict(reasons)}")
+        # Everyone joined stays online: the probes' view (snapshot, then joins and leaves) must say so.
+        expected_online = result.get("subscribers", 0) + (args.publishers if args.publish_on == "stream" and server.kind == "grpc" else 0)
+        result["online_expected"] = expected_online
+        if "online_seen" in result and result["online_seen"] != expected_online:
+            result["errors"].append(f"a probe sees {result['online_seen']} users online, {expected_online} are")
         # Every subscriber, whatever process it is on, must have received the same events byte for byte.
         result["same_events_everywhere"] = len(digests) == 1 and len(last_sequences) == 1
         if not result["same_events_everywhere"]:

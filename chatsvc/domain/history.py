@@ -3,21 +3,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-
 from sessionchat.v1 import chat_pb2 as pb
-from sqlmodel import Session
 
 from chatsvc.auth import Principal
 from chatsvc.domain import validation, views
+from chatsvc.domain.messages import MessageViews
 from chatsvc.errors import invalid
 from chatsvc.fanout.presence import Presence
 from chatsvc.storage import repository as repo
 from chatsvc.storage.database import Database
 from chatsvc.storage.tables import Message
-
-# Messages as a viewer sees them: (db, session_id, rows, viewer_id) -> views with reply excerpts and reactions.
-MessageViews = Callable[[Session, str, Sequence[Message], str], list[pb.ChatMessage]]
 
 
 class History:

@@ -17,6 +17,7 @@ from chatsvc.domain.events import EventWriter
 from chatsvc.domain.export import ChatExport
 from chatsvc.domain.hands import Hands
 from chatsvc.domain.history import History
+from chatsvc.domain.joins import Joins
 from chatsvc.domain.messages import MessageViews
 from chatsvc.domain.moderation import Moderation
 from chatsvc.domain.pins import Pins
@@ -74,5 +75,12 @@ class ChatService:
             caps=StreamCaps(per_session=settings.max_streams_per_session, per_user=settings.max_streams_per_user),
             stream_tokens=stream_tokens,
             typing=self.typing,
-            message_views=self.message_views,
+            joins=Joins(
+                database=database,
+                events=self.events,
+                presence=self.presence,
+                clock=clock,
+                settings=settings,
+                message_views=self.message_views,
+            ),
         )

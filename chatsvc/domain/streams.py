@@ -1,5 +1,6 @@
-"""Live streams: joining a session (register, then read what the stream starts with: the missed
-events or a fresh snapshot), leaving it, and the framed replies a stream gets for its actions."""
+"""Live streams: joining a session (register, then, in a batch with the joins that arrive
+together, `joins.py`, read what the stream starts with: the missed events or a fresh snapshot),
+leaving it, and the framed replies a stream gets for its actions."""
 
 from __future__ import annotations
 
@@ -12,9 +13,8 @@ from chatsvc.auth import Principal
 from chatsvc.clock import Clock
 from chatsvc.config import Settings
 from chatsvc.domain import validation, views
-from chatsvc.domain.deleted_text import without_deleted_text
 from chatsvc.domain.events import EventWriter, notice
-from chatsvc.domain.history import MessageViews
+from chatsvc.domain.joins import Join, Joins
 from chatsvc.domain.stream_caps import StreamCaps
 from chatsvc.domain.stream_tokens import StreamTokens
 from chatsvc.domain.typing_indicators import TypingIndicators
@@ -23,7 +23,6 @@ from chatsvc.fanout.channel import Fanout
 from chatsvc.fanout.codec import frame
 from chatsvc.fanout.hub import Subscriber
 from chatsvc.fanout.presence import Presence
-from chatsvc.storage import repository as repo
 from chatsvc.storage.database import Database
 
 
@@ -49,7 +48,7 @@ class LiveStreams:
         caps: StreamCaps,
         stream_tokens: StreamTokens | None,
         typing: TypingIndicators,
-        message_views: MessageViews,
+        joins: Joins,
     ) -> None:
         self.database = database
         self.fanout = fanout
@@ -61,7 +60,7 @@ class LiveStreams:
         # None: streams are not held to their token's expiry (only for callers without tokens).
         self.stream_tokens = stream_tokens
         self.typing = typing
-        self.message_views = message_views
+        self.joins = joins
 
     async def open(
         self, principal: Principal, session_id: str, last_sequence: int, token_expires: float | None = None
@@ -90,9 +89,9 @@ class LiveStreams:
             self.caps.close(principal.user_id, session_id)
             raise
         try:
-            if await self.presence.connect(session_id, principal):
-                await self._record_presence(principal, session_id, joined=True)
-            initial = await self._start(principal, session_id, last_sequence, subscriber, token_expires)
+            announce = await self.presence.connect(session_id, principal)
+            expire_time = views.epoch_timestamp(token_expires) if token_expires is not None else None
+            initial = await self.joins.join(session_id, Join(principal, last_sequence, subscriber, expire_time, announce))
             if token_expires is not None and self.stream_tokens is not None:
                 self.stream_tokens.watch(subscriber, token_expires)
         except BaseException:
@@ -125,66 +124,6 @@ class LiveStreams:
                 change.emit(user_left=pb.UserLeft(participant=person))
 
         await self.events.run(session_id, record)
-
-    async def _start(
-        self, principal: Principal, session_id: str, last_sequence: int, subscriber: Subscriber, token_expires: float | None
-    ) -> list[bytes]:
-        you = views.participant(principal, online=True)
-        expire_time = views.epoch_timestamp(token_expires) if token_expires is not None else None
-        now = self.clock.now()
-
-        def read(db) -> tuple[int, list[bytes] | None, pb.SessionSnapshot | None]:
-            newest = repo.last_sequence(db, session_id)
-            gap = newest - last_sequence
-            if last_sequence and 0 <= gap <= self.settings.replay_limit:
-                missed = repo.events_after(
-                    db,
-                    session_id,
-                    last_sequence,
-                    through_sequence=newest,
-                    viewer_id=principal.user_id,
-                    is_instructor=principal.is_instructor,
-                )
-                # Stored events carry text as it was when sent: none of a since-deleted message goes out again.
-                deleted = repo.deleted_messages(db, session_id) if missed else {}
-                payloads = without_deleted_text([payload for _, payload in missed], deleted)
-                return newest, [frame(payload) for payload in payloads], None
-            return newest, None, self._snapshot(db, principal, session_id, newest, now)
-
-        async with self.database.lock(session_id):
-            # Under the lock, like the database read: no join or leave is recorded meanwhile.
-            online = [views.participant(p, online=True) for p in await self.presence.online(session_id)]
-            newest, missed, snapshot = await self.database.snapshot_read(read)
-            subscriber.start_after(newest, position=last_sequence if missed is not None else newest)
-        if missed is not None:
-            started = pb.StreamStarted(you=you, recovered=True, resume_from_sequence=last_sequence, token_expire_time=expire_time)
-            return [frame(self._notice(session_id, stream_started=started))] + missed
-        snapshot.online.extend(online)
-        started = pb.StreamStarted(
-            you=you, recovered=False, snapshot=snapshot, resume_from_sequence=newest, token_expire_time=expire_time
-        )
-        return [frame(self._notice(session_id, stream_started=started))]
-
-    def _snapshot(self, db, principal: Principal, session_id: str, as_of: int, now) -> pb.SessionSnapshot:
-        """What a fresh stream starts with (on the database thread; `online` is added by the caller)."""
-        recent = repo.list_messages(db, session_id, viewer_id=principal.user_id, limit=self.settings.snapshot_messages)
-        recent = self.message_views(db, session_id, list(reversed(recent)), principal.user_id)
-        pinned = repo.pinned_messages(db, session_id, viewer_id=principal.user_id)
-        mutes = repo.active_mutes(db, session_id, now)
-        hands = repo.raised_hands(db, session_id)
-        session = repo.get_session(db, session_id)
-        snapshot = pb.SessionSnapshot(
-            as_of_sequence=as_of,
-            recent_messages=recent,
-            raised_hands=[views.raised_hand(row, position) for position, row in enumerate(hands, start=1)],
-            pinned_messages=self.message_views(db, session_id, pinned, principal.user_id),
-            active_mutes=[views.mute(row) for row in mutes if principal.is_instructor or row.user_id == principal.user_id],
-            policy=views.policy(session),
-        )
-        mine = next((row for row in mutes if row.user_id == principal.user_id), None)
-        if mine is not None:
-            snapshot.my_mute.CopyFrom(views.mute(mine))
-        return snapshot
 
     def _notice(self, session_id: str, **kind) -> bytes:
         return notice(session_id, self.clock.now(), **kind)

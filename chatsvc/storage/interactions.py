@@ -58,6 +58,16 @@ def reaction_tallies(
     return tallies
 
 
+def reactions_by_users(db: Session, message_ids: Sequence[str], user_ids: Sequence[str]) -> list[tuple[str, str, str]]:
+    """(message_id, user_id, emoji) of the given users' reactions on the given messages."""
+    if not message_ids or not user_ids:
+        return []
+    statement = select(Reaction.message_id, Reaction.user_id, Reaction.emoji).where(
+        Reaction.message_id.in_(list(message_ids)), Reaction.user_id.in_(list(set(user_ids)))
+    )
+    return [(message_id, user_id, emoji) for message_id, user_id, emoji in db.exec(statement).all()]
+
+
 def reactions_for_messages(db: Session, message_ids: Sequence[str]) -> Sequence[Row]:
     """(message_id, user_id, emoji) of every reaction on the given messages, oldest first (plain rows: fast)."""
     if not message_ids:

@@ -158,6 +158,30 @@ def events_after(
     return [(int(s), bytes(p)) for s, p in (db.exec(statement)).all()]
 
 
+def event_rows_between(db: Session, session_id: str, after_sequence: int, through_sequence: int) -> list[tuple]:
+    """(sequence, everyone, instructors, party_a, party_b, payload) of the events in (after, through],
+    oldest first: one read that serves many viewers, filtered by `EventRecord.visible_to` semantics."""
+    statement = (
+        select(EventRecord.sequence, EventRecord.everyone, EventRecord.instructors, EventRecord.party_a, EventRecord.party_b, EventRecord.payload)
+        .where(EventRecord.session_id == session_id, EventRecord.sequence > after_sequence, EventRecord.sequence <= through_sequence)
+        .order_by(EventRecord.sequence.asc())
+    )
+    return [(int(row[0]), bool(row[1]), bool(row[2]), row[3], row[4], bytes(row[5])) for row in db.exec(statement).all()]
+
+
+def users_with_private_messages(db: Session, session_id: str) -> set[str]:
+    """Everyone who sent or received a private message in the session."""
+    statement = (
+        select(Message.sender_id, Message.recipient_id)
+        .where(Message.session_id == session_id, Message.recipient_id.is_not(None))
+        .distinct()
+    )
+    users: set[str] = set()
+    for sender_id, recipient_id in db.exec(statement).all():
+        users.update((sender_id, recipient_id))
+    return users
+
+
 def oldest_event_sequence(db: Session, session_id: str) -> int | None:
     result = db.exec(select(func.min(EventRecord.sequence)).where(EventRecord.session_id == session_id))
     value = result.scalar_one_or_none()
