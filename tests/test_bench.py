@@ -64,3 +64,21 @@ def test_two_processes_on_redis_deliver_the_same_events_to_every_subscriber(redi
     service = results["service"]
     assert len(service["targets"]) == 2
     assert_sane(service)
+
+
+def test_join_storm_figures_and_the_online_list_hang_together():
+    service = bench()["service"]
+    join = service["join_ms"]
+    assert 0 <= join["p50"] <= join["p99"] <= join["max"] <= service["join_s"] * 1000 + 10  # join_s is rounded to 10 ms
+    # 20 subscribers and the 16 publishers' streams: a probe ends seeing them all online.
+    assert service["online_seen"] == service["online_expected"] == 20 + 16
+
+
+def test_reconnect_storm_every_subscriber_resumes_without_a_gap():
+    results = bench("--restart")
+    service = results["service"]
+    assert results["ok"] is True, service["errors"]
+    assert_sane(service)
+    cheap = 20 - 2  # the probes reconnect on their own (ChatClient)
+    assert service["resumed"] == service["recovered"] == cheap
+    assert service["restart_s"] > 0 and service["resume_s"] is not None

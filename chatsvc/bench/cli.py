@@ -46,6 +46,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the results as JSON instead of a table")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress lines on stderr")
     parser.add_argument("--keep", action="store_true", help="keep the started server's directory (database and log)")
+    parser.add_argument(
+        "--restart",
+        action="store_true",
+        help="reconnect storm: halfway through publishing, stop the server (SIGTERM) and start it again on the same "
+        "port; every subscriber reconnects and resumes from its last sequence (started servers only)",
+    )
 
 
 def run_cli(args: argparse.Namespace) -> int:

@@ -11,6 +11,7 @@ import shutil
 import signal
 import sys
 import tempfile
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ class StartedProcess:
         self.process = process
         self.target = target
         self.log = log
+        self.restart_args: tuple[list[str], Path, dict[str, str]] | None = None
 
     @classmethod
     async def start(cls, command: list[str], directory: Path, env: dict[str, str], log: Path) -> StartedProcess:
@@ -58,6 +60,15 @@ class StartedProcess:
                 self.process.kill()
                 await self.process.wait()
 
+    async def restart(self) -> None:
+        """Stop (SIGTERM, as a deploy does) and start again on the same address."""
+        assert self.restart_args is not None
+        command, directory, env = self.restart_args
+        await self.stop()
+        command = [*command[: command.index("--listen") + 1], self.target, *command[command.index("--listen") + 2 :]]
+        started = await StartedProcess.start(command, directory, env, self.log.with_suffix(".restarted.log"))
+        self.process, self.log = started.process, started.log
+
     def problems(self) -> list[str]:
         """Errors and warnings the server logged (stderr)."""
         try:
@@ -89,6 +100,12 @@ class Servers:
     def problems(self) -> list[str]:
         return [line for process in self.started for line in process.problems()]
 
+    async def restart(self) -> float:
+        """Restart every started process; the time (time.time()) when all listen again."""
+        await asyncio.gather(*(process.restart() for process in self.started))
+        self.pids = [process.pid for process in self.started]
+        return time.time()
+
 
 @asynccontextmanager
 async def service_under_test(args: argparse.Namespace) -> AsyncIterator[Servers]:
@@ -112,6 +129,7 @@ async def service_under_test(args: argparse.Namespace) -> AsyncIterator[Servers]
         for i in range(args.processes):  # one after the other: the first migrates the schema
             command = [sys.executable, "-m", "chatsvc.cli", "serve", "--listen", "127.0.0.1:0", "--database-url", database_url]
             process = await StartedProcess.start(command, directory, env, directory / f"server-{i}.log")
+            process.restart_args = (command, directory, env)
             servers.started.append(process)
             servers.targets.append(process.target)
             servers.pids.append(process.pid)

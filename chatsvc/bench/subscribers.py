@@ -13,6 +13,8 @@ import time
 import zlib
 from array import array
 
+from sessionchat.v1 import chat_pb2 as pb
+
 from chatsvc.bench.wire import (
     ACK,
     CONTINUATION,
@@ -39,6 +41,7 @@ class Tally:
 
     __slots__ = (
         "last_sequence", "events", "bench", "duplicates", "gaps", "latencies_us", "digest", "joined", "joined_at", "ended", "end_reason",
+        "streams", "resumed", "recovered", "resumed_at",
     )
 
     def __init__(self) -> None:
@@ -51,6 +54,10 @@ class Tally:
         self.digest = 0  # CRC-32 of the bench messages' serialized events, in order: equal for everyone
         self.joined = False
         self.joined_at = 0.0  # time.perf_counter() when its stream started
+        self.streams = 0  # streams opened (more than one after reconnecting)
+        self.resumed = 0  # streams after the first that started
+        self.recovered = 0  # ...with recovered=true (the missed events follow, no fresh snapshot)
+        self.resumed_at = 0.0  # time.time() when the latest of them started
         self.ended = False
         self.end_reason = ""
 
@@ -111,10 +118,20 @@ class _Subscriber(asyncio.Protocol):
 class GrpcSubscriber(_Subscriber):
     """One `Subscribe` stream on its own connection; responses are batches of framed events."""
 
-    def __init__(self, tally: Tally, request: bytes, joined: asyncio.Future) -> None:
+    def __init__(self, tally: Tally, request: bytes, joined: asyncio.Future, on_end=None) -> None:
         super().__init__(tally, request, joined)
         self.message = bytearray()  # gRPC message bytes not yet complete
         self.unacknowledged = 0
+        self.started = False  # its stream_started arrived
+        self.on_end = on_end  # called once when the stream ends (to reconnect); None: the tally records the end
+        self.reconnects = on_end is not None
+        tally.streams += 1
+
+    def connection_lost(self, exc) -> None:
+        if self.reconnects:
+            self._ended(f"connection lost: {exc}" if exc else "connection closed")
+            return
+        super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
         buf = self.buf
@@ -160,6 +177,8 @@ class GrpcSubscriber(_Subscriber):
             body = pos + 5
             pos = body + body_length
             for event_start, event_end in response_events(message, body, pos):
+                if not self.started:
+                    self._stream_started(message, event_start, event_end)
                 tally.event(message, event_start, event_end, now)
             if not self.joined.done():
                 tally.joined = True
@@ -173,7 +192,23 @@ class GrpcSubscriber(_Subscriber):
             self.unacknowledged = 0
             self.transport.write(h2_frame(WINDOW_UPDATE, 0, 0, increment) + h2_frame(WINDOW_UPDATE, 0, 1, increment))
 
+    def _stream_started(self, buf, start: int, end: int) -> None:
+        """The stream's first event (once per stream: decoded with protobuf)."""
+        self.started = True
+        event = pb.Event.FromString(bytes(buf[start:end]))
+        if event.WhichOneof("kind") == "stream_started" and self.tally.streams > 1:
+            self.tally.resumed += 1
+            self.tally.recovered += event.stream_started.recovered
+            self.tally.resumed_at = time.time()
+
     def _ended(self, reason: str) -> None:
+        if self.reconnects:
+            if self.on_end is not None:
+                on_end, self.on_end = self.on_end, None
+                if self.transport is not None:
+                    self.transport.close()
+                on_end()
+            return
         self.tally.finish(reason)
         if not self.joined.done():
             self.joined.set_exception(ConnectionError(f"stream refused: {reason}"))

@@ -9,6 +9,7 @@ answers `status`, `report` and `stop`.
 from __future__ import annotations
 
 import asyncio
+import random
 import threading
 import time
 import zlib
@@ -149,6 +150,29 @@ async def _cheap_subscribers(spec: dict):
     # opened connection asks to join at once and waits for its stream_started.
     gate = asyncio.Semaphore(128)
 
+    reconnecting: set[asyncio.Task] = set()
+
+    def reconnect(target: str, token: str, tally: Tally) -> None:
+        task = loop.create_task(resume(target, token, tally))
+        reconnecting.add(task)
+        task.add_done_callback(reconnecting.discard)
+
+    async def resume(target: str, token: str, tally: Tally) -> None:
+        """Reconnect from the last sequence received, as ChatClient does, until the server answers."""
+        host, port = target.rsplit(":", 1)
+        delay = 0.05
+        while True:
+            await asyncio.sleep(delay * random.uniform(0.5, 1.0))
+            request = grpc_request_bytes(target, SUBSCRIBE_PATH, token, subscribe_request(session, tally.last_sequence))
+            ignored = loop.create_future()
+            subscriber = GrpcSubscriber(tally, request, ignored, on_end=lambda: reconnect(target, token, tally))
+            try:
+                _, protocol = await loop.create_connection(lambda: subscriber, host, port)  # noqa: B023 (used at once)
+                protocols.append(protocol)
+                return
+            except OSError:
+                delay = min(delay * 2, 0.5)
+
     async def join(target: str, token: str) -> None:
         host, port = target.rsplit(":", 1)
         tally = Tally()
@@ -156,7 +180,8 @@ async def _cheap_subscribers(spec: dict):
         joined.add_done_callback(lambda _: setattr(tally, "joined_at", time.perf_counter()))
         if spec["kind"] == "grpc":
             request = grpc_request_bytes(target, SUBSCRIBE_PATH, token, subscribe_request(session))
-            factory = lambda: GrpcSubscriber(tally, request, joined)  # noqa: E731
+            on_end = (lambda: reconnect(target, token, tally)) if spec.get("reconnect") else None
+            factory = lambda: GrpcSubscriber(tally, request, joined, on_end=on_end)  # noqa: E731
         else:
             factory = lambda: WebSocketSubscriber(tally, host, port, "/subscribe", joined)  # noqa: E731
         try:
@@ -171,11 +196,21 @@ async def _cheap_subscribers(spec: dict):
     await asyncio.gather(*(join(target, token) for target, token in spec["subscribers"]))
 
     async def close() -> None:
+        for task in list(reconnecting):
+            task.cancel()
         for protocol in protocols:
+            protocol.on_end = None
             protocol.close()
         await asyncio.sleep(0.1)
 
-    yield tallies, errors, close, dict
+    def extra() -> dict:
+        return {
+            "resumed": sum(t.resumed for t in tallies),
+            "recovered": sum(t.recovered for t in tallies),
+            "resumed_at": max((t.resumed_at for t in tallies), default=0.0),
+        }
+
+    yield tallies, errors, close, extra
 
 
 async def _probe_subscribers(spec: dict):

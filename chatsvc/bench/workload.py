@@ -137,7 +137,13 @@ class Workload:
         for i in range(args.workers):
             share = cheap[i :: args.workers]
             if share:
-                spec = {"kind": server.kind, "session": self.session, "subscribers": share, "timeout": args.connect_timeout}
+                spec = {
+                    "kind": server.kind,
+                    "session": self.session,
+                    "subscribers": share,
+                    "timeout": args.connect_timeout,
+                    "reconnect": args.restart,
+                }
                 self.workers.append(WorkerHandle.start(context, subscriber_worker, spec))
         if probing:
             spec = {"session": self.session, "subscribers": probing, "timeout": args.connect_timeout}
@@ -149,6 +155,14 @@ class Workload:
         from chatsvc.auth import mint_token
 
         return mint_token(secret=self.server.secret, user_id=user_id, name=name, role=role, sessions=[self.session], ttl_seconds=3600)
+
+    async def restart_midway(self, after: float, result: dict) -> None:
+        await asyncio.sleep(after)
+        progress(f"{self.server.name}: restarting the server (SIGTERM, then start again on the same port)")
+        stopped_at = time.time()
+        result["listening_again_at"] = await self.server.restart()
+        result["restart_s"] = round(result["listening_again_at"] - stopped_at, 2)
+        progress(f"{self.server.name}: listening again after {result['restart_s']} s")
 
     async def wait_joined(self, result: dict) -> int:
         replies = await asyncio.gather(*(worker.receive() for worker in self.workers))
@@ -204,11 +218,14 @@ class Workload:
         warm_up = min(1.0, args.duration / 5) if saturate else 0.0
         progress(f"{server.name}: publishing " + ("as fast as it goes" if saturate else f"{args.rate:g} msg/s") + f" for {args.duration:g} s")
         publishing = asyncio.create_task(publisher.saturate(args.duration) if saturate else publisher.at_rate(args.rate, args.duration))
+        restarting = asyncio.create_task(self.restart_midway(args.duration / 2, result)) if args.restart else None
         window_start = first
         if warm_up:
             await asyncio.sleep(warm_up)
             window_start = await self.snapshot()
         published: Published = await publishing
+        if restarting is not None:
+            await restarting
         window_end = await self.snapshot()
         elapsed = time.perf_counter() - started
         result["server_cpu_percent"] = percent(server.cpu_seconds(), cpu_server, elapsed)
@@ -258,12 +275,21 @@ class Workload:
             result["sequence_gaps"] += report["gaps"]
             result["streams_ended"] += report["ended"]
             reasons.update(report["end_reasons"])
+            if not worker.probe:
+                result["resumed"] = result.get("resumed", 0) + report.get("resumed", 0)
+                result["recovered"] = result.get("recovered", 0) + report.get("recovered", 0)
+                result["last_resumed_at"] = max(result.get("last_resumed_at", 0.0), report.get("resumed_at", 0.0))
             if worker.probe:
                 result["probe_reconnects"] = report.get("reconnects", 0)
                 result["event_bytes"] = report.get("event_bytes")
                 result["online_seen"] = min(report.get("online_seen") or [0])
         if reasons:
             result["errors"].append(f"streams ended: {dict(reasons)}")
+        if args.restart:
+            cheap = result.get("subscribers", 0) - (args.probes if server.kind == "grpc" else 0)
+            result["resume_s"] = round(result["last_resumed_at"] - result["listening_again_at"], 2) if result.get("resumed") else None
+            if result.get("resumed") != cheap or result.get("recovered") != cheap:
+                result["errors"].append(f"after the restart {result.get('resumed')} of {cheap} resumed, {result.get('recovered')} recovered")
         # Everyone joined stays online: the probes' view (snapshot, then joins and leaves) must say so.
         expected_online = result.get("subscribers", 0) + (args.publishers if args.publish_on == "stream" and server.kind == "grpc" else 0)
         result["online_expected"] = expected_online
