@@ -82,3 +82,15 @@ def test_reconnect_storm_every_subscriber_resumes_without_a_gap():
     cheap = 20 - 2  # the probes reconnect on their own (ChatClient)
     assert service["resumed"] == service["recovered"] == cheap
     assert service["restart_s"] > 0 and service["resume_s"] is not None
+
+
+def test_many_sessions_with_visitors_churning_lose_nothing():
+    results = bench("--sessions", "3", "--subscribers", "6", "--rate", "5", "--churn", "3")
+    service = results["service"]
+    assert results["ok"] is True, service["errors"]
+    assert service["subscribers"] == 18
+    assert service["published"] == 3 * 5 * 2  # 5 msg/s in each of 3 sessions for 2 s
+    assert service["delivered"] == service["published"] * 6, "each message reaches the 6 subscribers of its session"
+    assert service["lost"] == service["duplicated"] == service["sequence_gaps"] == 0
+    assert service["same_events_everywhere"] is True
+    assert service["churn_joins"] == 6  # 3 visitors/s for 2 s, each joined and left

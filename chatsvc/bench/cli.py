@@ -40,6 +40,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--redis-url", help="Redis for the started servers' fan-out (required with --processes 2+)")
     parser.add_argument("--database-url", help="database of the started servers (default: SQLite in a temporary directory)")
     parser.add_argument("--session", help="session id (default: a fresh one per run)")
+    parser.add_argument(
+        "--sessions",
+        type=int,
+        default=1,
+        help="sessions, as a platform runs many classes at once; with more than one, --subscribers and --rate are per session",
+    )
+    parser.add_argument(
+        "--churn",
+        type=float,
+        default=0.0,
+        help="while publishing, this many extra users per second join a random session and leave it again 0.5-2 s later",
+    )
     parser.add_argument("--baseline", action="store_true", help="also run the workload against a minimal websockets broadcast server")
     parser.add_argument("--drain-timeout", type=float, default=20.0, help="seconds to wait for deliveries after publishing (default 20)")
     parser.add_argument("--connect-timeout", type=float, default=60.0, help="seconds for all subscribers to join (default 60)")
@@ -65,6 +77,12 @@ def run_cli(args: argparse.Namespace) -> int:
         return 2
     if args.subscribers < 1 or args.workers < 1 or args.publishers < 1 or args.probes < 0:
         print("chatsvc bench: --subscribers, --workers and --publishers must be positive", file=sys.stderr)
+        return 2
+    if args.sessions < 1 or (args.sessions > 1 and args.baseline):
+        print("chatsvc bench: --sessions must be positive, and the websockets baseline has one session (no --baseline with --sessions)", file=sys.stderr)
+        return 2
+    if args.restart and (args.target or args.baseline):
+        print("chatsvc bench: --restart restarts a server this run started (no --target, no --baseline)", file=sys.stderr)
         return 2
     args.probes = min(args.probes, args.subscribers)
     if not args.publisher_role:

@@ -26,48 +26,58 @@ class Published:
     count: int = 0
     errors: Counter = field(default_factory=Counter)
     ack_latencies_us: list[int] = field(default_factory=list)
+    by_session: Counter = field(default_factory=Counter)
+
+
+def publishing_pairs(publishers: int, sessions: int) -> list[tuple[int, int]]:
+    """(publisher, session) pairs that publish: every publisher in a single session; with many
+    sessions, each session gets one publisher (round robin) and each publisher at least one session."""
+    return [(c, k) for c in range(publishers) for k in range(sessions) if c % sessions == k or k % publishers == c]
 
 
 class GrpcPublisher:
     """Publishing users on their own connections, through ChatClient.send_message."""
 
-    def __init__(self, targets: list[str], session: str, token: Callable[[str, str, str], str], args: argparse.Namespace) -> None:
+    def __init__(self, targets: list[str], sessions: list[str], token: Callable[..., str], args: argparse.Namespace) -> None:
         self.targets = targets
-        self.session = session
-        self.token = token  # (user_id, name, role) -> a token for this run's server
+        self.sessions = sessions
+        self.token = token  # (user_id, name, role, sessions) -> a token for this run's server
         self.args = args
         self.clients: list = []
+        # (client index, session): who publishes where.
+        self.pairs = [(c, sessions[k]) for c, k in publishing_pairs(args.publishers, len(sessions))]
 
     async def open(self) -> None:
         from chatsvc.client import ChatClient
 
         role = self.args.publisher_role
         for i in range(self.args.publishers):
-            token = self.token(f"pub-{i:03d}", f"Publisher {i}", role)
+            token = self.token(f"pub-{i:03d}", f"Publisher {i}", role, [session for c, session in self.pairs if c == i])
             target = self.targets[i % len(self.targets)]
             self.clients.append(ChatClient(target, token, channel_options=SEPARATE_CONNECTION))
 
     async def warm_up(self) -> None:
-        for client in self.clients:
-            await client.send_message(self.session, "warming up")
+        for c, session in self.pairs:
+            await self.clients[c].send_message(session, "warming up")
 
     async def close(self) -> None:
         for client in self.clients:
             await client.close()
 
-    async def _send(self, client, published: Published) -> None:
+    async def _send(self, pair: tuple[int, str], published: Published) -> None:
         started = time.perf_counter_ns()
         try:
-            await self._deliver(client, bench_text(FILLER))
+            await self._deliver(pair, bench_text(FILLER))
         except Exception as error:  # counted and reported; the run goes on
             code = getattr(error, "code", None)
             published.errors[str(code() if callable(code) else type(error).__name__)] += 1
             return
         published.count += 1
+        published.by_session[pair[1]] += 1
         published.ack_latencies_us.append((time.perf_counter_ns() - started) // 1000)
 
-    async def _deliver(self, client, text: str) -> None:
-        await client.send_message(self.session, text, attempts=1)
+    async def _deliver(self, pair: tuple[int, str], text: str) -> None:
+        await self.clients[pair[0]].send_message(pair[1], text, attempts=1)
 
     async def at_rate(self, rate: float, duration: float) -> Published:
         published = Published()
@@ -79,7 +89,7 @@ class GrpcPublisher:
             delay = start + i / rate - loop.time()
             if delay > 0:
                 await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(self._send(self.clients[i % len(self.clients)], published)))
+            tasks.append(asyncio.create_task(self._send(self.pairs[i % len(self.pairs)], published)))
         await asyncio.gather(*tasks)
         return published
 
@@ -87,11 +97,11 @@ class GrpcPublisher:
         published = Published()
         deadline = time.perf_counter() + duration
 
-        async def keep_sending(client) -> None:
+        async def keep_sending(pair) -> None:
             while time.perf_counter() < deadline:
-                await self._send(client, published)
+                await self._send(pair, published)
 
-        await asyncio.gather(*(keep_sending(c) for c in self.clients for _ in range(self.args.concurrency)))
+        await asyncio.gather(*(keep_sending(pair) for pair in self.pairs for _ in range(self.args.concurrency)))
         return published
 
 
@@ -101,7 +111,7 @@ class StreamPublisher(GrpcPublisher):
 
     async def open(self) -> None:
         await super().open()
-        self.senders = {id(client): client.sender(self.session) for client in self.clients}
+        self.senders = {pair: self.clients[pair[0]].sender(pair[1]) for pair in self.pairs}
         for sender in self.senders.values():
             await sender.__aenter__()
 
@@ -114,16 +124,16 @@ class StreamPublisher(GrpcPublisher):
             await sender.close()
         await super().close()
 
-    async def _deliver(self, client, text: str) -> None:
-        await self.senders[id(client)].send(text)
+    async def _deliver(self, pair: tuple[int, str], text: str) -> None:
+        await self.senders[pair].send(text)
 
 
 class WebSocketPublisher:
     """One connection to the baseline's /publish; the server acks each message after broadcasting it."""
 
-    def __init__(self, targets: list[str], session: str, token: Callable[[str, str, str], str], args: argparse.Namespace) -> None:
+    def __init__(self, targets: list[str], sessions: list[str], token: Callable[..., str], args: argparse.Namespace) -> None:
         self.targets = targets
-        self.session = session
+        self.session = sessions[0]
         self.token = token  # (user_id, name, role) -> a token for this run's server
         self.args = args
         self.sent_at: dict[int, int] = {}
@@ -152,6 +162,7 @@ class WebSocketPublisher:
         while published.count < expected:
             acked = await self.acks.get()
             published.count += 1
+            published.by_session[self.session] += 1
             published.ack_latencies_us.append((acked - await sent.get()) // 1000)
 
     async def at_rate(self, rate: float, duration: float) -> Published:
@@ -180,6 +191,7 @@ class WebSocketPublisher:
             while True:
                 acked = await self.acks.get()
                 published.count += 1
+                published.by_session[self.session] += 1
                 published.ack_latencies_us.append((acked - await sent.get()) // 1000)
                 window.release()
 

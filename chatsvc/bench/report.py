@@ -46,7 +46,10 @@ def format_table(results: dict) -> str:
     rate = config["rate"]
     lines = [
         f"chatsvc bench: {config['subscribers']} subscribers, "
+        + (f"in each of {config['sessions']} sessions, " if config.get("sessions", 1) > 1 else "")
         + (f"{rate:g} msg/s" if rate != "saturate" else "saturating")
+        + (" per session" if config.get("sessions", 1) > 1 else "")
+        + (f", {config['churn_per_s']:g} visitors/s joining and leaving" if config.get("churn_per_s") else "")
         + f" for {config['duration_s']:g} s, {config['publishers']} {config['publisher_role']} publishers, "
         f"{config['workers']} subscriber processes + {config['probes']} ChatClient probes, {config['cpus']} CPUs",
         f"server: {config['target']}",
@@ -67,7 +70,12 @@ def format_table(results: dict) -> str:
         ("subscribers joined", lambda r: number(r.get("subscribers"))),
         ("join time, all live (s)", lambda r: number(r.get("join_s"))),
         ("  each join p50 / p99 / max (ms)", lambda r: latency(r.get("join_ms"))),
-        ("  online seen by a probe / expected", lambda r: f"{number(r.get('online_seen'))} / {number(r.get('online_expected'))}"),
+        (
+            "  online seen by a probe / expected",
+            lambda r: f"{number(r.get('online_seen'))} / {number(r.get('online_expected'))}" if "online_seen" in r else "-",
+        ),
+        ("visitors joined and left (churn)", lambda r: number(r.get("churn_joins"))),
+        ("  visitor join p50 / p99 / max (ms)", lambda r: latency(r.get("churn_join_ms"))),
         ("messages published", lambda r: number(r.get("published"))),
         ("publish rate (msg/s)", lambda r: number(r.get("publish_rate"))),
         ("delivered events/s", lambda r: number(r.get("delivered_per_s"))),
@@ -76,7 +84,7 @@ def format_table(results: dict) -> str:
         ("  send acknowledged (ms)", lambda r: latency(r.get("send_ack_ms"))),
         ("restart: stopped to listening again (s)", lambda r: number(r.get("restart_s"))),
         ("  all resumed, after listening again (s)", lambda r: number(r.get("resume_s"))),
-        ("  resumed / with recovered=true", lambda r: f"{number(r.get('resumed'))} / {number(r.get('recovered'))}"),
+        ("  resumed / with recovered=true", lambda r: f"{number(r.get('resumed'))} / {number(r.get('recovered'))}" if "resumed" in r else "-"),
         ("lost events", lambda r: number(r.get("lost"))),
         ("duplicated events", lambda r: number(r.get("duplicated"))),
         ("sequence gaps", lambda r: number(r.get("sequence_gaps"))),

@@ -99,7 +99,7 @@ async def _serve_commands(conn, subscribers) -> None:
     while await commands.get() != "go":
         pass
     started = time.perf_counter()
-    tallies, errors, closer, extra = await subscribers.__anext__()
+    tallies, sessions, errors, closer, extra = await subscribers.__anext__()
     join_ms = array("i", (int((t.joined_at - started) * 1000) for t in tallies if t.joined_at))
     conn.send({"joined": sum(t.joined for t in tallies), "errors": errors[:5], "join_ms": join_ms.tobytes()})
     while True:
@@ -119,14 +119,14 @@ async def _serve_commands(conn, subscribers) -> None:
                 latencies.extend(tally.latencies_us)
             conn.send(
                 {
-                    "bench": [t.bench for t in tallies],
+                    "bench": [(session, t.bench) for session, t in zip(sessions, tallies, strict=True)],
                     "duplicates": sum(t.duplicates for t in tallies),
                     "gaps": sum(t.gaps for t in tallies),
                     "ended": sum(t.ended for t in tallies),
                     "end_reasons": Counter(t.end_reason for t in tallies if t.ended),
                     "latencies": latencies.tobytes(),
-                    "digests": Counter(t.digest for t in tallies),
-                    "last_sequences": Counter(t.last_sequence for t in tallies),
+                    "digests": Counter((session, t.digest) for session, t in zip(sessions, tallies, strict=True)),
+                    "last_sequences": Counter((session, t.last_sequence) for session, t in zip(sessions, tallies, strict=True)),
                     **extra(),
                 }
             )
@@ -141,8 +141,8 @@ async def _serve_commands(conn, subscribers) -> None:
 
 async def _cheap_subscribers(spec: dict):
     loop = asyncio.get_running_loop()
-    session = spec["session"]
     tallies: list[Tally] = []
+    sessions: list[str] = []  # each tally's session
     protocols: list = []
     errors: list[str] = []
     # Connections opening at once (the rest wait for a free slot): more than the server's accept
@@ -152,12 +152,12 @@ async def _cheap_subscribers(spec: dict):
 
     reconnecting: set[asyncio.Task] = set()
 
-    def reconnect(target: str, token: str, tally: Tally) -> None:
-        task = loop.create_task(resume(target, token, tally))
+    def reconnect(target: str, token: str, session: str, tally: Tally) -> None:
+        task = loop.create_task(resume(target, token, session, tally))
         reconnecting.add(task)
         task.add_done_callback(reconnecting.discard)
 
-    async def resume(target: str, token: str, tally: Tally) -> None:
+    async def resume(target: str, token: str, session: str, tally: Tally) -> None:
         """Reconnect from the last sequence received, as ChatClient does, until the server answers."""
         host, port = target.rsplit(":", 1)
         delay = 0.05
@@ -165,7 +165,7 @@ async def _cheap_subscribers(spec: dict):
             await asyncio.sleep(delay * random.uniform(0.5, 1.0))
             request = grpc_request_bytes(target, SUBSCRIBE_PATH, token, subscribe_request(session, tally.last_sequence))
             ignored = loop.create_future()
-            subscriber = GrpcSubscriber(tally, request, ignored, on_end=lambda: reconnect(target, token, tally))
+            subscriber = GrpcSubscriber(tally, request, ignored, on_end=lambda: reconnect(target, token, session, tally))
             try:
                 _, protocol = await loop.create_connection(lambda: subscriber, host, port)  # noqa: B023 (used at once)
                 protocols.append(protocol)
@@ -173,14 +173,14 @@ async def _cheap_subscribers(spec: dict):
             except OSError:
                 delay = min(delay * 2, 0.5)
 
-    async def join(target: str, token: str) -> None:
+    async def join(target: str, token: str, session: str) -> None:
         host, port = target.rsplit(":", 1)
         tally = Tally()
         joined = loop.create_future()
         joined.add_done_callback(lambda _: setattr(tally, "joined_at", time.perf_counter()))
         if spec["kind"] == "grpc":
             request = grpc_request_bytes(target, SUBSCRIBE_PATH, token, subscribe_request(session))
-            on_end = (lambda: reconnect(target, token, tally)) if spec.get("reconnect") else None
+            on_end = (lambda: reconnect(target, token, session, tally)) if spec.get("reconnect") else None
             factory = lambda: GrpcSubscriber(tally, request, joined, on_end=on_end)  # noqa: E731
         else:
             factory = lambda: WebSocketSubscriber(tally, host, port, "/subscribe", joined)  # noqa: E731
@@ -189,11 +189,12 @@ async def _cheap_subscribers(spec: dict):
                 _, protocol = await loop.create_connection(factory, host, port)
             protocols.append(protocol)
             tallies.append(tally)
+            sessions.append(session)
             await asyncio.wait_for(joined, spec["timeout"])
         except Exception as error:
             errors.append(f"{type(error).__name__}: {error}")
 
-    await asyncio.gather(*(join(target, token) for target, token in spec["subscribers"]))
+    await asyncio.gather(*(join(target, token, session) for target, token, session in spec["subscribers"]))
 
     async def close() -> None:
         for task in list(reconnecting):
@@ -210,15 +211,15 @@ async def _cheap_subscribers(spec: dict):
             "resumed_at": max((t.resumed_at for t in tallies), default=0.0),
         }
 
-    yield tallies, errors, close, extra
+    yield tallies, sessions, errors, close, extra
 
 
 async def _probe_subscribers(spec: dict):
     """Real clients: ChatClient.events() decodes every event and would reconnect and resume."""
     from chatsvc.client import ChatClient
 
-    session = spec["session"]
-    clients = [ChatClient(target, token, channel_options=SEPARATE_CONNECTION) for target, token in spec["subscribers"]]
+    clients = [ChatClient(target, token, channel_options=SEPARATE_CONNECTION) for target, token, _ in spec["subscribers"]]
+    sessions = [session for _, _, session in spec["subscribers"]]
     tallies = [Tally() for _ in clients]
     errors: list[str] = []
     event_bytes: list[int] = []
@@ -227,7 +228,7 @@ async def _probe_subscribers(spec: dict):
 
     online: list[set[str]] = [set() for _ in clients]  # who each probe believes is online
 
-    async def follow(client, tally: Tally, joined_future, present: set[str]) -> None:
+    async def follow(client, session: str, tally: Tally, joined_future, present: set[str]) -> None:
         try:
             async for event in client.events(session):
                 now = time.time_ns()
@@ -248,7 +249,7 @@ async def _probe_subscribers(spec: dict):
             if not joined_future.done():
                 joined_future.set_exception(error)
 
-    tasks = [asyncio.create_task(follow(*item)) for item in zip(clients, tallies, joined, online, strict=True)]
+    tasks = [asyncio.create_task(follow(*item)) for item in zip(clients, sessions, tallies, joined, online, strict=True)]
     for future in joined:
         try:
             await asyncio.wait_for(asyncio.shield(future), spec["timeout"])
@@ -269,7 +270,7 @@ async def _probe_subscribers(spec: dict):
             "online_seen": [len(present) for present in online],
         }
 
-    yield tallies, errors, close, extra
+    yield tallies, sessions, errors, close, extra
 
 
 def _track_online(event, present: set[str]) -> None:

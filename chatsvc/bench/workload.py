@@ -7,6 +7,7 @@ import argparse
 import asyncio
 import multiprocessing
 import os
+import random
 import time
 import uuid
 from array import array
@@ -33,6 +34,8 @@ async def run_bench(args: argparse.Namespace) -> dict:
     results: dict = {
         "config": {
             "subscribers": args.subscribers,
+            "sessions": args.sessions,
+            "churn_per_s": args.churn,
             "probes": args.probes,
             "workers": args.workers,
             "rate": args.rate or "saturate",
@@ -85,13 +88,16 @@ class Workload:
         self.session = args.session or f"bench-{uuid.uuid4().hex[:8]}"
         if server.kind == "websocket":
             self.session = "baseline"
+        # With --sessions S, --subscribers and --rate are per session.
+        self.sessions = [self.session] if args.sessions == 1 else [f"{self.session}-{k:03d}" for k in range(args.sessions)]
         self.workers: list[WorkerHandle] = []
 
     async def run(self) -> dict:
         args, server = self.args, self.server
         result: dict = {"server": server.name, "targets": server.targets, "session": self.session, "errors": []}
         kind = WebSocketPublisher if server.kind != "grpc" else StreamPublisher if args.publish_on == "stream" else GrpcPublisher
-        publisher = kind(server.targets, self.session, self.token, args)
+        publisher = kind(server.targets, self.sessions, self.token, args)
+        self.publisher = publisher
         await publisher.open()
         try:
             await publisher.warm_up()
@@ -100,7 +106,7 @@ class Workload:
             await self.start_workers()
             try:
                 await asyncio.gather(*(worker.receive() for worker in self.workers))  # "ready"
-                progress(f"{server.name}: joining {args.subscribers} subscribers at once")
+                progress(f"{server.name}: joining {args.subscribers * len(self.sessions)} subscribers at once")
                 joined_at = time.perf_counter()
                 for worker in self.workers:
                     worker.conn.send("go")
@@ -128,8 +134,9 @@ class Workload:
         args, server = self.args, self.server
         # Subscriber i is user sub-i on server process i % P.
         everyone = [
-            (server.targets[i % len(server.targets)], self.token(f"sub-{i:05d}", f"Subscriber {i}", "participant"))
-            for i in range(args.subscribers)
+            (server.targets[i % len(server.targets)], self.token(*self._subscriber(i, session), "participant", [session]), session)
+            for j, session in enumerate(self.sessions)
+            for i in range(j * args.subscribers, (j + 1) * args.subscribers)
         ]
         probes = args.probes if server.kind == "grpc" else 0
         cheap, probing = everyone[probes:], everyone[:probes]
@@ -139,22 +146,63 @@ class Workload:
             if share:
                 spec = {
                     "kind": server.kind,
-                    "session": self.session,
                     "subscribers": share,
                     "timeout": args.connect_timeout,
                     "reconnect": args.restart,
                 }
                 self.workers.append(WorkerHandle.start(context, subscriber_worker, spec))
         if probing:
-            spec = {"session": self.session, "subscribers": probing, "timeout": args.connect_timeout}
+            spec = {"subscribers": probing, "timeout": args.connect_timeout}
             self.workers.append(WorkerHandle.start(context, probe_worker, spec, probe=True))
 
-    def token(self, user_id: str, name: str, role: str) -> str:
+    def _subscriber(self, i: int, session: str) -> tuple[str, str]:
+        return (f"sub-{i:05d}", f"Subscriber {i}")
+
+    def token(self, user_id: str, name: str, role: str, sessions: list[str] | None = None) -> str:
         if self.server.kind != "grpc":
             return ""
         from chatsvc.auth import mint_token
 
-        return mint_token(secret=self.server.secret, user_id=user_id, name=name, role=role, sessions=[self.session], ttl_seconds=3600)
+        allowed = sessions or self.sessions
+        return mint_token(secret=self.server.secret, user_id=user_id, name=name, role=role, sessions=allowed, ttl_seconds=3600)
+
+    async def churn(self, per_second: float, duration: float, result: dict) -> None:
+        """Extra users join a random session and leave it again 0.5-2 s later, `per_second` of them."""
+        from chatsvc.client import ChatClient
+
+        rng = random.Random(7)
+        targets = self.server.targets
+        join_us: list[int] = []
+        failures: Counter = Counter()
+
+        async def visit(n: int) -> None:
+            session = rng.choice(self.sessions)
+            client = ChatClient(targets[n % len(targets)], self.token(f"churn-{n:05d}", f"Visitor {n}", "participant", [session]))
+            started = time.perf_counter_ns()
+            events = client.events(session)
+            try:
+                await asyncio.wait_for(anext(events), 30)  # stream_started
+                join_us.append((time.perf_counter_ns() - started) // 1000)
+                await asyncio.sleep(rng.uniform(0.5, 2.0))
+            except Exception as error:
+                failures[type(error).__name__] += 1
+            finally:
+                await events.aclose()
+                await client.close()
+
+        visits = []
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        for n in range(int(per_second * duration)):
+            delay = start + n / per_second - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            visits.append(asyncio.create_task(visit(n)))
+        await asyncio.gather(*visits)
+        result["churn_joins"] = len(join_us)
+        result["churn_join_ms"] = percentiles_ms(join_us)
+        if failures:
+            result["errors"].append(f"churning visitors failed: {dict(failures)}")
 
     async def restart_midway(self, after: float, result: dict) -> None:
         await asyncio.sleep(after)
@@ -173,8 +221,9 @@ class Workload:
         result["join_ms"] = percentiles_ms([ms * 1000 for ms in join_ms])  # percentiles_ms takes µs
         for reply in replies:
             result["errors"] += [f"join: {error}" for error in reply["errors"]]
-        if joined < self.args.subscribers:
-            result["errors"].append(f"only {joined} of {self.args.subscribers} subscribers joined")
+        wanted = self.args.subscribers * len(self.sessions)
+        if joined < wanted:
+            result["errors"].append(f"only {joined} of {wanted} subscribers joined")
         return joined
 
     async def snapshot(self) -> Snapshot:
@@ -217,7 +266,9 @@ class Workload:
         started = time.perf_counter()
         warm_up = min(1.0, args.duration / 5) if saturate else 0.0
         progress(f"{server.name}: publishing " + ("as fast as it goes" if saturate else f"{args.rate:g} msg/s") + f" for {args.duration:g} s")
-        publishing = asyncio.create_task(publisher.saturate(args.duration) if saturate else publisher.at_rate(args.rate, args.duration))
+        total_rate = args.rate * len(self.sessions)
+        publishing = asyncio.create_task(publisher.saturate(args.duration) if saturate else publisher.at_rate(total_rate, args.duration))
+        churning = asyncio.create_task(self.churn(args.churn, args.duration, result)) if args.churn and server.kind == "grpc" else None
         restarting = asyncio.create_task(self.restart_midway(args.duration / 2, result)) if args.restart else None
         window_start = first
         if warm_up:
@@ -226,6 +277,8 @@ class Workload:
         published: Published = await publishing
         if restarting is not None:
             await restarting
+        if churning is not None:
+            await churning
         window_end = await self.snapshot()
         elapsed = time.perf_counter() - started
         result["server_cpu_percent"] = percent(server.cpu_seconds(), cpu_server, elapsed)
@@ -244,7 +297,7 @@ class Workload:
         # Drain: every subscriber should end up with every message.
         progress(f"{server.name}: published {published.count}; waiting for every delivery")
         drain_started = time.perf_counter()
-        expected = published.count * result["subscribers"]
+        expected = sum(published.by_session[session] for session in self.sessions) * args.subscribers
         snap, progress_at = window_end, time.perf_counter()
         while snap.bench < expected and time.perf_counter() - drain_started < args.drain_timeout:
             await asyncio.sleep(0.1)
@@ -254,6 +307,8 @@ class Workload:
             elif time.perf_counter() - progress_at > 5:
                 break  # nothing arrives any more: what is missing is lost
         result["drain_s"] = round(time.perf_counter() - drain_started, 2)
+        if args.churn:
+            await self.settle(quiet=1.0)  # the last visitors' leaves reach everyone
         result["server_rss_after_kb"] = server.rss_kb()
 
         reports = await asyncio.gather(*(worker.call("report") for worker in self.workers))
@@ -270,12 +325,12 @@ class Workload:
             digests.update(report["digests"])
             last_sequences.update(report["last_sequences"])
             (probe_latencies if worker.probe else latencies).frombytes(report["latencies"])
-            result["lost"] += sum(max(0, published.count - received) for received in report["bench"])
+            result["lost"] += sum(max(0, published.by_session[session] - received) for session, received in report["bench"])
             result["duplicated"] += report["duplicates"]
             result["sequence_gaps"] += report["gaps"]
             result["streams_ended"] += report["ended"]
             reasons.update(report["end_reasons"])
-            if not worker.probe:
+            if not worker.probe and args.restart:
                 result["resumed"] = result.get("resumed", 0) + report.get("resumed", 0)
                 result["recovered"] = result.get("recovered", 0) + report.get("recovered", 0)
                 result["last_resumed_at"] = max(result.get("last_resumed_at", 0.0), report.get("resumed_at", 0.0))
@@ -291,12 +346,14 @@ class Workload:
             if result.get("resumed") != cheap or result.get("recovered") != cheap:
                 result["errors"].append(f"after the restart {result.get('resumed')} of {cheap} resumed, {result.get('recovered')} recovered")
         # Everyone joined stays online: the probes' view (snapshot, then joins and leaves) must say so.
-        expected_online = result.get("subscribers", 0) + (args.publishers if args.publish_on == "stream" and server.kind == "grpc" else 0)
+        # The probes are in the first session: its subscribers, and its publishers' streams.
+        publishing_there = sum(1 for _, session in self.publisher.pairs if session == self.sessions[0]) if server.kind == "grpc" else 0
+        expected_online = args.subscribers + (publishing_there if args.publish_on == "stream" else 0)
         result["online_expected"] = expected_online
         if "online_seen" in result and result["online_seen"] != expected_online:
             result["errors"].append(f"a probe sees {result['online_seen']} users online, {expected_online} are")
-        # Every subscriber, whatever process it is on, must have received the same events byte for byte.
-        result["same_events_everywhere"] = len(digests) == 1 and len(last_sequences) == 1
+        # Every subscriber of a session, whatever process it is on, must have received the same events byte for byte.
+        result["same_events_everywhere"] = len(digests) == len(last_sequences) == len(self.sessions)
         if not result["same_events_everywhere"]:
             result["errors"].append(
                 f"subscribers disagree: {len(digests)} different event digests, last sequences {dict(last_sequences.most_common(5))}"
