@@ -28,24 +28,24 @@ from chatsvc.config import sync_database_url
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
-# Threads that run SQL. Writes of one session are ordered by the session lock;
-# reads (history, exports, joins) run beside them.
-DATABASE_THREADS = 4
+# Threads that run SQL (settings.database_threads). Writes of one session are ordered by the
+# session lock; reads (history, exports, joins) and, on PostgreSQL, other sessions' writes run beside them.
+DATABASE_THREADS = 8
 
 T = TypeVar("T")
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, threads: int = DATABASE_THREADS) -> Engine:
     url = sync_database_url(url)
     if url.startswith("sqlite"):
         # A busy timeout: another process (chatsvc migrate, say) may hold the lock briefly.
         # Connections move between the database threads, never used by two at once.
         engine = create_engine(
-            url, connect_args={"timeout": 30, "check_same_thread": False}, pool_size=DATABASE_THREADS, max_overflow=0
+            url, connect_args={"timeout": 30, "check_same_thread": False}, pool_size=threads, max_overflow=0
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_size=DATABASE_THREADS, max_overflow=4, pool_pre_ping=True)
+    return create_engine(url, pool_size=threads, max_overflow=4, pool_pre_ping=True)
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
@@ -70,11 +70,11 @@ class Database:
     process from publishing them out of order.
     """
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, threads: int = DATABASE_THREADS) -> None:
         self.url = url
-        self.engine = make_engine(url)
+        self.engine = make_engine(url, threads)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
-        self._threads = ThreadPoolExecutor(DATABASE_THREADS, thread_name_prefix="chatsvc-db")
+        self._threads = ThreadPoolExecutor(threads, thread_name_prefix="chatsvc-db")
         self._global_lock = asyncio.Lock()
         self._session_locks: dict[str, asyncio.Lock] = {}
 

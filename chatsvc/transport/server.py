@@ -133,7 +133,7 @@ class ChatServer:
     def __init__(self, settings: Settings, *, clock: Clock | None = None) -> None:
         self.settings = settings
         self.clock = clock or SystemClock()
-        self.database = Database(settings.database_url)
+        self.database = Database(settings.database_url, settings.database_threads)
         self.redis: Redis | None = None  # one pool for every Redis user here
         if settings.redis_url:
             self.redis = shared_client(
