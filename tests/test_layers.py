@@ -16,6 +16,7 @@ LAYERS = [
         (
             "chatsvc.errors",
             "chatsvc.clock",
+            "chatsvc.memory",
             "chatsvc.settings_loader",
             "chatsvc.word_file",
             "chatsvc.config",

@@ -98,6 +98,7 @@ def format_table(results: dict) -> str:
         ),
         ("server CPU while publishing (%)", lambda r: number(r.get("server_cpu_percent"))),
         ("subscriber CPU while publishing (%)", lambda r: number(r.get("subscriber_cpu_percent"))),
+        ("  busiest subscriber process (%)", lambda r: number(r.get("busiest_subscriber_process_cpu_percent"))),
     ]
     width = max(len(label) for label, _ in rows)
     columns = [[render(run) for _, run in runs] for _, render in rows]
@@ -107,6 +108,8 @@ def format_table(results: dict) -> str:
         lines.append(label.ljust(width) + "  " + "  ".join(cell.rjust(column_width) for cell in cells))
     if "ratio" in results:
         lines += ["", f"deliveries/s, SessionChat / websockets baseline: {results['ratio']:.2f}x"]
+    warnings = [f"{name}: {warning}" for name, run in runs for warning in run.get("warnings", [])]
+    lines += [f"warning: {warning}" for warning in warnings]
     errors = [f"{name}: {error}" for name, run in runs for error in run["errors"]]
     lines += ["", "OK: nothing lost, nothing duplicated" if results["ok"] else "FAILED"]
     lines += [f"  {error}" for error in errors]

@@ -70,6 +70,10 @@ def _started_description(args: argparse.Namespace) -> str:
     return f"started: {processes}{database}, auth, rate limits, profanity filter"
 
 
+# A subscriber process this busy (one core = 100%) may be what limits a run, not the server.
+CLIENT_LIMIT_PERCENT = 85
+
+
 @dataclass
 class Snapshot:
     """Totals over every subscriber at one moment."""
@@ -286,6 +290,13 @@ class Workload:
             sum(percent(cpu_seconds(w.pid), before, elapsed) or 0 for w, before in zip(self.workers, cpu_workers, strict=False)), 1
         )
         result["publisher_cpu_percent"] = percent(time.process_time(), cpu_self, elapsed)
+        busiest = max((percent(cpu_seconds(w.pid), before, elapsed) or 0 for w, before in zip(self.workers, cpu_workers, strict=False)), default=0)
+        result["busiest_subscriber_process_cpu_percent"] = busiest
+        result["warnings"] = []
+        if busiest >= CLIENT_LIMIT_PERCENT:
+            result["warnings"].append(
+                f"a subscriber process was at {busiest:.0f}% CPU: the clients, not the server, may have set the pace (add --workers)"
+            )
         result["published"] = published.count
         result["publish_rate"] = round(published.count / elapsed, 1)
         result["publish_errors"] = dict(published.errors)

@@ -27,9 +27,10 @@ from chatsvc.domain.deleted_text import without_deleted_text
 from chatsvc.domain.events import EventWriter, notice
 from chatsvc.domain.messages import MessageViews
 from chatsvc.domain.snapshots import Snapshots
-from chatsvc.fanout.codec import frame
+from chatsvc.fanout.codec import EVENTS_FIELD_TAG, frame
 from chatsvc.fanout.hub import Subscriber
 from chatsvc.fanout.presence import Presence
+from chatsvc.memory import release_free_memory
 from chatsvc.storage import repository as repo
 from chatsvc.storage.database import Database
 
@@ -94,7 +95,9 @@ class Joins:
     async def _run(self, session_id: str) -> None:
         loop = asyncio.get_running_loop()
         window = self.settings.join_batch_window_ms / 1000
+        batches = 0
         while pending := self._pending.get(session_id):
+            batches += 1
             # In a storm, batches start at most once per window: each batch's `user_joined`
             # events reach every stream in one write, so the writes per second stay bounded
             # whatever the rate of joins. A join into a quiet session goes at once.
@@ -112,6 +115,8 @@ class Joins:
                         join.result.set_exception(error)
         self._pending.pop(session_id, None)
         self._workers.pop(session_id, None)
+        if batches > 1:
+            release_free_memory()  # a storm is over: its snapshots' memory goes back to the OS
         if len(self._last_batch) > 10_000:
             self._last_batch.clear()
 
@@ -177,11 +182,16 @@ class Joins:
             return [frame(notice(session_id, now, stream_started=started)), *start.missed]
         assert start.snapshot is not None
         # The online list (about 40 bytes a person: 40 KB at 1,000) is encoded once per batch and
-        # appended as bytes: a repeated field's elements may follow the rest of the message.
-        snapshot = start.snapshot.SerializeToString() + online
+        # appended as bytes (a repeated field's elements may follow the rest of the message); the
+        # stream start is assembled in one allocation, not copied once per enclosing message.
+        snapshot = start.snapshot.SerializeToString()
         started = pb.StreamStarted(you=you, recovered=False, resume_from_sequence=newest, token_expire_time=join.expire_time)
-        event = notice(session_id, now) + _field(STREAM_STARTED_FIELD, started.SerializeToString() + _field(SNAPSHOT_FIELD, snapshot))
-        return [frame(event)]
+        started_head = started.SerializeToString() + _key(SNAPSHOT_FIELD, len(snapshot) + len(online))
+        event_head = notice(session_id, now)
+        started_length = len(started_head) + len(snapshot) + len(online)
+        event_head += _key(STREAM_STARTED_FIELD, started_length)
+        event_length = len(event_head) + started_length
+        return [b"".join((EVENTS_FIELD_TAG, _varint(event_length), event_head, started_head, snapshot, online))]
 
 
 def _visible(replay: list[tuple], after: int, viewer: Principal) -> list[bytes]:
@@ -195,7 +205,12 @@ def _visible(replay: list[tuple], after: int, viewer: Principal) -> list[bytes]:
 
 def _field(number: int, payload: bytes) -> bytes:
     """A length-delimited protobuf field: its key, the payload's length (varint), the payload."""
-    return _varint(number << 3 | 2) + _varint(len(payload)) + payload
+    return _key(number, len(payload)) + payload
+
+
+def _key(number: int, length: int) -> bytes:
+    """The key and length of a length-delimited field whose payload follows."""
+    return _varint(number << 3 | 2) + _varint(length)
 
 
 def _varint(value: int) -> bytes:
