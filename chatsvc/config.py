@@ -62,6 +62,9 @@ class Settings:
     # storm (a join into a quiet session goes at once): each batch's `user_joined` events
     # reach every stream in one write.
     join_batch_window_ms: float = 200.0
+    # A user whose last stream ends stays present this long: a stream that drops and comes back
+    # within it (a network blip, a slow consumer told to resume) announces no leave and no join.
+    presence_grace_seconds: float = 3.0
     shutdown_grace_seconds: float = 5.0
     # With Redis: how often each process compares its sessions with the
     # database to fetch events that pub/sub lost.

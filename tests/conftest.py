@@ -29,7 +29,8 @@ def settings(tmp_path, backend, request) -> Settings:
         database_url = request.getfixturevalue("postgres_url")
     else:
         database_url = f"sqlite:///{tmp_path / 'chat.db'}"
-    return Settings(listen="127.0.0.1:0", database_url=database_url, jwt_secret=SECRET)
+    # A short presence grace: tests that watch a user leave do not wait the default 3 s.
+    return Settings(listen="127.0.0.1:0", database_url=database_url, jwt_secret=SECRET, presence_grace_seconds=0.05)
 
 
 @pytest.fixture

@@ -61,6 +61,10 @@ class LiveStreams:
         self.stream_tokens = stream_tokens
         self.typing = typing
         self.joins = joins
+        # Streams ended whose users still count as present until their grace period ends.
+        self._departures: dict[asyncio.TimerHandle, tuple[str, Principal]] = {}
+        self._departing: set[asyncio.Future] = set()
+        self._flushed = False
 
     async def open(
         self, principal: Principal, session_id: str, last_sequence: int, token_expires: float | None = None
@@ -100,14 +104,43 @@ class LiveStreams:
         return StreamOpening(subscriber, principal, initial)
 
     async def close(self, opening: StreamOpening) -> None:
+        """End a stream. Its user stays present for `presence_grace_seconds`: a stream that drops
+        and comes back within that time (a network blip, a slow consumer told to resume) costs
+        no `user_left` and `user_joined` to everyone."""
         subscriber = opening.subscriber
         self.caps.close(opening.principal.user_id, subscriber.session_id)
         self.fanout.remove(subscriber)
         if self.stream_tokens is not None:
             self.stream_tokens.forget(subscriber)
-        if await self.presence.disconnect(subscriber.session_id, opening.principal):
-            await self._record_presence(opening.principal, subscriber.session_id, joined=False)
-            await self.typing.left(opening.principal, subscriber.session_id)
+        grace = self.settings.presence_grace_seconds
+        if grace > 0 and not self._flushed:
+            departure = (subscriber.session_id, opening.principal)
+            handle = asyncio.get_running_loop().call_later(grace, self._depart_later, departure)
+            self._departures[handle] = departure
+        else:
+            await self._depart(subscriber.session_id, opening.principal)
+
+    async def flush_departures(self) -> None:
+        """Record now the departures still in their grace period (the server is stopping)."""
+        self._flushed = True
+        pending = list(self._departures.items())
+        self._departures.clear()
+        for handle, _ in pending:
+            handle.cancel()
+        await asyncio.gather(*(self._depart(*departure) for _, departure in pending), *self._departing, return_exceptions=True)
+
+    def _depart_later(self, departure: tuple[str, Principal]) -> None:
+        for handle, pending in list(self._departures.items()):
+            if pending is departure:
+                del self._departures[handle]
+        task = asyncio.ensure_future(self._depart(*departure))
+        self._departing.add(task)
+        task.add_done_callback(self._departing.discard)
+
+    async def _depart(self, session_id: str, principal: Principal) -> None:
+        if await self.presence.disconnect(session_id, principal):
+            await self._record_presence(principal, session_id, joined=False)
+            await self.typing.left(principal, session_id)
 
     async def record_departure(self, session_id: str, principal: Principal) -> None:
         """A user whose streams all ended elsewhere (e.g. in a crashed process) left the session."""

@@ -226,6 +226,7 @@ class ChatServer:
             ErrorCode.UNAVAILABLE, "the server is shutting down; reconnect with the last sequence you received"
         )
         await self.server.stop(self.settings.shutdown_grace_seconds if grace is None else grace)
+        await self.service.live.flush_departures()  # users whose streams just ended leave now
         await self._close()
 
     async def _close(self) -> None:
