@@ -36,7 +36,7 @@ class History:
         kind = "after" if after_sequence else "before"
         position = validation.decode_page_token(page_token, kind, session_id)
 
-        def read(db) -> tuple[list[Message], list[pb.ChatMessage]]:
+        def read(db: Session) -> tuple[Sequence[Message], list[pb.ChatMessage]]:
             if after_sequence:
                 start = int(position) if position is not None else after_sequence
                 rows = repo.list_messages(db, session_id, viewer_id=principal.user_id, limit=limit + 1, after_sequence=start)

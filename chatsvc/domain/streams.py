@@ -159,6 +159,8 @@ class LiveStreams:
         if missed is not None:
             started = pb.StreamStarted(you=you, recovered=True, resume_from_sequence=last_sequence, token_expire_time=expire_time)
             return [frame(self._notice(session_id, stream_started=started))] + missed
+        if snapshot is None:
+            raise RuntimeError("the join read returned neither the missed events nor a snapshot")
         snapshot.online.extend(online)
         started = pb.StreamStarted(
             you=you, recovered=False, snapshot=snapshot, resume_from_sequence=newest, token_expire_time=expire_time
@@ -167,8 +169,8 @@ class LiveStreams:
 
     def _snapshot(self, db, principal: Principal, session_id: str, as_of: int, now) -> pb.SessionSnapshot:
         """What a fresh stream starts with (on the database thread; `online` is added by the caller)."""
-        recent = repo.list_messages(db, session_id, viewer_id=principal.user_id, limit=self.settings.snapshot_messages)
-        recent = self.message_views(db, session_id, list(reversed(recent)), principal.user_id)
+        newest_first = repo.list_messages(db, session_id, viewer_id=principal.user_id, limit=self.settings.snapshot_messages)
+        recent = self.message_views(db, session_id, list(reversed(newest_first)), principal.user_id)
         pinned = repo.pinned_messages(db, session_id, viewer_id=principal.user_id)
         mutes = repo.active_mutes(db, session_id, now)
         hands = repo.raised_hands(db, session_id)
