@@ -12,6 +12,7 @@ import time
 import zlib
 from array import array
 from collections import Counter
+from collections.abc import Callable
 
 from chatsvc.bench.publishers import SEPARATE_CONNECTION
 from chatsvc.bench.subscribers import GrpcSubscriber, Tally, WebSocketSubscriber
@@ -140,9 +141,11 @@ async def _cheap_subscribers(spec: dict):
     gate = asyncio.Semaphore(32)
 
     async def join(target: str, token: str) -> None:
-        host, port = target.rsplit(":", 1)
+        host, port_text = target.rsplit(":", 1)
+        port = int(port_text)
         tally = Tally()
         joined = loop.create_future()
+        factory: Callable[[], asyncio.Protocol]
         if spec["kind"] == "grpc":
             request = grpc_request_bytes(target, SUBSCRIBE_PATH, token, subscribe_request(session))
             factory = lambda: GrpcSubscriber(tally, request, joined)  # noqa: E731

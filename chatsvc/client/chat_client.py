@@ -29,7 +29,7 @@ class ChatClient:
         target: str | Sequence[str],
         token: str | TokenProvider,
         *,
-        channel_options: list[tuple[str, object]] | None = None,
+        channel_options: Sequence[tuple[str, object]] | None = None,
         interceptors: Sequence[grpc.aio.ClientInterceptor] | None = None,
         initial_backoff: float = 0.1,
         max_backoff: float = 5.0,
@@ -129,6 +129,7 @@ class ChatClient:
             position = StreamPosition()
             lost = False
             renew_at = self.renew_at
+            details: str | None
             try:
                 # Subscribe has no refresh action: before the token expires, resume on a new call with a fresh one.
                 async for response in _until(call, renew_at):
