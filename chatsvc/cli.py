@@ -234,8 +234,11 @@ async def serve(settings: Settings, web=None) -> int:
         except (OSError, RuntimeError, TimeoutError) as error:
             await server.stop()
             raise StartupError(f"--web: cannot start the web gateway: {error}") from None
-        print(f"SessionChat web panel on {url} (grpc-web through Envoy; panel files on http://{gateway.panel.address}/)", flush=True)
-        envoy_exit = asyncio.ensure_future(gateway.envoy.wait())
+        panel, envoy = gateway.panel, gateway.envoy
+        if panel is None or envoy is None:
+            raise RuntimeError("the web gateway started without its panel server or Envoy")
+        print(f"SessionChat web panel on {url} (grpc-web through Envoy; panel files on http://{panel.address}/)", flush=True)
+        envoy_exit = asyncio.ensure_future(envoy.wait())
         stopping = asyncio.ensure_future(stop.wait())
         await asyncio.wait((envoy_exit, stopping), return_when=asyncio.FIRST_COMPLETED)
         stopping.cancel()

@@ -12,16 +12,21 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import time
+from collections.abc import Callable
 
 _MIN_INTERVAL_SECONDS = 1.0
 _last = 0.0
 
-try:
-    _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-    _trim = _libc.malloc_trim
-    _trim.argtypes = [ctypes.c_size_t]
-except (OSError, AttributeError):
-    _trim = None
+def _malloc_trim() -> Callable[[int], int] | None:
+    try:
+        trim = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return None
+    trim.argtypes = [ctypes.c_size_t]
+    return trim
+
+
+_trim = _malloc_trim()
 
 
 def release_free_memory() -> bool:

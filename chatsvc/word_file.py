@@ -16,8 +16,8 @@ LANGUAGES = ("de", "es", "fr")
 
 def split_tier(entry: str) -> tuple[str, str | None]:
     """`word` or `word:tier` (tier mild or severe) -> (word, tier or None for the default); ValueError for another tier."""
-    word, _, tier = entry.strip().rpartition(":") if ":" in entry else (entry.strip(), "", "")
-    tier = tier.strip().lower() or None
+    word, _, written_tier = entry.strip().rpartition(":") if ":" in entry else (entry.strip(), "", "")
+    tier = written_tier.strip().lower() or None
     if tier is not None and tier not in TIERS:
         raise ValueError(f"unknown profanity tier {tier!r} for {word!r}: use one of {', '.join(TIERS)}")
     return word, tier

@@ -73,7 +73,7 @@ async def serve(listen: str) -> None:
 
     host, port = listen.rsplit(":", 1)
     async with websockets.serve(handler, host, int(port), compression=None, ping_interval=None, max_queue=None) as server:
-        bound = server.sockets[0].getsockname()[1]
+        bound = next(iter(server.sockets)).getsockname()[1]
         print(f"baseline serving on {host}:{bound}", flush=True)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

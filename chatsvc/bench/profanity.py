@@ -36,7 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _long_message(rng: random.Random) -> str:
-    words = []
+    words: list[str] = []
     while sum(len(w) + 1 for w in words) < 2000:
         words.append(rng.choice(WORDS) + (str(rng.randint(0, 999)) if rng.random() < 0.1 else ""))
     return " ".join(words)[:2000]

@@ -158,7 +158,7 @@ class WebSocketPublisher:
         await self.connection.send("warming up")
         await self.acks.get()
 
-    async def _collect(self, published: Published, sent: asyncio.Queue, expected: int) -> None:
+    async def _collect(self, published: Published, sent: asyncio.Queue[int], expected: int) -> None:
         while published.count < expected:
             acked = await self.acks.get()
             published.count += 1
@@ -166,7 +166,8 @@ class WebSocketPublisher:
             published.ack_latencies_us.append((acked - await sent.get()) // 1000)
 
     async def at_rate(self, rate: float, duration: float) -> Published:
-        published, sent = Published(), asyncio.Queue()
+        published = Published()
+        sent: asyncio.Queue[int] = asyncio.Queue()  # send times, perf_counter_ns
         total = int(rate * duration)
         collector = asyncio.create_task(self._collect(published, sent, total))
         loop = asyncio.get_running_loop()
@@ -182,7 +183,8 @@ class WebSocketPublisher:
 
     async def saturate(self, duration: float) -> Published:
         """As many messages in flight as the gRPC publishers keep (publishers x concurrency)."""
-        published, sent = Published(), asyncio.Queue()
+        published = Published()
+        sent: asyncio.Queue[int] = asyncio.Queue()  # send times, perf_counter_ns
         window = asyncio.Semaphore(self.args.publishers * self.args.concurrency)
         deadline = time.perf_counter() + duration
         count = 0

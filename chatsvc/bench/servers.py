@@ -34,6 +34,8 @@ class StartedProcess:
                 *command, cwd=directory, env=env, stdout=asyncio.subprocess.PIPE, stderr=errors
             )
         try:
+            if process.stdout is None:
+                raise RuntimeError("the server's stdout is not a pipe: its 'serving on' line cannot be read")
             while True:
                 line = await asyncio.wait_for(process.stdout.readline(), 60)
                 if not line:
@@ -91,11 +93,13 @@ class Servers:
 
     def rss_kb(self) -> int | None:
         values = [rss_kb(pid) for pid in self.pids]
-        return None if not values or None in values else sum(values)
+        known = [value for value in values if value is not None]
+        return None if not values or len(known) < len(values) else sum(known)
 
     def cpu_seconds(self) -> float | None:
         values = [cpu_seconds(pid) for pid in self.pids]
-        return None if not values or None in values else sum(values)
+        known = [value for value in values if value is not None]
+        return None if not values or len(known) < len(values) else sum(known)
 
     def problems(self) -> list[str]:
         return [line for process in self.started for line in process.problems()]

@@ -114,6 +114,12 @@ class _Subscriber(asyncio.Protocol):
         if self.transport is not None:
             self.transport.close()
 
+    def _connected(self) -> asyncio.Transport:
+        """The transport, which asyncio hands over (connection_made) before any data arrives."""
+        if self.transport is None:
+            raise RuntimeError("the subscriber has no connection yet: asyncio calls connection_made before data_received")
+        return self.transport
+
 
 class GrpcSubscriber(_Subscriber):
     """One `Subscribe` stream on its own connection; responses are batches of framed events."""
@@ -151,10 +157,10 @@ class GrpcSubscriber(_Subscriber):
                     self._ended("the server ended the stream")
             elif kind == SETTINGS:
                 if not flags & ACK:
-                    self.transport.write(h2_frame(SETTINGS, ACK, 0))
+                    self._connected().write(h2_frame(SETTINGS, ACK, 0))
             elif kind == PING:
                 if not flags & ACK:
-                    self.transport.write(h2_frame(PING, ACK, 0, bytes(buf[start:pos])))
+                    self._connected().write(h2_frame(PING, ACK, 0, bytes(buf[start:pos])))
             elif kind == RST_STREAM:
                 self._ended(f"RST_STREAM {int.from_bytes(buf[start:pos], 'big')}")
             elif kind == GOAWAY:
@@ -190,7 +196,7 @@ class GrpcSubscriber(_Subscriber):
         if self.unacknowledged >= WINDOW_REFILL:
             increment = self.unacknowledged.to_bytes(4, "big")
             self.unacknowledged = 0
-            self.transport.write(h2_frame(WINDOW_UPDATE, 0, 0, increment) + h2_frame(WINDOW_UPDATE, 0, 1, increment))
+            self._connected().write(h2_frame(WINDOW_UPDATE, 0, 0, increment) + h2_frame(WINDOW_UPDATE, 0, 1, increment))
 
     def _stream_started(self, buf, start: int, end: int) -> None:
         """The stream's first event (once per stream: decoded with protobuf)."""
@@ -239,7 +245,7 @@ class WebSocketSubscriber(_Subscriber):
                 return
             if b" 101 " not in buf[: buf.find(b"\r\n")]:
                 self.tally.finish(f"upgrade refused: {bytes(buf[:head_end])!r}")
-                self.transport.close()
+                self._connected().close()
                 return
             self.upgraded = True
             pos = head_end + 4
@@ -269,7 +275,7 @@ class WebSocketSubscriber(_Subscriber):
                     self.joined.set_result(None)
             elif opcode == 9:  # ping: answer with a masked pong
                 payload = bytes(buf[start:pos])
-                self.transport.write(bytes((0x8A, 0x80 | len(payload))) + b"\0\0\0\0" + payload)
+                self._connected().write(bytes((0x8A, 0x80 | len(payload))) + b"\0\0\0\0" + payload)
             elif opcode == 8:
                 self.tally.finish("the server closed the connection")
         del buf[:pos]

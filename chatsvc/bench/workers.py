@@ -15,6 +15,7 @@ import time
 import zlib
 from array import array
 from collections import Counter
+from collections.abc import Callable
 
 from chatsvc.bench.publishers import SEPARATE_CONNECTION
 from chatsvc.bench.subscribers import GrpcSubscriber, Tally, WebSocketSubscriber
@@ -159,7 +160,8 @@ async def _cheap_subscribers(spec: dict):
 
     async def resume(target: str, token: str, session: str, tally: Tally) -> None:
         """Reconnect from the last sequence received, as ChatClient does, until the server answers."""
-        host, port = target.rsplit(":", 1)
+        host, port_text = target.rsplit(":", 1)
+        port = int(port_text)
         delay = 0.05
         while True:
             await asyncio.sleep(delay * random.uniform(0.5, 1.0))
@@ -174,10 +176,12 @@ async def _cheap_subscribers(spec: dict):
                 delay = min(delay * 2, 0.5)
 
     async def join(target: str, token: str, session: str) -> None:
-        host, port = target.rsplit(":", 1)
+        host, port_text = target.rsplit(":", 1)
+        port = int(port_text)
         tally = Tally()
         joined = loop.create_future()
         joined.add_done_callback(lambda _: setattr(tally, "joined_at", time.perf_counter()))
+        factory: Callable[[], asyncio.Protocol]
         if spec["kind"] == "grpc":
             request = grpc_request_bytes(target, SUBSCRIBE_PATH, token, subscribe_request(session))
             on_end = (lambda: reconnect(target, token, session, tally)) if spec.get("reconnect") else None

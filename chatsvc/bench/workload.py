@@ -358,7 +358,8 @@ class Workload:
                 result["errors"].append(f"after the restart {result.get('resumed')} of {cheap} resumed, {result.get('recovered')} recovered")
         # Everyone joined stays online: the probes' view (snapshot, then joins and leaves) must say so.
         # The probes are in the first session: its subscribers, and its publishers' streams.
-        publishing_there = sum(1 for _, session in self.publisher.pairs if session == self.sessions[0]) if server.kind == "grpc" else 0
+        pairs = self.publisher.pairs if isinstance(self.publisher, GrpcPublisher) else []
+        publishing_there = len([session for _, session in pairs if session == self.sessions[0]])
         expected_online = args.subscribers + (publishing_there if args.publish_on == "stream" else 0)
         result["online_expected"] = expected_online
         if "online_seen" in result and result["online_seen"] != expected_online:

@@ -7,7 +7,7 @@ import logging
 import random
 import time
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 
 import grpc
 from sessionchat.v1 import chat_pb2 as pb
@@ -29,7 +29,7 @@ class ChatClient:
         target: str | Sequence[str],
         token: str | TokenProvider,
         *,
-        channel_options: list[tuple[str, object]] | None = None,
+        channel_options: Sequence[tuple[str, object]] | None = None,
         interceptors: Sequence[grpc.aio.ClientInterceptor] | None = None,
         initial_backoff: float = 0.1,
         max_backoff: float = 5.0,
@@ -117,7 +117,7 @@ class ChatClient:
                 await self.next_target()
         raise AssertionError("unreachable")
 
-    async def events(self, session_id: str, last_sequence: int = 0) -> AsyncIterator[pb.Event]:
+    async def events(self, session_id: str, last_sequence: int = 0) -> AsyncGenerator[pb.Event, None]:
         """Every event of the session from `last_sequence` on, across reconnections."""
         self.last_sequence = last_sequence
         failures = 0
@@ -129,6 +129,7 @@ class ChatClient:
             position = StreamPosition()
             lost = False
             renew_at = self.renew_at
+            details: str | None
             try:
                 # Subscribe has no refresh action: before the token expires, resume on a new call with a fresh one.
                 async for response in _until(call, renew_at):

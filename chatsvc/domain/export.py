@@ -116,7 +116,7 @@ class ChatExport:
         validation.enter_session(principal, session_id)
         if not principal.is_instructor:
             raise denied("only instructors may export the chat")
-        writers = {pb.EXPORT_FORMAT_JSON: JsonWriter, pb.EXPORT_FORMAT_CSV: CsvWriter, pb.EXPORT_FORMAT_TEXT: TextWriter}
+        writers: dict[int, type[Writer]] = {pb.EXPORT_FORMAT_JSON: JsonWriter, pb.EXPORT_FORMAT_CSV: CsvWriter, pb.EXPORT_FORMAT_TEXT: TextWriter}
         if export_format not in writers:
             raise invalid("format must be EXPORT_FORMAT_JSON, EXPORT_FORMAT_CSV or EXPORT_FORMAT_TEXT")
         writer = writers[export_format](

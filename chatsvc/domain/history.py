@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sessionchat.v1 import chat_pb2 as pb
+from sqlmodel import Session
 
 from chatsvc.auth import Principal
 from chatsvc.domain import validation, views
@@ -31,7 +34,7 @@ class History:
         kind = "after" if after_sequence else "before"
         position = validation.decode_page_token(page_token, kind, session_id)
 
-        def read(db) -> tuple[list[Message], list[pb.ChatMessage]]:
+        def read(db: Session) -> tuple[Sequence[Message], list[pb.ChatMessage]]:
             if after_sequence:
                 start = int(position) if position is not None else after_sequence
                 rows = repo.list_messages(db, session_id, viewer_id=principal.user_id, limit=limit + 1, after_sequence=start)

@@ -16,6 +16,7 @@ import asyncio
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from google.protobuf.timestamp_pb2 import Timestamp
 from sessionchat.v1 import chat_pb2 as pb
 from sqlmodel import Session
 
@@ -50,7 +51,7 @@ class Join:
     principal: Principal
     last_sequence: int
     subscriber: Subscriber
-    expire_time: pb.Timestamp | None
+    expire_time: Timestamp | None
     announce: bool  # the user's first stream here: tell everyone they joined
     result: asyncio.Future = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 

@@ -72,4 +72,9 @@ def message_views(db: Session, session_id: str, rows: Sequence[Message], viewer_
     """Messages as `viewer_id` sees them: with the replied-to excerpts and reaction counts."""
     replies = reply_originals(db, session_id, rows)
     reactions = reaction_counts(db, rows, viewer_id, reaction_order)
-    return [views.message(row, reply_to=replies.get(row.reply_to_id), reactions=reactions.get(row.id, ())) for row in rows]
+    return [
+        views.message(
+            row, reply_to=replies.get(row.reply_to_id) if row.reply_to_id is not None else None, reactions=reactions.get(row.id, ())
+        )
+        for row in rows
+    ]

@@ -23,7 +23,7 @@ from chatsvc.errors import ChatError, ErrorCode, denied, invalid, not_found
 from chatsvc.ratelimit import RateLimiter
 from chatsvc.storage import repository as repo
 from chatsvc.storage.database import Database
-from chatsvc.storage.tables import AuditEntry, MuteRecord, Strike
+from chatsvc.storage.tables import AuditEntry, ChatSession, MuteRecord, Strike
 
 MAX_MUTE_MINUTES = 366 * 24 * 60
 MAX_REASON_LENGTH = 500
@@ -33,6 +33,14 @@ MAX_SLOW_MODE_SECONDS = 3600
 def require_instructor(principal: Principal, what: str) -> None:
     if not principal.is_instructor:
         raise denied(f"only instructors may {what}")
+
+
+def session_row(change: Change) -> ChatSession:
+    """The session's row, which every change has (`EventWriter` creates it before the first)."""
+    session = repo.get_session(change.db, change.session_id)
+    if session is None:
+        raise not_found(f"session {change.session_id!r} does not exist")
+    return session
 
 
 def describe_until(mute: MuteRecord) -> str:
@@ -97,7 +105,7 @@ class Moderation:
         self.ensure_not_muted(change, principal)
         if principal.is_instructor:
             return
-        session = repo.get_session(change.db, change.session_id)
+        session = session_row(change)
         if recipient_id and not session.private_chat_enabled:
             raise denied("private chat is turned off in this session")
         if not recipient_id and session.public_chat == pb.PUBLIC_CHAT_INSTRUCTORS_ONLY:
@@ -229,7 +237,7 @@ class Moderation:
             raise invalid(f"policy.slow_mode_seconds must be between 0 (off) and {MAX_SLOW_MODE_SECONDS}")
 
         def update(change: Change) -> tuple[pb.ChatPolicy, int]:
-            session = repo.get_session(change.db, session_id)
+            session = session_row(change)
             session.public_chat = policy.public_chat
             session.private_chat_enabled = policy.private_chat_enabled
             session.slow_mode_seconds = policy.slow_mode_seconds
@@ -264,7 +272,12 @@ class Moderation:
         before_id = int(before) if before is not None else None
         rows = await self.database.read(lambda db: repo.list_audit(db, session_id, before_id=before_id, limit=limit + 1))
         page, more = rows[:limit], len(rows) > limit
-        token = validation.encode_page_token("audit", session_id, page[-1].id) if more else ""
+        token = ""
+        if more:
+            last_id = page[-1].id
+            if last_id is None:
+                raise RuntimeError("an audit entry read from the database has no id")
+            token = validation.encode_page_token("audit", session_id, last_id)
         return [views.audit(row) for row in page], token
 
     # ------------------------------------------------------------ shared steps

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from chatsvc.domain.profanity_words import (
@@ -62,7 +62,7 @@ def parse_word(entry: str) -> tuple[str, str | None]:
 
 class ProfanityFilter:
     def __init__(
-        self, *, extra_words: list[str] = (), allowed_words: list[str] = (), languages: list[str] = ()
+        self, *, extra_words: Sequence[str] = (), allowed_words: Sequence[str] = (), languages: Sequence[str] = ()
     ) -> None:
         allowed = {parse_word(word)[0] for word in allowed_words if word.strip()}
         words: dict[str, str] = {}
@@ -254,7 +254,8 @@ def _fold_with_origin(text: str) -> tuple[str, list[int] | None]:
     """The folded text, and for each of its characters the index of the original one (None: the same)."""
     if text.isascii():
         return text.lower(), None
-    pieces, origin = [], []
+    pieces: list[str] = []
+    origin: list[int] = []
     for run in _ASCII_RUN.finditer(text):
         start, end = run.span()
         folded = run.group().lower() if end - start > 1 or run.group().isascii() else _fold_char(run.group())

@@ -17,7 +17,7 @@ from sessionchat.v1 import chat_pb2 as pb
 from chatsvc.auth import Principal
 from chatsvc.config import Settings
 from chatsvc.domain import mentions, messages, validation, views
-from chatsvc.domain.events import EventWriter
+from chatsvc.domain.events import Change, EventWriter
 from chatsvc.domain.moderation import Moderation
 from chatsvc.domain.typing_indicators import TypingIndicators
 from chatsvc.errors import ChatError, ErrorCode, invalid
@@ -144,11 +144,11 @@ class Sending:
             _fail(batch, error)
 
     async def _post_batch(self, session_id: str, batch: list[_Send]) -> None:
-        def post_all(change) -> list[tuple[_Send, object]]:
+        def post_all(change: Change) -> list[tuple[_Send, tuple[pb.ChatMessage, int] | ChatError]]:
             # Messages already stored under a client id (a retried send), read once for the batch.
             keys = [(request.principal.user_id, request.client_id) for request in batch if request.client_id is not None]
             posted = repo.find_by_client_ids(change.db, session_id, keys)
-            outcomes: list[tuple[_Send, object]] = []
+            outcomes: list[tuple[_Send, tuple[pb.ChatMessage, int] | ChatError]] = []
             for request in batch:
                 try:
                     outcomes.append((request, self._post(change, request, posted)))
@@ -166,13 +166,13 @@ class Sending:
                 request.result.set_result(outcome)
                 await self.typing.message_sent(request.principal, session_id, outcome[0].recipient_id)
 
-    def _post(self, change, request: _Send, posted: dict[tuple[str, str], Message]) -> tuple[pb.ChatMessage, int]:
+    def _post(self, change: Change, request: _Send, posted: dict[tuple[str, str], Message]) -> tuple[pb.ChatMessage, int]:
         """One message inside a batch's transaction (on the database thread). Every refusal
         comes before its first write. `posted`: the batch's messages by (sender, client id)."""
         db, session_id, principal = change.db, change.session_id, request.principal
         recipient_id = request.recipient_id
-        client_key = (principal.user_id, request.client_id)
-        if request.client_id is not None and client_key in posted:
+        client_key = (principal.user_id, request.client_id) if request.client_id is not None else None
+        if client_key is not None and client_key in posted:
             return views.message(posted[client_key]), 0
         reply_to = None
         if request.reply_to_message_id:
@@ -211,7 +211,7 @@ class Sending:
             event = change.record(message.sequence, message_posted=view)
         mentions.announce_mentions(change, view)
         db.add(message)
-        if request.client_id is not None:
+        if client_key is not None:
             posted[client_key] = message
         if censored:
             self.moderation.strike(change, principal, message.id)

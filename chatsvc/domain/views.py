@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import cast
 
 from google.protobuf.timestamp_pb2 import Timestamp
 from sessionchat.v1 import chat_pb2 as pb
@@ -34,7 +35,7 @@ def epoch_timestamp(seconds: float) -> Timestamp:
     return stamp
 
 
-def role(value: str | Role) -> int:
+def role(value: str | Role) -> pb.Role:
     return ROLE_TO_PROTO.get(value.value if isinstance(value, Role) else value, pb.ROLE_UNSPECIFIED)
 
 
@@ -111,7 +112,8 @@ def policy(session: ChatSession | None) -> pb.ChatPolicy:
     if session is None:
         return pb.ChatPolicy(public_chat=pb.PUBLIC_CHAT_EVERYONE, private_chat_enabled=True, slow_mode_seconds=0)
     return pb.ChatPolicy(
-        public_chat=session.public_chat,
+        # The column keeps the enum's number; protobuf's type hints want the enum type.
+        public_chat=cast(pb.PublicChat, session.public_chat),
         private_chat_enabled=session.private_chat_enabled,
         slow_mode_seconds=session.slow_mode_seconds,
     )

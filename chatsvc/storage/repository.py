@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, and_, delete, func, insert, or_, update
+from sqlalchemy import select as sa_select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from chatsvc.storage.tables import (
     AuditEntry,
@@ -18,12 +19,16 @@ from chatsvc.storage.tables import (
     MuteRecord,
     RaisedHandRecord,
     Strike,
+    table_of,
 )
+
+SESSION_TABLE = table_of(ChatSession)
+EVENT_TABLE = table_of(EventRecord)
 
 
 def ensure_session(db: Session, session_id: str, now: datetime) -> None:
     """Create the session row if it does not exist (safe under concurrency)."""
-    dialect_insert = postgresql.insert if db.bind.dialect.name == "postgresql" else sqlite.insert
+    dialect_insert = postgresql.insert if db.get_bind().dialect.name == "postgresql" else sqlite.insert
     statement = dialect_insert(ChatSession).values(
         id=session_id, last_sequence=0, created_at=now, public_chat=1, private_chat_enabled=True, slow_mode_seconds=0
     )
@@ -33,16 +38,16 @@ def ensure_session(db: Session, session_id: str, now: datetime) -> None:
 def lock_session(db: Session, session_id: str) -> None:
     """Hold the session's row until the transaction ends: one writer per session at a time,
     across processes (SQLite has a single writer anyway)."""
-    if db.bind.dialect.name == "postgresql":
-        db.exec(select(ChatSession.id).where(ChatSession.id == session_id).with_for_update())
+    if db.get_bind().dialect.name == "postgresql":
+        db.exec(select(ChatSession.id).where(col(ChatSession.id) == session_id).with_for_update())
 
 
 def allocate_sequence(db: Session, session_id: str) -> int:
     """The session's next sequence; the row stays locked until the transaction ends."""
     # Core statements (no ORM session bookkeeping): they run for every change.
-    sessions = ChatSession.__table__.c
+    sessions = SESSION_TABLE.c
     statement = (
-        update(ChatSession.__table__)
+        update(SESSION_TABLE)
         .where(sessions.id == session_id)
         .values(last_sequence=sessions.last_sequence + 1)
         .returning(sessions.last_sequence)
@@ -51,13 +56,13 @@ def allocate_sequence(db: Session, session_id: str) -> int:
 
 
 def set_last_sequence(db: Session, session_id: str, sequence: int) -> None:
-    sessions = ChatSession.__table__.c
-    db.connection().execute(update(ChatSession.__table__).where(sessions.id == session_id).values(last_sequence=sequence))
+    sessions = SESSION_TABLE.c
+    db.connection().execute(update(SESSION_TABLE).where(sessions.id == session_id).values(last_sequence=sequence))
 
 
 def insert_events(db: Session, rows: list[dict]) -> None:
     """Insert event rows (the columns of `EventRecord`) in one statement."""
-    db.connection().execute(insert(EventRecord.__table__), rows)
+    db.connection().execute(insert(EVENT_TABLE), rows)
 
 
 def get_session(db: Session, session_id: str) -> ChatSession | None:
@@ -65,17 +70,17 @@ def get_session(db: Session, session_id: str) -> ChatSession | None:
 
 
 def last_sequence(db: Session, session_id: str) -> int:
-    result = db.exec(select(ChatSession.last_sequence).where(ChatSession.id == session_id))
-    value = result.scalar_one_or_none()
+    result = db.exec(select(ChatSession.last_sequence).where(col(ChatSession.id) == session_id))
+    value = result.one_or_none()
     return int(value or 0)
 
 
-def _visible_messages(session_id: str, viewer_id: str):
+def _visible_messages(session_id: str, viewer_id: str) -> ColumnElement[bool]:
     """Public messages, and private ones the viewer sent or received (instructors included:
     a private conversation is between its two parties)."""
     return and_(
-        Message.session_id == session_id,
-        or_(Message.recipient_id.is_(None), Message.sender_id == viewer_id, Message.recipient_id == viewer_id),
+        col(Message.session_id) == session_id,
+        or_(col(Message.recipient_id).is_(None), col(Message.sender_id) == viewer_id, col(Message.recipient_id) == viewer_id),
     )
 
 
@@ -91,13 +96,13 @@ def list_messages(
     """Newest first, or oldest first when `after_sequence` is given."""
     statement = select(Message).where(_visible_messages(session_id, viewer_id))
     if after_sequence is not None:
-        statement = statement.where(Message.sequence > after_sequence).order_by(Message.sequence.asc())
+        statement = statement.where(col(Message.sequence) > after_sequence).order_by(col(Message.sequence).asc())
     else:
         if before_sequence is not None:
-            statement = statement.where(Message.sequence < before_sequence)
-        statement = statement.order_by(Message.sequence.desc())
+            statement = statement.where(col(Message.sequence) < before_sequence)
+        statement = statement.order_by(col(Message.sequence).desc())
     result = db.exec(statement.limit(limit))
-    return result.scalars().all()
+    return result.all()
 
 
 def get_message(db: Session, session_id: str, message_id: str) -> Message | None:
@@ -112,11 +117,11 @@ def find_by_client_ids(db: Session, session_id: str, keys: Sequence[tuple[str, s
     if not keys:
         return {}
     statement = select(Message).where(
-        Message.session_id == session_id, Message.client_message_id.in_({client_id for _, client_id in keys})
+        col(Message.session_id) == session_id, col(Message.client_message_id).in_({client_id for _, client_id in keys})
     )
     wanted = set(keys)
     found = {}
-    for message in db.exec(statement).scalars():
+    for message in db.exec(statement):
         key = (message.sender_id, message.client_message_id)
         if key in wanted:
             found[key] = message
@@ -126,10 +131,10 @@ def find_by_client_ids(db: Session, session_id: str, keys: Sequence[tuple[str, s
 def pinned_messages(db: Session, session_id: str, *, viewer_id: str) -> Sequence[Message]:
     statement = (
         select(Message)
-        .where(_visible_messages(session_id, viewer_id), Message.pinned_at.is_not(None))
-        .order_by(Message.pinned_at.asc())
+        .where(_visible_messages(session_id, viewer_id), col(Message.pinned_at).is_not(None))
+        .order_by(col(Message.pinned_at).asc())
     )
-    return (db.exec(statement)).scalars().all()
+    return (db.exec(statement)).all()
 
 
 def events_after(
@@ -142,18 +147,18 @@ def events_after(
     is_instructor: bool,
 ) -> Sequence[tuple[int, bytes]]:
     """(sequence, payload) of the events in (after, through] that the viewer may see."""
-    visible = or_(EventRecord.everyone, EventRecord.party_a == viewer_id, EventRecord.party_b == viewer_id)
+    visible = or_(col(EventRecord.everyone), col(EventRecord.party_a) == viewer_id, col(EventRecord.party_b) == viewer_id)
     if is_instructor:
-        visible = or_(visible, EventRecord.instructors)
+        visible = or_(visible, col(EventRecord.instructors))
     statement = (
         select(EventRecord.sequence, EventRecord.payload)
         .where(
-            EventRecord.session_id == session_id,
-            EventRecord.sequence > after_sequence,
-            EventRecord.sequence <= through_sequence,
+            col(EventRecord.session_id) == session_id,
+            col(EventRecord.sequence) > after_sequence,
+            col(EventRecord.sequence) <= through_sequence,
             visible,
         )
-        .order_by(EventRecord.sequence.asc())
+        .order_by(col(EventRecord.sequence).asc())
     )
     return [(int(s), bytes(p)) for s, p in (db.exec(statement)).all()]
 
@@ -161,30 +166,47 @@ def events_after(
 def event_rows_between(db: Session, session_id: str, after_sequence: int, through_sequence: int) -> list[tuple]:
     """(sequence, everyone, instructors, party_a, party_b, payload) of the events in (after, through],
     oldest first: one read that serves many viewers, filtered by `EventRecord.visible_to` semantics."""
+    # Six columns: more than sqlmodel's typed select takes, so SQLAlchemy's own.
     statement = (
-        select(EventRecord.sequence, EventRecord.everyone, EventRecord.instructors, EventRecord.party_a, EventRecord.party_b, EventRecord.payload)
-        .where(EventRecord.session_id == session_id, EventRecord.sequence > after_sequence, EventRecord.sequence <= through_sequence)
-        .order_by(EventRecord.sequence.asc())
+        sa_select(
+            col(EventRecord.sequence),
+            col(EventRecord.everyone),
+            col(EventRecord.instructors),
+            col(EventRecord.party_a),
+            col(EventRecord.party_b),
+            col(EventRecord.payload),
+        )
+        .where(
+            col(EventRecord.session_id) == session_id,
+            col(EventRecord.sequence) > after_sequence,
+            col(EventRecord.sequence) <= through_sequence,
+        )
+        .order_by(col(EventRecord.sequence).asc())
     )
-    return [(int(row[0]), bool(row[1]), bool(row[2]), row[3], row[4], bytes(row[5])) for row in db.exec(statement).all()]
+    return [
+        (int(sequence), bool(everyone), bool(instructors), party_a, party_b, bytes(payload))
+        for sequence, everyone, instructors, party_a, party_b, payload in db.execute(statement).all()
+    ]
 
 
 def users_with_private_messages(db: Session, session_id: str) -> set[str]:
     """Everyone who sent or received a private message in the session."""
     statement = (
-        select(Message.sender_id, Message.recipient_id)
-        .where(Message.session_id == session_id, Message.recipient_id.is_not(None))
+        select(col(Message.sender_id), col(Message.recipient_id))
+        .where(col(Message.session_id) == session_id, col(Message.recipient_id).is_not(None))
         .distinct()
     )
     users: set[str] = set()
     for sender_id, recipient_id in db.exec(statement).all():
-        users.update((sender_id, recipient_id))
+        users.add(sender_id)
+        if recipient_id is not None:
+            users.add(recipient_id)
     return users
 
 
 def oldest_event_sequence(db: Session, session_id: str) -> int | None:
-    result = db.exec(select(func.min(EventRecord.sequence)).where(EventRecord.session_id == session_id))
-    value = result.scalar_one_or_none()
+    result = db.exec(select(func.min(EventRecord.sequence)).where(col(EventRecord.session_id) == session_id))
+    value = result.one_or_none()
     return None if value is None else int(value)
 
 
@@ -206,52 +228,54 @@ def get_member(db: Session, session_id: str, user_id: str) -> Member | None:
 def list_members(db: Session, session_id: str, *, after_user_id: str, limit: int) -> Sequence[Member]:
     statement = (
         select(Member)
-        .where(Member.session_id == session_id, Member.user_id > after_user_id)
-        .order_by(Member.user_id.asc())
+        .where(col(Member.session_id) == session_id, col(Member.user_id) > after_user_id)
+        .order_by(col(Member.user_id).asc())
         .limit(limit)
     )
-    return (db.exec(statement)).scalars().all()
+    return (db.exec(statement)).all()
 
 
 def active_mutes(db: Session, session_id: str, now: datetime) -> Sequence[MuteRecord]:
     statement = select(MuteRecord).where(
-        MuteRecord.session_id == session_id, or_(MuteRecord.ends_at.is_(None), MuteRecord.ends_at > now)
+        col(MuteRecord.session_id) == session_id, or_(col(MuteRecord.ends_at).is_(None), col(MuteRecord.ends_at) > now)
     )
-    return (db.exec(statement.order_by(MuteRecord.started_at.asc()))).scalars().all()
+    return (db.exec(statement.order_by(col(MuteRecord.started_at).asc()))).all()
 
 
 def raised_hands(db: Session, session_id: str) -> Sequence[RaisedHandRecord]:
-    statement = select(RaisedHandRecord).where(RaisedHandRecord.session_id == session_id)
-    return (db.exec(statement.order_by(RaisedHandRecord.raised_at.asc(), RaisedHandRecord.user_id))).scalars().all()
+    statement = select(RaisedHandRecord).where(col(RaisedHandRecord.session_id) == session_id)
+    return (db.exec(statement.order_by(col(RaisedHandRecord.raised_at).asc(), col(RaisedHandRecord.user_id)))).all()
 
 
 def last_message_time(db: Session, session_id: str, sender_id: str) -> datetime | None:
-    statement = select(func.max(Message.created_at)).where(Message.session_id == session_id, Message.sender_id == sender_id)
-    return (db.exec(statement)).scalar_one_or_none()
+    statement = select(func.max(Message.created_at)).where(
+        col(Message.session_id) == session_id, col(Message.sender_id) == sender_id
+    )
+    return (db.exec(statement)).one_or_none()
 
 
 def count_strikes(db: Session, session_id: str, user_id: str, since: datetime) -> int:
     statement = select(func.count()).where(
-        Strike.session_id == session_id, Strike.user_id == user_id, Strike.created_at > since
+        col(Strike.session_id) == session_id, col(Strike.user_id) == user_id, col(Strike.created_at) > since
     )
-    return int((db.exec(statement)).scalar_one())
+    return int((db.exec(statement)).one())
 
 
 def clear_strikes(db: Session, session_id: str, user_id: str) -> None:
-    db.exec(delete(Strike).where(Strike.session_id == session_id, Strike.user_id == user_id))
+    db.exec(delete(Strike).where(col(Strike.session_id) == session_id, col(Strike.user_id) == user_id))
 
 
 def list_audit(db: Session, session_id: str, *, before_id: int | None, limit: int) -> Sequence[AuditEntry]:
-    statement = select(AuditEntry).where(AuditEntry.session_id == session_id)
+    statement = select(AuditEntry).where(col(AuditEntry.session_id) == session_id)
     if before_id is not None:
-        statement = statement.where(AuditEntry.id < before_id)
-    return (db.exec(statement.order_by(AuditEntry.id.desc()).limit(limit))).scalars().all()
+        statement = statement.where(col(AuditEntry.id) < before_id)
+    return (db.exec(statement.order_by(col(AuditEntry.id).desc()).limit(limit))).all()
 
 
 def all_mutes(db: Session, session_id: str) -> Sequence[MuteRecord]:
     """Every mute row of the session, including ones whose time has passed."""
-    statement = select(MuteRecord).where(MuteRecord.session_id == session_id)
-    return (db.exec(statement.order_by(MuteRecord.started_at.asc()))).scalars().all()
+    statement = select(MuteRecord).where(col(MuteRecord.session_id) == session_id)
+    return (db.exec(statement.order_by(col(MuteRecord.started_at).asc()))).all()
 
 
 def event_records(db: Session, session_id: str, after_sequence: int, through_sequence: int) -> Sequence[EventRecord]:
@@ -259,17 +283,17 @@ def event_records(db: Session, session_id: str, after_sequence: int, through_seq
     statement = (
         select(EventRecord)
         .where(
-            EventRecord.session_id == session_id,
-            EventRecord.sequence > after_sequence,
-            EventRecord.sequence <= through_sequence,
+            col(EventRecord.session_id) == session_id,
+            col(EventRecord.sequence) > after_sequence,
+            col(EventRecord.sequence) <= through_sequence,
         )
-        .order_by(EventRecord.sequence.asc())
+        .order_by(col(EventRecord.sequence).asc())
     )
-    return (db.exec(statement)).scalars().all()
+    return (db.exec(statement)).all()
 
 
 def last_sequences(db: Session, session_ids: list[str]) -> dict[str, int]:
-    statement = select(ChatSession.id, ChatSession.last_sequence).where(ChatSession.id.in_(session_ids))
+    statement = select(ChatSession.id, ChatSession.last_sequence).where(col(ChatSession.id).in_(session_ids))
     return {session_id: int(sequence) for session_id, sequence in (db.exec(statement)).all()}
 
 
@@ -282,6 +306,7 @@ def deleted_messages(db: Session, session_id: str) -> dict[str, datetime]:
     table would be scanned for the whole session.
     """
     statement = select(AuditEntry.message_id, AuditEntry.created_at).where(
-        AuditEntry.session_id == session_id, AuditEntry.action == "delete", AuditEntry.message_id.is_not(None)
+        col(AuditEntry.session_id) == session_id, col(AuditEntry.action) == "delete", col(AuditEntry.message_id).is_not(None)
     )
-    return {message_id: created_at for message_id, created_at in db.exec(statement).all()}
+    # The query already leaves out rows without a message id; the check tells the type checker.
+    return {message_id: created_at for message_id, created_at in db.exec(statement).all() if message_id is not None}

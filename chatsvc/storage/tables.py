@@ -10,13 +10,24 @@ from sqlalchemy import (
     DateTime,
     Index,
     LargeBinary,
+    Table,
     UniqueConstraint,
+    inspect,
 )
 from sqlmodel import JSON, Field, SQLModel
 
 
 def utc_column(nullable: bool = False) -> Column:
     return Column(DateTime(timezone=True), nullable=nullable)
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """The Core table of a table model, for statements without ORM overhead (SQLModel sets
+    `__table__` on the class but its type hints do not declare it)."""
+    table = inspect(model).local_table
+    if not isinstance(table, Table):
+        raise TypeError(f"{model.__name__} is not a table model")
+    return table
 
 
 class ChatSession(SQLModel, table=True):

@@ -79,7 +79,8 @@ def _wrap_handler(handler: grpc.RpcMethodHandler, before, on_error, method: str)
 
         return coroutine
 
-    return handler._replace(
+    # grpc's handlers are namedtuples (grpc._utilities.RpcMethodHandler); the stubs declare only their fields.
+    return handler._replace(  # type: ignore[attr-defined]
         unary_unary=wrap(handler.unary_unary, repeated=True),
         unary_stream=wrap(handler.unary_stream),
         stream_unary=wrap(handler.stream_unary),

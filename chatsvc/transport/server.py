@@ -135,6 +135,10 @@ class ChatServer:
         self.clock = clock or SystemClock()
         self.database = Database(settings.database_url, settings.database_threads)
         self.redis: Redis | None = None  # one pool for every Redis user here
+        self.fanout: RedisFanout | LocalFanout
+        self.limiter: RedisRateLimiter | LocalRateLimiter
+        self.presence: RedisPresence | LocalPresence
+        self.typing: RedisTypingRegistry | LocalTypingRegistry
         if settings.redis_url:
             self.redis = shared_client(
                 settings.redis_url, max_connections=settings.redis_max_connections, wait_seconds=settings.redis_wait_seconds

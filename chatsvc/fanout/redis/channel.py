@@ -12,6 +12,7 @@ was published. A periodic check catches gaps at the end of a quiet session.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import uuid
@@ -76,7 +77,9 @@ class SessionFeed:
             before = self.delivered
             try:
                 after = self.delivered
-                rows = await self._database.read(lambda db, after=after, through=through: repo.event_records(db, self.session_id, after, through))
+                rows = await self._database.read(
+                    functools.partial(repo.event_records, session_id=self.session_id, after_sequence=after, through_sequence=through)
+                )
             except Exception:
                 log.exception("could not fill the gap after %s in session %s", self.delivered, self.session_id)
                 return

@@ -120,6 +120,11 @@ def _principal(value: bytes | str) -> Principal:
     return Principal(user_id=user_id, display_name=name, role=Role(role))
 
 
+def _text(value: bytes | str) -> str:
+    """A key or hash field as text (the client leaves responses as bytes)."""
+    return value.decode() if isinstance(value, bytes) else value
+
+
 class RedisPresence:
     def __init__(self, client: redis.Redis, *, ttl_seconds: float = 15.0) -> None:
         self.origin = uuid.uuid4().hex
@@ -231,7 +236,7 @@ class RedisPresence:
     async def online(self, session_id: str) -> list[Principal]:
         try:
             fields = await self._client.hgetall(PREFIX + session_id)
-            origins = sorted({field.decode().split("/", 1)[0] for field in fields})
+            origins = sorted({_text(field).split("/", 1)[0] for field in fields})
             alive = await self._client.mget([ALIVE + origin for origin in origins]) if origins else []
         except (RedisError, OSError) as error:
             self._outage.failed(error)
@@ -239,7 +244,7 @@ class RedisPresence:
         live = {origin for origin, value in zip(origins, alive, strict=False) if value is not None}
         people = {}
         for field, value in fields.items():
-            if field.decode().split("/", 1)[0] in live:
+            if _text(field).split("/", 1)[0] in live:
                 principal = _principal(value)
                 people[principal.user_id] = principal
         return [people[user_id] for user_id in sorted(people)]
@@ -257,7 +262,7 @@ class RedisPresence:
             try:
                 await self._heartbeat_once()
                 for session in await self._client.smembers(SESSIONS):
-                    session_id = session.decode()
+                    session_id = _text(session)
                     for value in await self._reap(keys=[PREFIX + session_id, SESSIONS], args=[ALIVE, session_id]):
                         await on_left(session_id, _principal(value))
                 self._outage.recovered()
