@@ -18,6 +18,7 @@ LAYERS = [
             "chatsvc.clock",
             "chatsvc.settings_loader",
             "chatsvc.word_file",
+            "chatsvc.processes",
             "chatsvc.config",
             "chatsvc.auth",
             "chatsvc.ratelimit",
