@@ -12,11 +12,15 @@ from sessionchat.v1 import chat_pb2 as pb
 from sessionchat.v1 import chat_pb2_grpc
 
 from chatsvc.auth import mint_token
+from chatsvc.processes import Child, start_child
 
 SECRET = "test-secret-0123456789-abcdefghijklmnopqrstuvwxyz"
 CHATSVC = [sys.executable, "-m", "chatsvc.cli"]
 # Long enough to never fire on a healthy run, short enough to fail fast.
 EVENT_TIMEOUT = 10.0
+# What `chatsvc serve` prints once it listens, and how long it may take to start or to stop.
+SERVING = r"^SessionChat serving on "
+SERVER_TIMEOUT = 30.0
 
 
 class EventReader:
@@ -212,41 +216,28 @@ def server_env(**overrides: str) -> dict[str, str]:
 
 
 class ServerProcess:
-    """`chatsvc serve` as a child process on a free port."""
+    """`chatsvc serve` as a child process on a free port; `output` is what it printed (stdout and stderr)."""
 
-    def __init__(self, process: asyncio.subprocess.Process, target: str, output: list[str]) -> None:
-        self.process = process
-        self.target = target
-        self.output = output
+    def __init__(self, child: Child) -> None:
+        self.child = child
+        self.process = child.process
+        self.output = child.lines
+        self.target = child.ready_line.split()[-1]
 
     @classmethod
     async def start(cls, cwd, env: dict[str, str]) -> ServerProcess:
-        process = await asyncio.create_subprocess_exec(
-            *CHATSVC, "serve", "--listen", "127.0.0.1:0", cwd=cwd, env=env,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        child = await start_child(
+            [*CHATSVC, "serve", "--listen", "127.0.0.1:0"], name="chatsvc serve", ready=SERVING,
+            timeout=SERVER_TIMEOUT, grace=SERVER_TIMEOUT, cwd=cwd, env=env,
         )
-        output: list[str] = []
-        while True:
-            line = (await asyncio.wait_for(process.stdout.readline(), 30)).decode()
-            if not line:
-                raise AssertionError("chatsvc serve exited early:\n" + "".join(output))
-            output.append(line)
-            if line.startswith("SessionChat serving on"):
-                return cls(process, line.split()[-1], output)
+        return cls(child)
 
     async def stop(self) -> int:
-        """SIGTERM and wait; the exit code. The rest of its output is added to `output`."""
-        if self.process.returncode is None:
-            self.process.terminate()
-        rest, _ = await asyncio.wait_for(self.process.communicate(), 30)
-        if rest:
-            self.output.append(rest.decode())
-        return self.process.returncode
+        """SIGTERM and wait; the exit code (SIGKILL's after SERVER_TIMEOUT). The rest of its output is added to `output`."""
+        return await self.child.stop()
 
     async def kill(self) -> None:
-        if self.process.returncode is None:
-            self.process.kill()
-            await self.process.wait()
+        await self.child.kill()
 
 
 def database_engine(settings):

@@ -13,8 +13,7 @@ from sessionchat.v1 import chat_pb2 as pb
 from chatsvc.auth import TokenVerifier
 from chatsvc.errors import ChatError, ErrorCode
 from tests.helpers import SECRET, Client
-
-SESSION = "bio-3"
+from tests.support.streams import SESSION
 
 
 def claims(**overrides) -> dict:

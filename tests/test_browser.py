@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -19,7 +20,8 @@ from pathlib import Path
 import pytest
 
 from chatsvc.auth import mint_token
-from tests.helpers import SECRET
+from chatsvc.processes import Child, start_child
+from tests.helpers import CHATSVC, SECRET, SERVING, server_env
 
 ROOT = Path(__file__).resolve().parent.parent
 PANEL_DIR = ROOT / "chatsvc" / "web"
@@ -107,51 +109,40 @@ def test_the_proto_passes_buf_lint(panel_packages):
 # ---------------------------------------------------------------- chatsvc serve --web
 
 
-def service_env() -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if not key.startswith("CHATSVC_")}
-    env["CHATSVC_JWT_SECRET"] = SECRET
-    return env
-
-
 class WebService:
     """`chatsvc serve --web` as a user runs it, on free ports, in a directory of its own."""
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         self.log = directory / "chatsvc.log"
-        self.process: asyncio.subprocess.Process | None = None
+        self.child: Child | None = None
         self.grpc_target = self.envoy_url = self.panel_files_url = ""
 
+    @property
+    def process(self) -> asyncio.subprocess.Process:
+        assert self.child is not None, "not started"
+        return self.child.process
+
     async def start(self) -> None:
-        self.process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "chatsvc.cli", "serve", "--web", "--listen", "127.0.0.1:0",
-            "--web-listen", "127.0.0.1:0", "--web-panel-listen", "127.0.0.1:0",
-            cwd=self.directory, env=service_env(), stdout=asyncio.subprocess.PIPE, stderr=self.log.open("wb"),
+        self.child = await start_child(
+            [*CHATSVC, "serve", "--web", "--listen", "127.0.0.1:0", "--web-listen", "127.0.0.1:0", "--web-panel-listen", "127.0.0.1:0"],
+            name="chatsvc serve --web", ready=r"^SessionChat web panel on ", timeout=60, grace=20,
+            cwd=self.directory, env=server_env(CHATSVC_JWT_SECRET=SECRET), log=self.log,
         )
-        while True:
-            line = (await asyncio.wait_for(self.process.stdout.readline(), 60)).decode()
-            assert line, f"chatsvc serve --web exited early:\n{self.log.read_text()[-4000:]}"
-            if line.startswith("SessionChat serving on"):
+        for line in self.child.lines:
+            if re.match(SERVING, line):
                 self.grpc_target = line.split()[-1]
-            if line.startswith("SessionChat web panel on"):
-                words = line.split()
-                self.envoy_url = words[4].rstrip("/")
-                self.panel_files_url = words[-1].rstrip("/)").rstrip("/")
-                return
+        words = self.child.ready_line.split()
+        self.envoy_url = words[4].rstrip("/")
+        self.panel_files_url = words[-1].rstrip("/)").rstrip("/")
 
     def children(self) -> list[int]:
         path = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
         return [int(pid) for pid in path.read_text().split()] if path.exists() else []
 
     async def stop(self) -> int:
-        if self.process.returncode is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(self.process.wait(), 20)
-            except TimeoutError:
-                self.process.kill()
-                await self.process.wait()
-        return self.process.returncode
+        assert self.child is not None, "not started"
+        return await self.child.stop()
 
 
 @pytest.fixture

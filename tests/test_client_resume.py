@@ -10,8 +10,7 @@ from sessionchat.v1 import chat_pb2 as pb
 
 from chatsvc.client import ChatClient, StreamPosition
 from tests.helpers import EVENT_TIMEOUT
-
-SESSION = "physics-101"
+from tests.support.streams import SESSION
 
 
 @pytest.fixture

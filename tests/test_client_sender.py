@@ -11,8 +11,7 @@ from sessionchat.v1 import chat_pb2 as pb
 from chatsvc.auth import mint_token
 from chatsvc.client import ChatClient, SendRefused
 from tests.helpers import SECRET, Client
-
-SESSION = "client-101"
+from tests.support.streams import SESSION
 
 
 def chat_client(server, user_id: str, role: str = "participant", sessions: list[str] | None = None) -> ChatClient:

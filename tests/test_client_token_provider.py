@@ -12,8 +12,8 @@ from sessionchat.v1 import chat_pb2 as pb
 from chatsvc.auth import mint_token
 from chatsvc.client import ChatClient, token_expiry
 from tests.helpers import EVENT_TIMEOUT, SECRET, refused
+from tests.support.streams import SESSION
 
-SESSION = "bio-7"
 # Tokens live 2 to 3 s (`exp` is whole seconds): several expire while the test runs, and a
 # renewal due halfway has a second or more to spare on a busy machine.
 TOKEN_SECONDS = 3

@@ -10,9 +10,9 @@ import pytest
 from sessionchat.v1 import chat_pb2 as pb
 
 from tests.helpers import Client, refused
+from tests.support.streams import SESSION
 
 BOTH_BACKENDS = True  # SQLite and PostgreSQL (see conftest)
-SESSION = "law-3"
 SECRET = "SECRET-home-address-221b"
 PRIVATE_SECRET = "PRIVATE-SECRET-phone-555"
 

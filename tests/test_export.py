@@ -24,8 +24,8 @@ from chatsvc.domain.export import CSV_COLUMNS, EXPORT_CHUNK_BYTES
 from chatsvc.storage import repository as repo
 from chatsvc.storage.tables import ChatSession, Message, Reaction
 from tests.helpers import SECRET, Client
+from tests.support.streams import SESSION
 
-SESSION = "art-5"
 ISO_UTC = "%Y-%m-%dT%H:%M:%S.%fZ"
 TRICKY = 'Commas, "quotes", a\nnew line, émoji 🔥 and a tab\there'
 

@@ -16,10 +16,10 @@ from sessionchat.v1 import chat_pb2 as pb
 from sqlalchemy import text
 
 from tests.helpers import CODE, database_engine
+from tests.support.streams import SESSION
 
 BOTH_BACKENDS = True
 EXAMPLES = int(os.environ.get("CHATSVC_FUZZ_EXAMPLES", "40"))
-SESSION = "fuzz-1"
 FORBIDDEN = {grpc.StatusCode.UNKNOWN, grpc.StatusCode.INTERNAL}
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 

@@ -6,10 +6,9 @@ import grpc
 from sessionchat.v1 import chat_pb2 as pb
 
 from tests.helpers import Client, refused
+from tests.support.streams import SESSION, opened
 
 BOTH_BACKENDS = True  # SQLite and PostgreSQL (see conftest)
-SESSION = "history-9"
-
 
 
 async def raise_hand(client: Client) -> pb.RaisedHand:
@@ -29,14 +28,8 @@ async def queue(client: Client) -> list[tuple[str, int, bool, str]]:
     return [(h.user_id, h.position, h.acknowledged, h.acknowledged_by) for h in hands]
 
 
-async def opened(client: Client):
-    stream = client.stream(SESSION)
-    await stream.next("stream_started")
-    return stream
-
-
 async def test_hands_queue_in_the_order_raised_and_everyone_sees_them(alice, bob, carol):
-    teacher, raiser, watcher = await opened(alice), await opened(bob), await opened(carol)
+    teacher, raiser, watcher = await opened(alice, bob, carol)
 
     request_id = raiser.act(raise_hand=pb.HandAction())
     accepted = (await raiser.reply_to(request_id)).action_accepted
@@ -57,11 +50,11 @@ async def test_hands_queue_in_the_order_raised_and_everyone_sees_them(alice, bob
 
 
 async def test_raising_again_is_harmless(alice, bob):
-    teacher = await opened(alice)
+    (teacher,) = await opened(alice)
     first = await raise_hand(bob)
     again = await raise_hand(bob)
     assert again == first
-    raiser = await opened(bob)
+    (raiser,) = await opened(bob)
     repeat = raiser.act(raise_hand=pb.HandAction())
     assert (await raiser.reply_to(repeat)).action_accepted.sequence == 0
     await alice.send(SESSION, "marker")
@@ -76,8 +69,7 @@ async def test_raising_again_is_harmless(alice, bob):
 async def test_a_participant_lowers_their_own_hand_and_the_queue_moves_up(alice, bob, carol):
     await raise_hand(bob)
     await raise_hand(carol)
-    teacher = await opened(alice)
-    raiser = await opened(bob)
+    teacher, raiser = await opened(alice, bob)
     request_id = raiser.act(lower_hand=pb.HandAction())
     assert (await raiser.reply_to(request_id)).action_accepted.sequence > 0
 
@@ -92,7 +84,7 @@ async def test_a_participant_lowers_their_own_hand_and_the_queue_moves_up(alice,
 async def test_an_instructor_lowers_anyones_hand_but_a_participant_only_their_own(alice, bob, carol):
     await raise_hand(bob)
     await raise_hand(carol)
-    watcher = await opened(carol)
+    (watcher,) = await opened(carol)
     error = await refused(grpc.StatusCode.PERMISSION_DENIED, lower_hand(carol, "bob"))
     assert "only instructors" in error.details()
     bad = watcher.act(lower_hand=pb.HandAction(user_id="bob"))
@@ -109,8 +101,7 @@ async def test_an_instructor_lowers_anyones_hand_but_a_participant_only_their_ow
 async def test_instructors_acknowledge_hands_which_stay_in_the_queue(alice, bob, carol):
     await raise_hand(bob)
     await raise_hand(carol)
-    teacher = await opened(alice)
-    watcher = await opened(bob)
+    teacher, watcher = await opened(alice, bob)
 
     request_id = teacher.act(acknowledge_hand=pb.HandAction(user_id="carol"))
     accepted = (await teacher.reply_to(request_id)).action_accepted
@@ -133,7 +124,7 @@ async def test_acknowledging_is_for_instructors_and_needs_a_raised_hand(alice, b
     error = await refused(grpc.StatusCode.NOT_FOUND, acknowledge(alice, "carol"))
     assert "'carol' has no raised hand" in error.details()
     await refused(grpc.StatusCode.INVALID_ARGUMENT, acknowledge(alice, ""))
-    stream = await opened(carol)
+    (stream,) = await opened(carol)
     bad = stream.act(acknowledge_hand=pb.HandAction(user_id="bob"))
     assert (await stream.reply_to(bad)).error.code == grpc.StatusCode.PERMISSION_DENIED.value[0]
     assert await queue(alice) == [("bob", 1, False, "")]
@@ -143,7 +134,7 @@ async def test_acknowledging_is_for_instructors_and_needs_a_raised_hand(alice, b
 async def test_instructors_do_not_raise_hands_and_nobody_raises_anothers(alice, bob):
     error = await refused(grpc.StatusCode.PERMISSION_DENIED, raise_hand(alice))
     assert "only participants" in error.details()
-    stream = await opened(bob)
+    (stream,) = await opened(bob)
     bad = stream.act(raise_hand=pb.HandAction(user_id="carol"))
     error_event = (await stream.reply_to(bad)).error
     assert error_event.code == grpc.StatusCode.PERMISSION_DENIED.value[0] and "your own hand" in error_event.message

@@ -16,9 +16,9 @@ from sessionchat.v1 import chat_pb2 as pb
 from sqlalchemy import text
 
 from tests.helpers import CODE, database_engine, refused, stored_texts
+from tests.support.streams import SESSION
 
 BOTH_BACKENDS = True
-SESSION = "hardening-1"
 INVALID = grpc.StatusCode.INVALID_ARGUMENT
 
 

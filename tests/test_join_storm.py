@@ -8,10 +8,10 @@ import asyncio
 from sessionchat.v1 import chat_pb2 as pb
 
 from tests.helpers import Client
+from tests.support.streams import SESSION
 
 BOTH_BACKENDS = True
 
-SESSION = "storm-101"
 CROWD = 40
 
 

@@ -19,6 +19,7 @@ LAYERS = [
             "chatsvc.memory",
             "chatsvc.settings_loader",
             "chatsvc.word_file",
+            "chatsvc.processes",
             "chatsvc.config",
             "chatsvc.auth",
             "chatsvc.ratelimit",

@@ -8,9 +8,9 @@ import pytest
 from sessionchat.v1 import chat_pb2 as pb
 
 from tests.helpers import refused
+from tests.support.streams import SESSION
 
 BOTH_BACKENDS = True
-SESSION = "paging-1"
 PEOPLE = [f"p{n}" for n in range(5)]
 
 

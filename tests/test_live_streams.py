@@ -8,11 +8,10 @@ import grpc
 from sessionchat.v1 import chat_pb2 as pb
 
 from tests.helpers import Client
+from tests.support.streams import SESSION
 
 # Every test here runs on SQLite and on PostgreSQL.
 BOTH_BACKENDS = True
-
-SESSION = "physics-101"
 
 
 async def test_bidi_and_subscribe_clients_receive_each_others_messages_in_order(alice: Client, bob: Client, carol: Client):

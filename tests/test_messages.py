@@ -9,30 +9,20 @@ import pytest
 from sessionchat.v1 import chat_pb2 as pb
 
 from tests.helpers import Client, refused
+from tests.support.streams import SESSION, subscribed
 
 # Every test here runs on SQLite and on PostgreSQL.
 BOTH_BACKENDS = True
-
-SESSION = "math-7"
-
-
-async def join(*clients: Client):
-    """Make users known to the session (a private message needs a recipient who joined)."""
-    streams = [client.subscribe(SESSION) for client in clients]
-    for stream in streams:
-        await stream.next("stream_started")
-    return streams
 
 
 async def history(client: Client, **fields) -> pb.ListMessagesResponse:
     return await client.call("ListMessages", pb.ListMessagesRequest(session_id=SESSION, **fields))
 
 
-
 class TestPrivateMessages:
     async def test_reach_only_their_two_parties_live_and_in_history(self, alice, bob, carol, connect):
         other_instructor = connect("dave", "instructor")
-        teacher, participant, bystander, colleague = await join(alice, bob, carol, other_instructor)
+        teacher, participant, bystander, colleague = await subscribed(alice, bob, carol, other_instructor)
 
         sent = await bob.send(SESSION, "I am lost on question 3", recipient_id="alice")
         await alice.send(SESSION, "public note")
@@ -54,7 +44,7 @@ class TestPrivateMessages:
             stream.cancel()
 
     async def test_instructor_may_write_privately_to_a_participant(self, alice, bob):
-        streams = await join(alice, bob)
+        streams = await subscribed(alice, bob)
         sent = await alice.send(SESSION, "see me after class", recipient_id="bob")
         assert sent.recipient_id == "bob" and sent.sender_role == pb.ROLE_INSTRUCTOR
         assert (await streams[1].next("private_message_posted")).private_message_posted.message_id == sent.message_id
@@ -62,7 +52,7 @@ class TestPrivateMessages:
             stream.cancel()
 
     async def test_participants_cannot_write_privately_to_each_other(self, bob, carol):
-        streams = await join(bob, carol)
+        streams = await subscribed(bob, carol)
         error = await refused(grpc.StatusCode.PERMISSION_DENIED, bob.send(SESSION, "hi", recipient_id="carol"))
         assert "only to instructors" in error.details()
         assert (await history(carol)).messages == []
@@ -123,7 +113,7 @@ class TestHistory:
 
 class TestIdempotentSend:
     async def test_retry_with_the_same_client_id_returns_the_first_message_and_posts_once(self, alice, bob):
-        [watcher] = await join(alice)
+        [watcher] = await subscribed(alice)
         first = await bob.send(SESSION, "only once", client_message_id="c-1")
         retry = await bob.send(SESSION, "only once", client_message_id="c-1")
         assert retry == first

@@ -7,25 +7,16 @@ import pytest
 from sessionchat.v1 import chat_pb2 as pb
 
 from chatsvc.clock import FakeClock
-from tests.helpers import CODE, Client, refused, retry_delay_seconds
+from tests.helpers import CODE, refused, retry_delay_seconds
+from tests.support.streams import SESSION, opened
 
 # Every test here runs on SQLite and on PostgreSQL.
 BOTH_BACKENDS = True
-
-SESSION = "history-9"
 
 
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
-
-
-
-async def joined(*clients: Client):
-    streams = [client.stream(SESSION) for client in clients]
-    for stream in streams:
-        await stream.next("stream_started")
-    return streams
 
 
 def close(*streams) -> None:
@@ -35,7 +26,7 @@ def close(*streams) -> None:
 
 class TestDelete:
     async def test_instructor_deletes_softly_everyone_sees_the_event_and_history_hides_the_text(self, alice, bob, carol):
-        teacher, author, reader = await joined(alice, bob, carol)
+        teacher, author, reader = await opened(alice, bob, carol)
         message = await bob.send(SESSION, "oops, wrong chat")
         deleted = (await alice.call("DeleteMessage", pb.DeleteMessageRequest(session_id=SESSION, message_id=message.message_id))).message
         assert deleted.deleted and deleted.text == "" and deleted.delete_time.seconds > 0
@@ -52,7 +43,7 @@ class TestDelete:
         close(teacher, author, reader)
 
     async def test_deleting_twice_is_harmless_and_sends_one_event(self, alice, bob):
-        [teacher] = await joined(alice)
+        [teacher] = await opened(alice)
         message = await bob.send(SESSION, "twice")
         request = pb.DeleteMessageRequest(session_id=SESSION, message_id=message.message_id)
         await alice.call("DeleteMessage", request)
@@ -68,7 +59,7 @@ class TestDelete:
         assert "'nope'" in error.details()
 
     async def test_delete_on_the_stream(self, alice, bob):
-        teacher, author = await joined(alice, bob)
+        teacher, author = await opened(alice, bob)
         message = await bob.send(SESSION, "delete me")
         request_id = teacher.act(delete_message=pb.MessageAction(message_id=message.message_id))
         assert (await teacher.reply_to(request_id)).action_accepted.sequence > 0
@@ -80,7 +71,7 @@ class TestDelete:
 
 class TestMute:
     async def test_a_timed_mute_refuses_sends_says_until_when_and_ends_by_itself(self, alice, bob, carol, clock):
-        teacher, muted, bystander = await joined(alice, bob, carol)
+        teacher, muted, bystander = await opened(alice, bob, carol)
         mute = (await alice.call("MuteUser", pb.MuteUserRequest(session_id=SESSION, user_id="bob", duration_minutes=10, reason="spamming"))).mute
         assert mute.user_id == "bob" and mute.muted_by == "alice" and mute.reason == "spamming"
         assert mute.end_time.ToDatetime() - mute.start_time.ToDatetime() == __import__("datetime").timedelta(minutes=10)
@@ -103,7 +94,7 @@ class TestMute:
         close(teacher, muted, bystander)
 
     async def test_unmute_ends_the_mute_at_once(self, alice, bob):
-        teacher, muted = await joined(alice, bob)
+        teacher, muted = await opened(alice, bob)
         await alice.call("MuteUser", pb.MuteUserRequest(session_id=SESSION, user_id="bob"))
         error = await refused(grpc.StatusCode.FAILED_PRECONDITION, bob.send(SESSION, "hello"))
         assert "until an instructor unmutes you" in error.details()
@@ -119,7 +110,7 @@ class TestMute:
         close(teacher, muted)
 
     async def test_expired_mutes_leave_the_list_and_the_session_learns_of_it(self, alice, bob, clock):
-        [teacher] = await joined(alice)
+        [teacher] = await opened(alice)
         await bob.send(SESSION, "hi")
         await alice.call("MuteUser", pb.MuteUserRequest(session_id=SESSION, user_id="bob", duration_minutes=1))
         clock.advance(minutes=1, seconds=1)
@@ -128,7 +119,7 @@ class TestMute:
         close(teacher)
 
     async def test_mute_on_the_stream_and_the_muted_users_snapshot(self, alice, bob, connect):
-        [teacher] = await joined(alice)
+        [teacher] = await opened(alice)
         await bob.send(SESSION, "hi")
         request_id = teacher.act(mute_user=pb.MuteAction(user_id="bob", duration_minutes=5, reason="calm down"))
         assert (await teacher.reply_to(request_id)).action_accepted.sequence > 0
@@ -170,7 +161,7 @@ async def test_participants_are_refused_every_instructor_action(bob, carol, meth
 
 async def test_participants_are_refused_instructor_actions_on_the_stream(bob, carol):
     message = await carol.send(SESSION, "hi")
-    [stream] = await joined(bob)
+    [stream] = await opened(bob)
     actions = [
         {"delete_message": pb.MessageAction(message_id=message.message_id)},
         {"mute_user": pb.MuteAction(user_id="carol")},
@@ -197,7 +188,7 @@ class TestPolicy:
         return (await client.call("UpdateChatPolicy", request)).policy
 
     async def test_instructors_only_public_chat(self, alice, bob):
-        teacher, student = await joined(alice, bob)
+        teacher, student = await opened(alice, bob)
         await self.policy(alice, public_chat=pb.PUBLIC_CHAT_INSTRUCTORS_ONLY, private_chat_enabled=True)
         changed = (await student.next("chat_policy_changed")).chat_policy_changed
         assert changed.policy.public_chat == pb.PUBLIC_CHAT_INSTRUCTORS_ONLY and changed.changed_by == "alice"
@@ -212,7 +203,7 @@ class TestPolicy:
         close(teacher, student, late)
 
     async def test_private_chat_off_for_participants(self, alice, bob):
-        streams = await joined(alice, bob)
+        streams = await opened(alice, bob)
         await self.policy(alice, public_chat=pb.PUBLIC_CHAT_EVERYONE, private_chat_enabled=False)
         error = await refused(grpc.StatusCode.PERMISSION_DENIED, bob.send(SESSION, "psst", recipient_id="alice"))
         assert "private chat is turned off" in error.details()
@@ -265,7 +256,7 @@ async def test_a_muted_user_cannot_react_either(alice, bob):
 
 
 async def test_deleting_a_pinned_message_unpins_it(alice, bob):
-    [watcher] = await joined(bob)
+    [watcher] = await opened(bob)
     message = await alice.send(SESSION, "pinned, then deleted")
     await alice.call("PinMessage", pb.PinMessageRequest(session_id=SESSION, message_id=message.message_id))
     await alice.call("DeleteMessage", pb.DeleteMessageRequest(session_id=SESSION, message_id=message.message_id))

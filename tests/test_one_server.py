@@ -17,9 +17,9 @@ from chatsvc.storage.lease import database_now
 from chatsvc.storage.tables import ProcessLease
 from chatsvc.transport.server import ChatServer
 from tests.helpers import CHATSVC, SECRET, Client, ServerProcess, server_env
+from tests.support.streams import SESSION
 
 BOTH_BACKENDS = True
-SESSION = "physics-101"
 # Polls for a lease to expire or advance give up after this long.
 DEADLINE = 15.0
 

@@ -15,8 +15,8 @@ import pytest
 from sessionchat.v1 import chat_pb2 as pb
 
 from tests.helpers import CODE, refused, retry_delay_seconds
+from tests.support.streams import SESSION
 
-SESSION = "busy-class"
 LIMIT = 2
 
 BOTH_BACKENDS = True

@@ -13,8 +13,8 @@ from chatsvc.config import Settings
 from chatsvc.transport.server import ChatServer
 from tests.helpers import CODE, SECRET, Client, retry_delay_seconds
 from tests.support.servers import ThrowawayPostgres
+from tests.support.streams import SESSION
 
-SESSION = "physics-101"
 DEADLINE = 20.0
 
 

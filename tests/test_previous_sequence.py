@@ -12,9 +12,8 @@ from sessionchat.v1 import chat_pb2 as pb
 from chatsvc.fanout.codec import frame, sequence_of
 from chatsvc.fanout.hub import EVERYONE, Audience, Hub, StoredEvent, Subscriber
 from tests.helpers import EVENT_TIMEOUT
+from tests.support.streams import SESSION
 from tests.test_slow_consumers import LONG_TEXT, stalled_subscription
-
-SESSION = "big-lecture"
 
 
 def payload(sequence: int, text: str = "hi") -> bytes:

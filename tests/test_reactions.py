@@ -6,11 +6,10 @@ import grpc
 from sessionchat.v1 import chat_pb2 as pb
 
 from tests.helpers import Client, refused
+from tests.support.streams import SESSION, subscribed
 
 BOTH_BACKENDS = True  # SQLite and PostgreSQL (see conftest)
-SESSION = "biology-3"
 THUMBS, CLAP, HEART, FIRE = "👍", "👏", "❤️", "🔥"
-
 
 
 async def react(client: Client, message_id: str, emoji: str, session: str = SESSION) -> int:
@@ -23,19 +22,12 @@ async def unreact(client: Client, message_id: str, emoji: str) -> int:
     return response.count
 
 
-async def joined(*clients: Client):
-    streams = [client.subscribe(SESSION) for client in clients]
-    for stream in streams:
-        await stream.next("stream_started")
-    return streams
-
-
 def counts(message: pb.ChatMessage) -> list[tuple[str, int, bool]]:
     return [(r.emoji, r.count, r.reacted_by_me) for r in message.reactions]
 
 
 async def test_reaction_events_carry_the_new_count_to_everyone(alice, bob, carol):
-    teacher, watcher = await joined(alice, carol)
+    teacher, watcher = await subscribed(alice, carol)
     reactor = bob.stream(SESSION)
     await reactor.next("stream_started")
     message = await alice.send(SESSION, "Photosynthesis quiz tomorrow")
@@ -57,7 +49,7 @@ async def test_reaction_events_carry_the_new_count_to_everyone(alice, bob, carol
 
 
 async def test_adding_twice_is_harmless_and_remove_takes_it_back(alice, bob):
-    [teacher] = await joined(alice)
+    [teacher] = await subscribed(alice)
     reactor = bob.stream(SESSION)
     await reactor.next("stream_started")
     message = await alice.send(SESSION, "Read chapter 4")
@@ -173,7 +165,7 @@ async def test_missing_and_deleted_messages_are_not_found(alice, bob):
 
 
 async def test_on_a_private_message_only_its_parties_react_and_see_the_events(alice, bob, carol):
-    teacher, participant, bystander = await joined(alice, bob, carol)
+    teacher, participant, bystander = await subscribed(alice, bob, carol)
     private = await bob.send(SESSION, "Can I hand in late?", recipient_id="alice")
 
     await refused(grpc.StatusCode.NOT_FOUND, react(carol, private.message_id, THUMBS))

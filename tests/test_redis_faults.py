@@ -90,8 +90,8 @@ async def converges(servers: list[ServerProcess], session_id: str, expected: set
         await asyncio.sleep(0.1)  # polling a condition with a deadline, not synchronising
 
 
-async def test_500_streams_opened_and_closed_at_once_on_two_processes_leave_the_online_list_exact(start_cluster, session):
-    servers = await start_cluster(2)
+async def crowd_comes_and_goes(servers, session: str) -> None:
+    """500 streams join across the servers, then all leave: every online list follows exactly."""
     crowd = Crowd(servers, session, 500)
     try:
         await crowd.join()
@@ -100,6 +100,11 @@ async def test_500_streams_opened_and_closed_at_once_on_two_processes_leave_the_
         await converges(servers, session, set())
     finally:
         await crowd.close()
+
+
+async def test_500_streams_opened_and_closed_at_once_on_two_processes_leave_the_online_list_exact(start_cluster, session):
+    servers = await start_cluster(2)
+    await crowd_comes_and_goes(servers, session)
 
 
 async def test_presence_writes_lost_for_want_of_redis_connections_are_repaired_within_seconds(
@@ -114,14 +119,9 @@ async def test_presence_writes_lost_for_want_of_redis_connections_are_repaired_w
         CHATSVC_REDIS_WAIT_SECONDS="0.001",
     )  # and the default presence ttl (15 s): the repair does not wait for the periodic check
     servers = [await ServerProcess.start(tmp_path, env) for _ in range(2)]
-    crowd = Crowd(servers, session, 500)
     try:
-        await crowd.join()
-        await converges(servers, session, set(crowd.users))
-        crowd.leave()
-        await converges(servers, session, set())
+        await crowd_comes_and_goes(servers, session)
     finally:
-        await crowd.close()
         for server in servers:
             assert await server.stop() == 0
     assert any("presence falls back to this process" in "".join(server.output) for server in servers), "no write failed"

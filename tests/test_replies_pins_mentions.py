@@ -6,17 +6,9 @@ import grpc
 from sessionchat.v1 import chat_pb2 as pb
 
 from tests.helpers import Client, refused
+from tests.support.streams import SESSION, opened
 
 BOTH_BACKENDS = True  # SQLite and PostgreSQL (see conftest)
-SESSION = "geo-12"
-
-
-
-async def opened(*clients: Client, session: str = SESSION):
-    streams = [client.stream(session) for client in clients]
-    for stream in streams:
-        await stream.next("stream_started")
-    return streams
 
 
 async def history(client: Client) -> list[pb.ChatMessage]:

@@ -12,8 +12,8 @@ from sessionchat.v1 import chat_pb2 as pb
 from sessionchat.v1 import chat_pb2_grpc
 
 from tests.helpers import Client
+from tests.support.streams import SESSION
 
-SESSION = "big-lecture"
 LONG_TEXT = "x" * 1900
 
 

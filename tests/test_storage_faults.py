@@ -13,8 +13,7 @@ from sessionchat.v1 import chat_pb2 as pb
 
 from chatsvc.config import Settings
 from tests.helpers import CODE, SECRET, retry_delay_seconds, stored_texts
-
-SESSION = "faults-1"
+from tests.support.streams import SESSION
 
 
 @pytest.fixture

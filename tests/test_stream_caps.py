@@ -10,8 +10,8 @@ import pytest
 
 from chatsvc.config import Settings
 from tests.helpers import CODE
+from tests.support.streams import SESSION, started
 
-SESSION = "physics-101"
 DEADLINE = 10.0
 
 
@@ -20,10 +20,6 @@ def settings(settings):
     settings.max_streams_per_session = 3
     settings.max_streams_per_user = 4
     return settings
-
-
-async def opened(reader) -> None:
-    await reader.next("stream_started")
 
 
 async def refusal(reader) -> grpc.aio.AioRpcError:
@@ -38,7 +34,7 @@ async def open_when_allowed(client, session_id: str):
     while True:
         reader = client.subscribe(session_id)
         try:
-            await opened(reader)
+            await started(reader)
             return reader
         except AssertionError:
             assert reader.error is not None and reader.error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, reader.error
@@ -49,7 +45,7 @@ async def open_when_allowed(client, session_id: str):
 async def test_a_user_past_the_session_cap_is_told_to_close_a_stream_and_others_are_unaffected(bob, carol):
     streams = [bob.subscribe(SESSION), bob.subscribe(SESSION), bob.stream(SESSION)]
     for stream in streams:
-        await opened(stream)
+        await started(stream)
 
     error = await refusal(bob.subscribe(SESSION))
     assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
@@ -62,7 +58,7 @@ async def test_a_user_past_the_session_cap_is_told_to_close_a_stream_and_others_
 
     others = [carol.subscribe(SESSION) for _ in range(3)]  # carol has caps of her own
     for stream in others:
-        await opened(stream)
+        await started(stream)
 
     streams[0].cancel()
     replacement = await open_when_allowed(bob, SESSION)
@@ -73,11 +69,11 @@ async def test_a_user_past_the_session_cap_is_told_to_close_a_stream_and_others_
 async def test_a_user_past_the_overall_cap_is_refused_in_any_session_until_one_closes(bob, carol):
     streams = [bob.subscribe(SESSION) for _ in range(3)] + [bob.stream("chemistry")]
     for stream in streams:
-        await opened(stream)
+        await started(stream)
     error = await refusal(bob.subscribe("biology"))
     assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
     assert error.details() == "you have 4 live streams open on this server; close one to open another"
-    await opened(carol.subscribe("biology"))
+    await started(carol.subscribe("biology"))
 
     streams[-1].cancel()
     replacement = await open_when_allowed(bob, "biology")

@@ -12,8 +12,8 @@ from sessionchat.v1 import chat_pb2 as pb
 from chatsvc.auth import mint_token
 from chatsvc.clock import FakeClock
 from tests.helpers import CODE, SECRET, Client, refused
+from tests.support.streams import SESSION
 
-SESSION = "chem-2"
 EXPIRED = "token expired; reconnect with a fresh token and your last sequence"
 
 

@@ -10,21 +10,13 @@ import pytest
 from sessionchat.v1 import chat_pb2 as pb
 
 from tests.helpers import Client, refused
+from tests.support.streams import SESSION, opened
 
-SESSION = "chemistry-4"
 TYPING = ("typing_started", "typing_stopped")
-
 
 
 async def set_typing(client: Client, typing: bool, recipient_id: str = "") -> None:
     await client.call("SetTyping", pb.SetTypingRequest(session_id=SESSION, typing=typing, recipient_id=recipient_id))
-
-
-async def opened(*clients: Client):
-    streams = [client.stream(SESSION) for client in clients]
-    for stream in streams:
-        await stream.next("stream_started")
-    return streams
 
 
 def typing_events(stream) -> list[tuple[str, str, str]]:

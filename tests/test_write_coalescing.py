@@ -21,7 +21,8 @@ from chatsvc.fanout.hub import (
     StreamEnded,
     Subscriber,
 )
-from tests.test_slow_consumers import LONG_TEXT, SESSION, stalled_subscription
+from tests.support.streams import SESSION
+from tests.test_slow_consumers import LONG_TEXT, stalled_subscription
 
 DELAY_MS = 5.0
 # The hub tests check what shares a write, so their flush must not come between

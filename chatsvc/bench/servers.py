@@ -8,7 +8,6 @@ import asyncio
 import os
 import secrets
 import shutil
-import signal
 import sys
 import tempfile
 import time
@@ -17,50 +16,37 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from chatsvc.processes import Child, start_child
+
+# How long a server gets to print where it listens, and to exit after SIGTERM before it is killed.
+START_TIMEOUT = 60.0
+STOP_GRACE = 15.0
+
 
 class StartedProcess:
-    """A server subprocess whose first stdout line ending in host:port says where it listens."""
+    """A server subprocess whose stdout line "... serving on host:port" says where it listens."""
 
-    def __init__(self, process: asyncio.subprocess.Process, target: str, log: Path) -> None:
-        self.process = process
-        self.target = target
+    def __init__(self, child: Child, log: Path) -> None:
+        self.child = child
+        self.process = child.process
+        self.target = child.ready_line.rsplit(" ", 1)[1]
         self.log = log
         self.restart_args: tuple[list[str], Path, dict[str, str]] | None = None
 
     @classmethod
     async def start(cls, command: list[str], directory: Path, env: dict[str, str], log: Path) -> StartedProcess:
-        with open(log, "wb") as errors:
-            process = await asyncio.create_subprocess_exec(
-                *command, cwd=directory, env=env, stdout=asyncio.subprocess.PIPE, stderr=errors
-            )
-        try:
-            if process.stdout is None:
-                raise RuntimeError("the server's stdout is not a pipe: its 'serving on' line cannot be read")
-            while True:
-                line = await asyncio.wait_for(process.stdout.readline(), 60)
-                if not line:
-                    raise RuntimeError(f"{' '.join(command[2:4])} exited before serving:\n{log.read_text()[-3000:]}")
-                text = line.decode().strip()
-                if "serving on" in text:
-                    return cls(process, text.rsplit(" ", 1)[1], log)
-        except BaseException:
-            if process.returncode is None:
-                process.kill()
-                await process.wait()
-            raise
+        child = await start_child(
+            command, name=" ".join(command[2:4]), ready="serving on", timeout=START_TIMEOUT, grace=STOP_GRACE,
+            cwd=directory, env=env, log=log,
+        )
+        return cls(child, log)
 
     @property
     def pid(self) -> int:
         return self.process.pid
 
     async def stop(self) -> None:
-        if self.process.returncode is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(self.process.wait(), 15)
-            except TimeoutError:
-                self.process.kill()
-                await self.process.wait()
+        await self.child.stop()
 
     async def restart(self) -> None:
         """Stop (SIGTERM, as a deploy does) and start again on the same address."""
@@ -69,7 +55,7 @@ class StartedProcess:
         await self.stop()
         command = [*command[: command.index("--listen") + 1], self.target, *command[command.index("--listen") + 2 :]]
         started = await StartedProcess.start(command, directory, env, self.log.with_suffix(".restarted.log"))
-        self.process, self.log = started.process, started.log
+        self.child, self.process, self.log = started.child, started.process, started.log
 
     def problems(self) -> list[str]:
         """Errors and warnings the server logged (stderr)."""

@@ -7,13 +7,16 @@ import json
 import shutil
 import sys
 import tempfile
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
+from chatsvc.processes import stop_child, wait_until_ready
+
 # How long `serve --web` waits for Envoy to come up before giving up.
 ENVOY_START_TIMEOUT = 30.0
+# How long Envoy gets to drain and exit after SIGTERM before it is killed.
+ENVOY_STOP_GRACE = 5.0
 
 
 def find_envoy() -> str:
@@ -78,36 +81,27 @@ class EnvoyProcess:
             # the chat server has ended the browsers' streams cleanly through it.
             start_new_session=True,
         )
-        deadline = time.monotonic() + timeout
-        while True:
-            if self.process.returncode is not None:
-                raise RuntimeError(f"envoy exited with status {self.process.returncode} while starting")
+
+        async def listener_port() -> int | None:
             try:
                 host, _, port = admin_path.read_text().strip().rpartition(":")
                 status, _ = await _http_get(host, int(port), "/ready")
-                if status == 200:
-                    _, body = await _http_get(host, int(port), "/listeners?format=json")
-                    listener = json.loads(body)["listener_statuses"][0]
-                    self.port = int(listener["local_address"]["socket_address"]["port_value"])
-                    return self.port
+                if status != 200:
+                    return None
+                _, body = await _http_get(host, int(port), "/listeners?format=json")
+                listener = json.loads(body)["listener_statuses"][0]
+                return int(listener["local_address"]["socket_address"]["port_value"])
             except (OSError, ValueError, KeyError, IndexError):
-                pass
-            if time.monotonic() > deadline:
-                await self.stop()
-                raise TimeoutError(f"envoy did not become ready within {timeout:.0f} s")
-            await asyncio.sleep(0.05)
+                return None
+
+        self.port = await wait_until_ready(self.process, listener_port, name="envoy", timeout=timeout, grace=ENVOY_STOP_GRACE)
+        return self.port
 
     async def wait(self) -> int:
         assert self.process is not None
         return await self.process.wait()
 
-    async def stop(self, grace: float = 5.0) -> None:
-        process = self.process
-        if process is not None and process.returncode is None:
-            process.terminate()
-            try:
-                await asyncio.wait_for(process.wait(), grace)
-            except TimeoutError:
-                process.kill()
-                await process.wait()
+    async def stop(self, grace: float = ENVOY_STOP_GRACE) -> None:
+        if self.process is not None:
+            await stop_child(self.process, grace=grace)
         self._dir.cleanup()

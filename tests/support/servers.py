@@ -25,17 +25,20 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any, Self
 
 from sqlalchemy.engine import make_url
+
+from chatsvc.processes import ProcessNotReady, start_child_sync, stop_child_sync
 
 REDIS_ENV = "CHATSVC_TEST_REDIS_URL"
 DATABASE_ENV = "CHATSVC_TEST_DATABASE_URL"
 # Servers start in well under a second here; the bound only turns a hang into an error.
 START_TIMEOUT = 10.0
 STOP_TIMEOUT = 10.0
+# SIGINT is PostgreSQL's "fast" shutdown: it ends its backends and exits.
+POSTGRES_STOP = signal.SIGINT
 
 
 def free_port() -> int:
@@ -52,24 +55,6 @@ def _package_dir(name: str) -> Path | None:
     if spec is None or not spec.submodule_search_locations:
         return None
     return Path(next(iter(spec.submodule_search_locations)))
-
-
-def _stop_process(process: subprocess.Popen[bytes], sig: signal.Signals) -> None:
-    """Signal our own child by PID, then make sure it is gone and reaped."""
-    if process.poll() is None:
-        process.send_signal(sig)
-        try:
-            process.wait(STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def _log_tail(path: Path, lines: int = 20) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
 
 
 class ThrowawayRedis:
@@ -125,20 +110,16 @@ class ThrowawayRedis:
     def _launch(self, port: int) -> None:
         assert self.executable is not None
         self._dir = Path(tempfile.mkdtemp(prefix="chatsvc-redis-"))
-        log = self._dir / "redis.log"
-        with log.open("wb") as out:
-            self._process = subprocess.Popen(
+        try:
+            self._process = start_child_sync(
                 [self.executable, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
                  "--appendonly", "no", "--dir", str(self._dir)],
-                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                name=f"redis-server on port {port}", ready=lambda: self._answers_ping(port),
+                log=self._dir / "redis.log", timeout=START_TIMEOUT, grace=STOP_TIMEOUT,
             )
-        deadline = time.monotonic() + START_TIMEOUT
-        while not self._answers_ping(port):
-            if self._process.poll() is not None or time.monotonic() > deadline:
-                tail = _log_tail(log)
-                self._cleanup()
-                raise RuntimeError(f"redis-server on port {port} did not answer PING:\n{tail}")
-            time.sleep(0.02)
+        except ProcessNotReady:
+            self._cleanup()
+            raise
         self.port = port
         self.url = f"redis://127.0.0.1:{port}/0"
         atexit.register(self.stop)  # a test run that skips teardown still leaves nothing behind
@@ -156,7 +137,7 @@ class ThrowawayRedis:
     def stop(self) -> None:
         """Stop a private server (its PID only); no-op for a shared one."""
         if self._process is not None:
-            _stop_process(self._process, signal.SIGTERM)
+            stop_child_sync(self._process, grace=STOP_TIMEOUT)
             atexit.unregister(self.stop)
         self._cleanup()
 
@@ -229,8 +210,7 @@ class ThrowawayPostgres:
             for name in self._created:
                 self._execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         if self._process is not None:
-            # SIGINT is PostgreSQL's "fast" shutdown: it ends its backends and exits.
-            _stop_process(self._process, signal.SIGINT)
+            stop_child_sync(self._process, grace=STOP_TIMEOUT, stop_signal=POSTGRES_STOP)
         self._process = None
         if self._dir is not None:
             shutil.rmtree(self._dir, ignore_errors=True)
@@ -241,7 +221,7 @@ class ThrowawayPostgres:
     def interrupt(self) -> None:
         """Stop a private server's postmaster (an outage), keeping its data and port for `resume`."""
         assert self._process is not None and not self.external, "only a private server can be stopped"
-        _stop_process(self._process, signal.SIGINT)
+        stop_child_sync(self._process, grace=STOP_TIMEOUT, stop_signal=POSTGRES_STOP)
         self._process = None
 
     def resume(self) -> None:
@@ -320,24 +300,16 @@ class ThrowawayPostgres:
 
     def _launch(self, bin_dir: Path, data: Path, port: int, as_user: list[str]) -> None:
         assert self._dir is not None
-        log = self._dir / f"postgres-{port}.log"
-        with log.open("wb") as out:
-            # The postmaster itself (not pg_ctl) so that its PID is our child's.
-            # No Unix socket: Debian's default directory is not writable by nobody.
-            # fsync and friends off: nothing here needs to survive a crash.
-            self._process = subprocess.Popen(
-                [*as_user, str(bin_dir / "postgres"), "-D", str(data), "-p", str(port), "-h", "127.0.0.1",
-                 "-c", "unix_socket_directories=", "-c", "fsync=off", "-c", "full_page_writes=off",
-                 "-c", "synchronous_commit=off"],
-                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, cwd=self._dir,
-            )
-        deadline = time.monotonic() + START_TIMEOUT
-        while not self._ready(data):
-            if self._process.poll() is not None or time.monotonic() > deadline:
-                _stop_process(self._process, signal.SIGINT)
-                self._process = None
-                raise RuntimeError(f"postgres on port {port} did not start:\n{_log_tail(log)}")
-            time.sleep(0.02)
+        # The postmaster itself (not pg_ctl) so that its PID is our child's.
+        # No Unix socket: Debian's default directory is not writable by nobody.
+        # fsync and friends off: nothing here needs to survive a crash.
+        self._process = start_child_sync(
+            [*as_user, str(bin_dir / "postgres"), "-D", str(data), "-p", str(port), "-h", "127.0.0.1",
+             "-c", "unix_socket_directories=", "-c", "fsync=off", "-c", "full_page_writes=off",
+             "-c", "synchronous_commit=off"],
+            name=f"postgres on port {port}", ready=lambda: self._ready(data), log=self._dir / f"postgres-{port}.log",
+            timeout=START_TIMEOUT, grace=STOP_TIMEOUT, stop_signal=POSTGRES_STOP, cwd=self._dir,
+        )
         self.port = port
         self._admin_url = make_url(f"postgresql://postgres@127.0.0.1:{port}/postgres")
 
