@@ -16,9 +16,9 @@ from tests.helpers import CHATSVC, server_env
 SMALL = ["--subscribers", "20", "--rate", "20", "--duration", "2", "--probes", "2", "--workers", "2"]
 
 
-def bench(*args: str) -> dict:
+def bench(*args: str, **env: str) -> dict:
     result = subprocess.run(
-        CHATSVC + ["bench", *SMALL, *args, "--json"], env=server_env(), capture_output=True, text=True, timeout=90
+        CHATSVC + ["bench", *SMALL, *args, "--json"], env=server_env(**env), capture_output=True, text=True, timeout=90
     )
     assert result.returncode == 0, f"exit {result.returncode}\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
     return json.loads(result.stdout)
@@ -85,7 +85,8 @@ def test_reconnect_storm_every_subscriber_resumes_without_a_gap():
 
 
 def test_many_sessions_with_visitors_churning_lose_nothing():
-    results = bench("--sessions", "3", "--subscribers", "6", "--rate", "5", "--churn", "3")
+    # A short presence grace: the visitors' leaves are announced (and awaited) soon after they go.
+    results = bench("--sessions", "3", "--subscribers", "6", "--rate", "5", "--churn", "3", CHATSVC_PRESENCE_GRACE_SECONDS="0.3")
     service = results["service"]
     assert results["ok"] is True, service["errors"]
     assert service["subscribers"] == 18
@@ -94,3 +95,4 @@ def test_many_sessions_with_visitors_churning_lose_nothing():
     assert service["lost"] == service["duplicated"] == service["sequence_gaps"] == 0
     assert service["same_events_everywhere"] is True
     assert service["churn_joins"] == 6  # 3 visitors/s for 2 s, each joined and left
+    assert service["online_seen"] == service["online_expected"], "the visitors are gone from the online list"

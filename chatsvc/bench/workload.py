@@ -70,6 +70,13 @@ def _started_description(args: argparse.Namespace) -> str:
     return f"started: {processes}{database}, auth, rate limits, profanity filter"
 
 
+def presence_grace_seconds() -> float:
+    """The server's presence grace, as this environment sets it (or the default)."""
+    from chatsvc.config import Settings
+
+    return Settings.from_env().presence_grace_seconds
+
+
 # A subscriber process this busy (one core = 100%) may be what limits a run, not the server.
 CLIENT_LIMIT_PERCENT = 85
 
@@ -319,7 +326,8 @@ class Workload:
                 break  # nothing arrives any more: what is missing is lost
         result["drain_s"] = round(time.perf_counter() - drain_started, 2)
         if args.churn:
-            await self.settle(quiet=1.0)  # the last visitors' leaves reach everyone
+            # The last visitors' leaves are announced once their presence grace has passed.
+            await self.settle(quiet=presence_grace_seconds() + 1.0)
         result["server_rss_after_kb"] = server.rss_kb()
 
         reports = await asyncio.gather(*(worker.call("report") for worker in self.workers))
