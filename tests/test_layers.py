@@ -19,6 +19,7 @@ LAYERS = [
             "chatsvc.settings_loader",
             "chatsvc.word_file",
             "chatsvc.config",
+            "chatsvc.jwks",
             "chatsvc.auth",
             "chatsvc.ratelimit",
             "chatsvc.codegen",

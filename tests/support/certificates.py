@@ -3,8 +3,11 @@ certificates it signs, written as PEM files."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import ipaddress
+import os
+import ssl
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -90,7 +93,21 @@ class CertificateAuthority:
         return files
 
 
-def serial_of(pem: bytes | str) -> int:
-    """The serial number of a PEM certificate (what grpcurl or a client was shown)."""
-    data = pem.encode() if isinstance(pem, str) else pem
-    return x509.load_pem_x509_certificate(data).serial_number
+async def served_serial(port: int, ca_file: Path, client: CertificateFiles | None = None) -> int:
+    """The serial number of the certificate a new TLS connection to 127.0.0.1:`port` is shown."""
+    context = ssl.create_default_context(cafile=str(ca_file))
+    context.set_alpn_protocols(["h2"])
+    if client is not None:
+        context.load_cert_chain(str(client.cert), str(client.key))
+    _, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port, ssl=context), 10)
+    try:
+        return x509.load_der_x509_certificate(writer.get_extra_info("ssl_object").getpeercert(True)).serial_number
+    finally:
+        writer.close()
+
+
+def replace_file(path: Path, source: Path) -> None:
+    """Put `source`'s contents at `path` as certificate tools do: a new file renamed over the old."""
+    staged = path.with_name(path.name + ".new")
+    staged.write_bytes(source.read_bytes())
+    os.replace(staged, path)
