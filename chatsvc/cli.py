@@ -173,6 +173,8 @@ def run_serve(args: argparse.Namespace) -> int:
     # p99 417 ms with the defaults, 106 ms with these). Acyclic garbage is freed at once anyway.
     gc.set_threshold(10_000, 10, 10)
     web = web_options_from(args)
+    if web is not None:
+        web.check(settings)
     return asyncio.run(serve(settings, web)) or 0
 
 

@@ -6,6 +6,8 @@ import asyncio
 import os
 import shutil
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -209,6 +211,20 @@ def retry_delay_seconds(error: grpc.aio.AioRpcError) -> float:
         if detail.Unpack(info):
             return info.retry_delay.ToTimedelta().total_seconds()
     raise AssertionError("the status details hold no RetryInfo")
+
+
+@asynccontextmanager
+async def running(settings) -> AsyncIterator:
+    """A ChatServer of its own with these settings, started, and stopped after (for tests whose
+    settings differ from the `server` fixture's)."""
+    from chatsvc.transport.server import ChatServer
+
+    server = ChatServer(settings)
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop(grace=1)
 
 
 GRPCURL = shutil.which("grpcurl") or str(Path(sys.executable).parent / "grpcurl")

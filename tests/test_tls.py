@@ -6,8 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,8 +16,7 @@ from sessionchat.v1 import chat_pb2 as pb
 from chatsvc.auth import mint_token
 from chatsvc.client import ChatClient, TlsOptions
 from chatsvc.config import Settings
-from chatsvc.transport.server import ChatServer
-from tests.helpers import SECRET, Client, ServerProcess, grpcurl, refused, server_env
+from tests.helpers import SECRET, Client, ServerProcess, grpcurl, refused, running, server_env
 from tests.support.certificates import CertificateAuthority, CertificateFiles, replace_file, served_serial
 
 SESSION = "tls-101"
@@ -53,16 +50,6 @@ def settings(settings: Settings, pki: Pki) -> Settings:
     """The test server's settings, with TLS (the conftest `server` fixture starts it)."""
     settings.tls_cert_file, settings.tls_key_file = str(pki.server.cert), str(pki.server.key)
     return settings
-
-
-@asynccontextmanager
-async def running(settings: Settings) -> AsyncIterator[ChatServer]:
-    server = ChatServer(settings)
-    await server.start()
-    try:
-        yield server
-    finally:
-        await server.stop(grace=1)
 
 
 def token(user_id: str = "ann", role: str = "instructor") -> str:

@@ -57,6 +57,11 @@ class WebOptions:
         return list(variables(cls, ENV_PREFIX))
 
 
+    def check(self, server: Settings) -> None:
+        """StartupError, before anything starts, for TLS settings Envoy cannot run with."""
+        self.listener_tls(server)
+        self.upstream_tls(server)
+
     def listener_tls(self, server: Settings | None = None) -> ListenerTls | None:
         """TLS for browsers: the listener's own certificate, else the chat server's, else none."""
         if bool(self.tls_cert_file) != bool(self.tls_key_file):
