@@ -127,7 +127,8 @@ class TokenVerifier:
         return principal, expires
 
     def _decode(self, token: str) -> tuple[Principal, float]:
-        key, algorithms = self._key, self._algorithms
+        key: str | jwt.PyJWK | None = self._key
+        algorithms = self._algorithms
         try:
             if self._jwks is not None:
                 kid = jwt.get_unverified_header(token).get("kid")

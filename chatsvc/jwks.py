@@ -125,7 +125,7 @@ class JwksKeys:
     def _read(self) -> dict[str, jwt.PyJWK]:
         """The published signing keys (on a thread). Symmetric (`oct`) keys are left out: a
         public key set must not be able to make the server accept HMAC tokens."""
-        return {key.key_id: key for key in self._client.get_signing_keys() if key.key_type != "oct"}
+        return {key.key_id: key for key in self._client.get_signing_keys() if key.key_id and key.key_type != "oct"}
 
 
 def _describe(error: Exception) -> str:
