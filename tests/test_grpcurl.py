@@ -2,26 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import shutil
-import sys
-from pathlib import Path
 
 import pytest
 
 from chatsvc.auth import mint_token
-from tests.helpers import SECRET
-
-GRPCURL = shutil.which("grpcurl") or str(Path(sys.executable).parent / "grpcurl")
-
-
-async def grpcurl(*args: str, stdin: str | None = None) -> tuple[int, str]:
-    process = await asyncio.create_subprocess_exec(
-        GRPCURL, *args, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
-    )
-    output, _ = await asyncio.wait_for(process.communicate(stdin.encode() if stdin else None), 30)
-    return process.returncode, output.decode()
+from tests.helpers import SECRET, grpcurl
 
 
 @pytest.fixture

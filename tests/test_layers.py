@@ -21,6 +21,7 @@ LAYERS = [
             "chatsvc.word_file",
             "chatsvc.processes",
             "chatsvc.config",
+            "chatsvc.jwks",
             "chatsvc.auth",
             "chatsvc.ratelimit",
             "chatsvc.codegen",

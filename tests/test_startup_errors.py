@@ -106,3 +106,32 @@ def test_migrate_refuses_a_database_that_does_not_answer(tmp_path):
     port = free_port()
     result = chatsvc(tmp_path, "migrate", "--database-url", f"postgresql://postgres@127.0.0.1:{port}/chat")
     refuses(result, "migrate", "cannot use the database", "Connection refused")
+
+
+@pytest.mark.parametrize(
+    ("case", "phrases"),
+    [
+        ("certificate without key", ["needs both a certificate and its key", "--tls-key"]),
+        ("client CA without TLS", ["--tls-client-ca", "needs TLS"]),
+        ("key of another certificate", ["are not a certificate and its key"]),
+        ("missing certificate file", ["cannot read", "missing.crt"]),
+        ("mTLS behind Envoy without its certificate", ["Envoy needs one", "CHATSVC_WEB_UPSTREAM_CERT_FILE"]),
+        ("JWKS URL of another scheme", ["CHATSVC_JWT_JWKS_URL", "https://"]),
+    ],
+)
+def test_serve_refuses_tls_and_identity_provider_settings_it_cannot_use(tmp_path, case, phrases):
+    from tests.support.certificates import CertificateAuthority
+
+    ca = CertificateAuthority(tmp_path / "pki")
+    first, second = ca.issue("first"), ca.issue("second")
+    cert, key, client_ca = ("--tls-cert", str(first.cert)), ("--tls-key", str(first.key)), ("--tls-client-ca", str(ca.cert_file))
+    arguments = {
+        "certificate without key": cert,
+        "client CA without TLS": client_ca,
+        "key of another certificate": (*cert, "--tls-key", str(second.key)),
+        "missing certificate file": ("--tls-cert", str(tmp_path / "missing.crt"), *key),
+        "mTLS behind Envoy without its certificate": (*cert, *key, *client_ca, "--web"),
+        "JWKS URL of another scheme": (),
+    }[case]
+    env = {"CHATSVC_JWT_JWKS_URL": "file:///etc/keys.json"} if case == "JWKS URL of another scheme" else {}
+    refuses(serve(tmp_path, *arguments, **env), "serve", *phrases)

@@ -23,6 +23,11 @@ unary calls use it. A 3-hour class with 15-minute tokens never drops:
     async with ChatClient("127.0.0.1:50051", fetch_token) as chat:
         ...
 
+Over TLS, trust the system's roots (`tls=True`) or name a CA, and present a client
+certificate when the server requires one (`chatsvc serve --tls-client-ca`):
+
+    ChatClient("chat.example.com:50051", token, tls=TlsOptions(ca_file="ca.pem", cert_file="svc.pem", key_file="svc.key"))
+
 A service that posts a lot uses a sender: it sends on one `StreamEvents`
 stream, many messages in flight at once (a unary `SendMessage` is accepted
 only ~30 times a second while a server writes to a thousand streams):
@@ -36,6 +41,7 @@ from __future__ import annotations
 from chatsvc.client.chat_client import FINAL_CODES, ChatClient
 from chatsvc.client.position import StreamPosition
 from chatsvc.client.sender import MessageSender, SendRefused
+from chatsvc.client.tls import TlsOptions
 from chatsvc.client.tokens import TokenProvider, token_expiry
 
-__all__ = ["FINAL_CODES", "ChatClient", "MessageSender", "SendRefused", "StreamPosition", "TokenProvider", "token_expiry"]
+__all__ = ["FINAL_CODES", "ChatClient", "MessageSender", "SendRefused", "StreamPosition", "TlsOptions", "TokenProvider", "token_expiry"]

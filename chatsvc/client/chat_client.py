@@ -16,6 +16,7 @@ from sessionchat.v1 import chat_pb2_grpc
 from chatsvc.client.codes import FINAL_CODES
 from chatsvc.client.position import StreamPosition
 from chatsvc.client.sender import MessageSender
+from chatsvc.client.tls import TlsOptions
 from chatsvc.client.tokens import TokenProvider, Tokens
 
 __all__ = ["FINAL_CODES", "ChatClient"]
@@ -33,7 +34,10 @@ class ChatClient:
         interceptors: Sequence[grpc.aio.ClientInterceptor] | None = None,
         initial_backoff: float = 0.1,
         max_backoff: float = 5.0,
+        tls: bool | TlsOptions = False,
     ) -> None:
+        """`tls=True` speaks TLS trusting the system's roots; `TlsOptions` names a CA, a client
+        certificate for mTLS, or the name to check; by default the channel is plaintext."""
         # Several targets (processes behind no load balancer): after a failure
         # the client moves on to the next one.
         self.targets = [target] if isinstance(target, str) else list(target)
@@ -43,7 +47,12 @@ class ChatClient:
         self.last_sequence = 0
         self.reconnects = 0
         self.losses = 0  # streams found to have lost events on the way (and resumed)
-        self._options = channel_options or []
+        self._options = list(channel_options or [])
+        self._credentials: grpc.ChannelCredentials | None = None
+        if tls:
+            options = TlsOptions() if tls is True else tls
+            self._credentials = options.credentials()
+            self._options += options.channel_options()
         self._interceptors = list(interceptors or [])
         self._current = 0
         self._connect()
@@ -53,7 +62,10 @@ class ChatClient:
         return self.targets[self._current]
 
     def _connect(self) -> None:
-        self._channel = grpc.aio.insecure_channel(self.target, options=self._options, interceptors=self._interceptors)
+        if self._credentials is not None:
+            self._channel = grpc.aio.secure_channel(self.target, self._credentials, options=self._options, interceptors=self._interceptors)
+        else:
+            self._channel = grpc.aio.insecure_channel(self.target, options=self._options, interceptors=self._interceptors)
         self.stub = chat_pb2_grpc.SessionChatStub(self._channel)
 
     async def next_target(self) -> None:

@@ -119,6 +119,7 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
 
     async def _authenticate(self, context: grpc.aio.ServicerContext, *, repeated: bool) -> None:
         token = bearer_token(context.invocation_metadata() or ())
+        await self._verifier.prepare(token)  # an identity provider's new key is fetched off the event loop
         # Remembering each stream's token would cost memory per subscriber for nothing.
         principal, expires = self._verifier.verify_expiring(token, remember=repeated)
         _principal.set(principal)

@@ -13,7 +13,7 @@ from grpc_reflection.v1alpha import reflection
 from redis.asyncio import Redis
 from sessionchat.v1 import chat_pb2 as pb
 
-from chatsvc.auth import TokenVerifier
+from chatsvc.auth import ClaimNames, TokenVerifier
 from chatsvc.clock import Clock, SystemClock
 from chatsvc.config import Settings, StartupError, listen_address
 from chatsvc.domain.service import ChatService
@@ -27,11 +27,13 @@ from chatsvc.fanout.redis.presence import RedisPresence
 from chatsvc.fanout.redis.ratelimit import RedisRateLimiter
 from chatsvc.fanout.redis.typing_registry import RedisTypingRegistry
 from chatsvc.fanout.typing_registry import LocalTypingRegistry
+from chatsvc.jwks import JwksKeys
 from chatsvc.ratelimit import LocalRateLimiter
 from chatsvc.storage.database import Database
 from chatsvc.storage.lease import LeaseRefused, ProcessLeaseKeeper
 from chatsvc.transport.interceptors import AuthInterceptor
 from chatsvc.transport.servicer import SessionChatServicer
+from chatsvc.transport.tls import ServerCertificates, TlsFiles
 
 log = logging.getLogger(__name__)
 
@@ -155,10 +157,25 @@ class ChatServer:
             self.typing = LocalTypingRegistry()
         self.fanout.hub.write_delay = settings.stream_write_delay_ms / 1000
         self.fanout.hub.write_delay_min_subscribers = settings.stream_write_delay_min_subscribers
+        self.jwks: JwksKeys | None = None
+        if settings.jwt_jwks_url:
+            self.jwks = JwksKeys(
+                settings.jwt_jwks_url, cache_seconds=settings.jwt_jwks_cache_seconds, cooldown_seconds=settings.jwt_jwks_cooldown_seconds
+            )
         # Tokens are held to the server's clock, on unary calls and streams alike.
-        verifier = TokenVerifier(
-            secret=settings.resolve_jwt_secret(), public_key=settings.jwt_public_key, now=lambda: self.clock.now().timestamp()
+        verifier = self.verifier = TokenVerifier(
+            secret=settings.resolve_jwt_secret(),
+            public_key=settings.jwt_public_key,
+            jwks=self.jwks,
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+            claims=ClaimNames(
+                user=settings.jwt_user_claim, name=settings.jwt_name_claim, role=settings.jwt_role_claim, sessions=settings.jwt_sessions_claim
+            ),
+            now=lambda: self.clock.now().timestamp(),
         )
+        tls_files = TlsFiles.from_settings(settings)
+        self.certificates = ServerCertificates(tls_files) if tls_files is not None else None
         self.stream_tokens = StreamTokens(
             lambda token: verifier.verify_expiring(token, remember=False), self.clock, check_seconds=settings.token_check_seconds
         )
@@ -200,7 +217,7 @@ class ChatServer:
             raise StartupError(str(refused)) from None
         await self.fanout.start()
         await self.presence.start(on_left=self.service.live.record_departure)
-        handlers = method_handlers(SessionChatServicer(self.service))
+        handlers = method_handlers(SessionChatServicer(self.service, self.verifier.prepare))
         self.server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE_NAME, handlers),))
         self.server.add_registered_method_handlers(SERVICE_NAME, handlers)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
@@ -209,15 +226,33 @@ class ChatServer:
             self.server,
         )
         try:
-            self.port = self.server.add_insecure_port(self.settings.listen)
+            if self.certificates is not None:
+                self.port = self.server.add_secure_port(self.settings.listen, self.certificates.credentials())
+            else:
+                self.port = self.server.add_insecure_port(self.settings.listen)
         except RuntimeError:
             self.port = 0
         if not self.port:
             raise StartupError(f"cannot listen on {self.settings.listen}: the address is in use or not available here")
         await self.server.start()
+        if self.jwks is not None:
+            self.jwks.start()
         for name in ("", SERVICE_NAME):
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
-        log.info("SessionChat listening on port %d (database %s)", self.port, self.database.engine.url.render_as_string())
+        log.info(
+            "SessionChat listening on port %d (%s; database %s)", self.port, self._transport_security(),
+            self.database.engine.url.render_as_string(),
+        )
+
+    def _transport_security(self) -> str:
+        if self.certificates is None:
+            return "plaintext"
+        return "TLS, client certificates required" if self.certificates.files.client_ca else "TLS"
+
+    def reload_certificates(self) -> None:
+        """SIGHUP: re-read the TLS files now (they are also re-read when they change)."""
+        if self.certificates is not None:
+            self.certificates.reload()
 
     def _lease_lost(self, reason: str) -> None:
         self.failure = reason
@@ -236,6 +271,8 @@ class ChatServer:
     async def _close(self) -> None:
         self.service.typing.close()  # typing timers
         self.stream_tokens.close()
+        if self.jwks is not None:
+            await self.jwks.close()
         await self.lease.release()
         await self.presence.close()
         await self.typing.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
+from collections.abc import Awaitable, Callable
 
 import grpc
 from sessionchat.v1 import chat_pb2 as pb
@@ -26,8 +27,10 @@ log = logging.getLogger(__name__)
 
 
 class SessionChatServicer:
-    def __init__(self, service: ChatService) -> None:
+    def __init__(self, service: ChatService, prepare_token: Callable[[str], Awaitable[None]] | None = None) -> None:
         self.service = service
+        # Fetches, off the event loop, the identity provider's key a fresh token names (TokenVerifier.prepare).
+        self.prepare_token = prepare_token
 
     # ------------------------------------------------------------ live streams
 
@@ -133,6 +136,8 @@ class SessionChatServicer:
     async def _refresh_token(self, opening: StreamOpening, token: str) -> tuple[int, str]:
         if self.service.stream_tokens is None:
             raise unimplemented("refresh_token")
+        if self.prepare_token is not None:
+            await self.prepare_token(token)
         self.service.stream_tokens.refresh(opening.subscriber, opening.principal, token)
         return 0, ""
 

@@ -37,7 +37,7 @@ def connect_host(host: str) -> str:
     return host
 
 
-def origins_for(address: str) -> list[str]:
+def origins_for(address: str, *, secure: bool = False) -> list[str]:
     """The browser origins of a page served on `address` (loopback gets both spellings)."""
     host, port = split_host_port(address)
     if port == 0:
@@ -46,4 +46,5 @@ def origins_for(address: str) -> list[str]:
         names = ["127.0.0.1", "localhost"] + (["[::1]"] if ":" in host else [])
     else:
         names = [f"[{host}]" if ":" in host else host]
-    return [f"http://{name}:{port}" for name in names]
+    scheme = "https" if secure else "http"
+    return [f"{scheme}://{name}:{port}" for name in names]

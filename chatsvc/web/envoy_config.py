@@ -8,6 +8,7 @@ prints it; a test keeps the two in step).
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from string import Template
 
@@ -22,6 +23,76 @@ from chatsvc.web.addresses import (
 )
 
 TEMPLATE = Template((Path(__file__).resolve().parent / "envoy.yaml.template").read_text())
+
+
+@dataclass(frozen=True)
+class ListenerTls:
+    """TLS on the browsers' listener: Envoy serves this certificate (HTTP/2 and HTTP/1.1 over ALPN)."""
+
+    cert_file: str
+    key_file: str
+
+
+@dataclass(frozen=True)
+class UpstreamTls:
+    """TLS from Envoy to the chat server (for a server started with --tls-cert)."""
+
+    # The CA Envoy checks the chat server's certificate against.
+    ca_file: str
+    # SNI, and the name the server's certificate must carry; None checks the chain only (as
+    # `serve --web` does: its Envoy connects to its own server over loopback).
+    server_name: str | None = None
+    # Envoy's own certificate, for a server that requires client certificates (--tls-client-ca).
+    cert_file: str | None = None
+    key_file: str | None = None
+
+
+def _tls_certificate(cert_file: str, key_file: str, indent: str) -> str:
+    return (
+        f"{indent}tls_certificates:\n"
+        f"{indent}- certificate_chain: {{ filename: {json.dumps(cert_file)} }}\n"
+        f"{indent}  private_key: {{ filename: {json.dumps(key_file)} }}"
+    )
+
+
+def _listener_transport_socket(tls: ListenerTls | None) -> str:
+    if tls is None:
+        return ""
+    return f"""
+      # TLS for browsers; HTTP/2 lifts their limit of 6 connections per origin (one per open panel's feed).
+      transport_socket:
+        name: envoy.transport_sockets.tls
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext
+          common_tls_context:
+            alpn_protocols: ["h2", "http/1.1"]
+{_tls_certificate(tls.cert_file, tls.key_file, "            ")}"""
+
+
+def _grpc_transport_socket(tls: UpstreamTls | None) -> str:
+    if tls is None:
+        return ""
+    lines = [
+        "",
+        "    # TLS to the chat server: its certificate must chain to trusted_ca.",
+        "    transport_socket:",
+        "      name: envoy.transport_sockets.tls",
+        "      typed_config:",
+        '        "@type": type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext',
+    ]
+    if tls.server_name:
+        lines.append(f"        sni: {json.dumps(tls.server_name)}")
+    lines += [
+        "        common_tls_context:",
+        '          alpn_protocols: ["h2"]',
+        "          validation_context:",
+        f"            trusted_ca: {{ filename: {json.dumps(tls.ca_file)} }}",
+    ]
+    if tls.server_name:
+        lines.append(f"            match_typed_subject_alt_names: [{{ san_type: DNS, matcher: {{ exact: {json.dumps(tls.server_name)} }} }}]")
+    if tls.cert_file and tls.key_file:
+        lines.append(_tls_certificate(tls.cert_file, tls.key_file, "          "))
+    return "\n".join(lines)
 
 
 def _socket_address(host: str, port: int, indent: str) -> str:
@@ -57,23 +128,28 @@ def render_envoy_config(
     grpc_upstream: str = DEFAULT_GRPC_UPSTREAM,
     panel_upstream: str = DEFAULT_PANEL_LISTEN,
     allowed_origins: list[str] | None = None,
+    listener_tls: ListenerTls | None = None,
+    upstream_tls: UpstreamTls | None = None,
 ) -> str:
     """Envoy's bootstrap (YAML) for a grpc-web listener on `listen` in front of the chat
     server at `grpc_upstream` and the panel's static server at `panel_upstream`.
 
     `allowed_origins` are the CORS origins ("*" allows any); by default the origins of
-    the listener itself and of the panel server.
+    the listener itself and of the panel server. `listener_tls` serves browsers over
+    TLS; `upstream_tls` speaks TLS to a chat server that serves it.
     """
     listen_host, listen_port = split_host_port(listen)
     grpc_host, grpc_port = split_host_port(grpc_upstream)
     panel_host, panel_port = split_host_port(panel_upstream)
     grpc_host, panel_host = connect_host(grpc_host), connect_host(panel_host)
     if allowed_origins is None:
-        allowed_origins = origins_for(listen) + origins_for(panel_upstream)
+        allowed_origins = origins_for(listen, secure=listener_tls is not None) + origins_for(panel_upstream)
     return TEMPLATE.substitute(
         admin_address=_socket_address("127.0.0.1", 0, "    "),
         listener_address=_socket_address(listen_host, listen_port, "      "),
         origin_matchers=_origin_matchers(allowed_origins, "                  "),
         grpc_cluster_endpoint=_cluster_endpoint("sessionchat_grpc", grpc_host, grpc_port),
         panel_cluster_endpoint=_cluster_endpoint("sessionchat_panel", panel_host, panel_port),
+        listener_transport_socket=_listener_transport_socket(listener_tls),
+        grpc_transport_socket=_grpc_transport_socket(upstream_tls),
     )
