@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -120,7 +121,7 @@ class WebService:
         self.directory = directory
         self.log = directory / "chatsvc.log"
         self.process: asyncio.subprocess.Process | None = None
-        self.grpc_target = self.envoy_url = self.panel_files_url = ""
+        self.grpc_target = self.envoy_url = self.panel_files_url = self.panel_line = ""
 
     async def start(self) -> None:
         self.process = await asyncio.create_subprocess_exec(
@@ -134,9 +135,10 @@ class WebService:
             if line.startswith("SessionChat serving on"):
                 self.grpc_target = line.split()[-1]
             if line.startswith("SessionChat web panel on"):
-                words = line.split()
-                self.envoy_url = words[4].rstrip("/")
-                self.panel_files_url = words[-1].rstrip("/)").rstrip("/")
+                self.panel_line = line
+                self.envoy_url = line.split()[4].rstrip("/")
+                # The file server's own address is only in the log (a browser opening it is sent to Envoy).
+                self.panel_files_url = re.search(r"panel files on (http://\S+)/ behind Envoy", self.log.read_text())[1]
                 return
 
     def children(self) -> list[int]:
@@ -215,6 +217,13 @@ async def test_instructor_and_participant_chat_in_two_chromium_pages_through_env
     assert not [line for line in result["console"] if "pageerror" in line], result["console"]
     # Every response's previous_sequence matched what the page held (through Envoy and grpc-web): no false alarms.
     assert not [line for line in result["console"] if "lost events" in line], result["console"]
+
+
+async def test_serve_web_prints_the_one_address_to_open_and_no_grpc_fork_notice(web_service):
+    """The panel files' address loaded a panel that looped on "HTTP 501; reconnecting…": only Envoy's is printed."""
+    assert re.findall(r"http://\S+", web_service.panel_line) == [f"{web_service.envoy_url}/"]
+    # uvloop starts Envoy with fork(): gRPC's fork handlers printed a notice from fork_posix.cc on every start.
+    assert "fork_posix" not in web_service.log.read_text()
 
 
 async def test_serve_web_stops_the_server_and_envoy_on_sigterm(tmp_path):

@@ -43,7 +43,7 @@ class _PanelHandler(SimpleHTTPRequestHandler):
         # the browser to Envoy on the same host. Requests Envoy forwards carry x-forwarded-proto;
         # a page given its own ?endpoint= is left alone.
         if path in ("/", "/index.html") and envoy_port and "x-forwarded-proto" not in self.headers and "endpoint" not in parse_qs(query):
-            host = urlsplit(f"//{self.headers.get('Host') or self.server.server_address[0]}").hostname or "127.0.0.1"
+            host = urlsplit(f"//{self.headers.get('Host', '')}").hostname or str(self.connection.getsockname()[0])
             host = f"[{host}]" if ":" in host else host
             self.send_response(HTTPStatus.TEMPORARY_REDIRECT)
             self.send_header("Location", f"http://{host}:{envoy_port}/" + (f"?{query}" if query else ""))
