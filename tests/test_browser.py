@@ -116,7 +116,7 @@ class WebService:
         self.directory = directory
         self.log = directory / "chatsvc.log"
         self.child: Child | None = None
-        self.grpc_target = self.envoy_url = self.panel_files_url = ""
+        self.grpc_target = self.envoy_url = self.panel_files_url = self.panel_line = ""
 
     @property
     def process(self) -> asyncio.subprocess.Process:
@@ -132,9 +132,12 @@ class WebService:
         for line in self.child.lines:
             if re.match(SERVING, line):
                 self.grpc_target = line.split()[-1]
-        words = self.child.ready_line.split()
-        self.envoy_url = words[4].rstrip("/")
-        self.panel_files_url = words[-1].rstrip("/)").rstrip("/")
+        self.panel_line = self.child.ready_line
+        self.envoy_url = self.panel_line.split()[4].rstrip("/")
+        # The file server's own address is only in the log (a browser opening it is sent to Envoy).
+        found = re.search(r"panel files on (http://\S+)/ behind Envoy", self.log.read_text())
+        assert found, "the panel files' address is missing from the log"
+        self.panel_files_url = found[1]
 
     def children(self) -> list[int]:
         path = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
@@ -206,6 +209,13 @@ async def test_instructor_and_participant_chat_in_two_chromium_pages_through_env
     assert not [line for line in result["console"] if "pageerror" in line], result["console"]
     # Every response's previous_sequence matched what the page held (through Envoy and grpc-web): no false alarms.
     assert not [line for line in result["console"] if "lost events" in line], result["console"]
+
+
+async def test_serve_web_prints_the_one_address_to_open_and_no_grpc_fork_notice(web_service):
+    """The panel files' address loaded a panel that looped on "HTTP 501; reconnecting…": only Envoy's is printed."""
+    assert re.findall(r"http://\S+", web_service.panel_line) == [f"{web_service.envoy_url}/"]
+    # uvloop starts Envoy with fork(): gRPC's fork handlers printed a notice from fork_posix.cc on every start.
+    assert "fork_posix" not in web_service.log.read_text()
 
 
 async def test_serve_web_stops_the_server_and_envoy_on_sigterm(tmp_path):

@@ -14,6 +14,8 @@ from sessionchat.v1 import chat_pb2 as pb
 from chatsvc.config import normalize_database_url
 from tests.helpers import CHATSVC, Client, ServerProcess, server_env
 
+ROOT = Path(__file__).resolve().parent.parent
+
 
 def run(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
     """A `chatsvc` command as a user who configured nothing runs it."""
@@ -81,12 +83,18 @@ async def test_sigterm_ends_streams_cleanly_and_keeps_every_accepted_message(ser
     assert await restarted.stop() == 0
 
 
-def test_migrate_creates_the_schema_and_is_idempotent(tmp_path):
+def test_migrate_says_it_created_the_schema_then_that_it_is_already_up_to_date(tmp_path):
     url = f"sqlite:///{tmp_path / 'm.db'}"
+    head = sorted(path.name.split("_")[0] for path in (ROOT / "chatsvc" / "migrations" / "versions").glob("[0-9]*.py"))[-1]
+    said = []
     for _ in range(2):
         result = run(["migrate", "--database-url", url], tmp_path)
         assert result.returncode == 0, result.stderr
-        assert "up to date" in result.stdout
+        said.append(result.stdout)
+    assert said == [
+        f"created the database schema at revision {head}\n",
+        f"the database schema is already up to date (revision {head})\n",
+    ]
 
 
 @pytest.mark.parametrize(

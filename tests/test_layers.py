@@ -25,6 +25,7 @@ LAYERS = [
             "chatsvc.auth",
             "chatsvc.ratelimit",
             "chatsvc.codegen",
+            "chatsvc.grpc_environment",
         ),
     ),
     (1, ("chatsvc.storage", "chatsvc.migrations")),

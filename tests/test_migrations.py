@@ -60,6 +60,7 @@ async def test_upgrading_a_database_of_the_first_migration_keeps_every_row(setti
         CHATSVC + ["migrate", "--database-url", settings.database_url], env=server_env(), capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("upgraded the database schema from revision 0001 to "), result.stdout
 
     server = ChatServer(settings)
     await server.start()

@@ -8,18 +8,36 @@ carries) that `websockets.broadcast()` writes to every connection on
 (permessage-deflate costs memory and CPU per connection) and so are pings;
 `broadcast()` has no backpressure: it writes to each socket at once.
 
-    python -m chatsvc.bench_baseline --listen 127.0.0.1:0
+    python -m chatsvc.bench.baseline --listen 127.0.0.1:0
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import signal
 import time
 import uuid
 
 SESSION = "baseline"
+
+# What the baseline imports beyond SessionChat's own dependencies: the `bench` extra.
+BASELINE_MODULES = ("websockets",)
+BASELINE_MISSING = "chatsvc bench --baseline needs the bench extra: .venv/bin/pip install -e '.[bench]'"
+
+
+def baseline_missing() -> str | None:
+    """The one-line reason the baseline cannot run here, or None when it can.
+
+    Checked before anything starts: otherwise a run measures the whole SessionChat
+    half first and only then fails on the import."""
+    for name in BASELINE_MODULES:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            return BASELINE_MISSING
+    return None
 
 
 def run(listen: str) -> None:

@@ -7,9 +7,11 @@ import asyncio
 import json
 import sys
 
+from chatsvc.bench.baseline import baseline_missing
 from chatsvc.bench.report import enable_progress, format_table
 from chatsvc.bench.workers import install_uvloop
 from chatsvc.bench.workload import run_bench
+from chatsvc.grpc_environment import quiet_fork_handlers
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -84,6 +86,9 @@ def run_cli(args: argparse.Namespace) -> int:
     if args.restart and (args.target or args.baseline):
         print("chatsvc bench: --restart restarts a server this run started (no --target, no --baseline)", file=sys.stderr)
         return 2
+    if args.baseline and (missing := baseline_missing()):
+        print(missing, file=sys.stderr)
+        return 2
     args.probes = min(args.probes, args.subscribers)
     if not args.publisher_role:
         args.publisher_role = "instructor" if args.target else "participant"
@@ -98,6 +103,7 @@ def run_cli(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    quiet_fork_handlers()
     parser = argparse.ArgumentParser(prog="chatsvc bench", description="N subscribers in one session, publishing at a rate, measured end to end.")
     add_arguments(parser)
     return run_cli(parser.parse_args(argv))

@@ -344,7 +344,8 @@ class CsvWriter(Writer):
                 "yes" if record["pinned"] else "no",
                 record["pinned_at"] or "",
                 record["pinned_by"] or "",
-                " ".join(f"{item['emoji']}{item['count']}" for item in record["reactions"]),
+                # "👍 2; 🔥 1": a count glued to its emoji ("👍2") read as one odd symbol in spreadsheets.
+                "; ".join(f"{item['emoji']} {item['count']}" for item in record["reactions"]),
             ]
         )
 

@@ -20,6 +20,7 @@ from typing import TypeVar
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlmodel import Session
@@ -78,16 +79,20 @@ class Database:
         self._global_lock = asyncio.Lock()
         self._session_locks: dict[str, asyncio.Lock] = {}
 
-    async def migrate(self, revision: str = "head") -> None:
-        """Upgrade the schema to `revision` (idempotent; keeps every row)."""
+    async def migrate(self, revision: str = "head") -> tuple[str | None, str | None]:
+        """Upgrade the schema to `revision` (idempotent; keeps every row).
 
-        def upgrade() -> None:
+        Returns the schema's revision before and after: (None, "0003") for a new database."""
+
+        def upgrade() -> tuple[str | None, str | None]:
             with self.engine.begin() as connection:
+                before = MigrationContext.configure(connection).get_current_revision()
                 config = alembic_config()
                 config.attributes["connection"] = connection
                 command.upgrade(config, revision)
+                return before, MigrationContext.configure(connection).get_current_revision()
 
-        await self._on_thread(upgrade)
+        return await self._on_thread(upgrade)
 
     async def close(self) -> None:
         await self._on_thread(self.engine.dispose)

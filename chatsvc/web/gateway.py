@@ -10,6 +10,7 @@ runs as a child process (`envoy_process.py`).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -26,6 +27,8 @@ from chatsvc.web.envoy_process import EnvoyProcess
 from chatsvc.web.panel_server import PanelServer
 
 ENV_PREFIX = "CHATSVC_WEB_"
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -118,10 +121,13 @@ class WebGateway:
         except BaseException:
             await self.stop()
             raise
+        self.panel.send_browsers_to(port)
         host = connect_host(split_host_port(self.options.listen)[0])
         host = f"[{host}]" if ":" in host else host
         scheme = "https" if self.listener_tls is not None else "http"
-        return f"{scheme}://{host}:{port}/"
+        url = f"{scheme}://{host}:{port}/"
+        log.info("panel files on http://%s/ behind Envoy (a browser opening them there is sent to %s)", self.panel.address, url)
+        return url
 
     async def stop(self) -> None:
         if self.envoy is not None:
