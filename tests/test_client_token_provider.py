@@ -60,15 +60,19 @@ async def test_a_client_with_a_token_provider_keeps_its_streams_across_several_e
     async with ChatClient(f"127.0.0.1:{server.port}", teacher) as sending, ChatClient(f"127.0.0.1:{server.port}", student) as reading:
         seen: list[str] = []
         arrived = asyncio.Condition()
+        live = asyncio.Event()
 
         async def read() -> None:
             async for event in reading.events(SESSION):
+                if event.WhichOneof("kind") == "stream_started":
+                    live.set()
                 if event.WhichOneof("kind") == "message_posted":
                     async with arrived:
                         seen.append(event.message_posted.text)
                         arrived.notify_all()
 
         reader = asyncio.create_task(read())
+        await asyncio.wait_for(live.wait(), EVENT_TIMEOUT)  # the reader is in before the first message
         async with sending.sender(SESSION) as sender:
             sent = ["before any expiry"]
             await sender.send(sent[-1])

@@ -40,6 +40,9 @@ STREAM_STARTED_FIELD = pb.Event.DESCRIPTOR.fields_by_name["stream_started"].numb
 SNAPSHOT_FIELD = pb.StreamStarted.DESCRIPTOR.fields_by_name["snapshot"].number
 ONLINE_FIELD = pb.SessionSnapshot.DESCRIPTOR.fields_by_name["online"].number
 
+# How long after a storm's last batch its memory is given back (its stream starts written by then).
+TRIM_AFTER_STORM_SECONDS = 1.0
+
 # At most this many joins share one batch (a larger storm is several batches, one after another).
 JOIN_BATCH_LIMIT = 256
 
@@ -83,7 +86,7 @@ class Joins:
         self.message_views = message_views
         self._pending: dict[str, list[Join]] = {}
         self._workers: dict[str, asyncio.Task] = {}
-        self._last_batch: dict[str, float] = {}  # loop time when the session's last batch started
+        self._last_batch: dict[str, tuple[float, int]] = {}  # the session's last batch: loop time it started, joins
 
     async def join(self, session_id: str, join: Join) -> list[bytes]:
         """Announce the joiner (if `join.announce`) and return the framed events its stream starts
@@ -101,13 +104,15 @@ class Joins:
             batches += 1
             # In a storm, batches start at most once per window: each batch's `user_joined`
             # events reach every stream in one write, so the writes per second stay bounded
-            # whatever the rate of joins. A join into a quiet session goes at once.
-            wait = self._last_batch.get(session_id, -window) + window - loop.time()
-            if wait > 0:
+            # whatever the rate of joins. A storm is joins gathering while a batch is handled;
+            # a join into a quiet session (or one of two or three arriving together) goes at once.
+            last_at, last_size = self._last_batch.get(session_id, (-window, 0))
+            wait = last_at + window - loop.time()
+            if wait > 0 and (len(pending) > 1 or last_size > 1):
                 await asyncio.sleep(wait)
-            self._last_batch[session_id] = loop.time()
             batch = pending[:JOIN_BATCH_LIMIT]
             del pending[:JOIN_BATCH_LIMIT]
+            self._last_batch[session_id] = (loop.time(), len(batch))
             try:
                 await self._start_batch(session_id, batch)
             except Exception as error:
@@ -117,7 +122,9 @@ class Joins:
         self._pending.pop(session_id, None)
         self._workers.pop(session_id, None)
         if batches > 1:
-            release_free_memory()  # a storm is over: its snapshots' memory goes back to the OS
+            # A storm is over: once its stream starts are written (they are held until then),
+            # the memory they took goes back to the OS.
+            loop.call_later(TRIM_AFTER_STORM_SECONDS, release_free_memory)
         if len(self._last_batch) > 10_000:
             self._last_batch.clear()
 
