@@ -12,9 +12,12 @@ from __future__ import annotations
 import threading
 from wsgiref.simple_server import WSGIServer
 
-from prometheus_client import Counter, Gauge, Histogram, start_http_server
+from prometheus_client import Counter, Gauge, Histogram, disable_created_metrics, start_http_server
 
-from chatsvc.errors import StartupError
+from chatsvc.errors import REFUSAL_REASONS, StartupError
+
+# No `*_created` series beside every counter and histogram: twice the series, and Prometheus 2.x ignores them.
+disable_created_metrics()
 
 # Seconds: a unary call is ~1–20 ms here; a slow database or a join storm reaches seconds.
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -51,7 +54,7 @@ LIVE_STREAMS = Gauge("chatsvc_live_streams", "StreamEvents and Subscribe streams
 LIVE_SESSIONS = Gauge("chatsvc_live_sessions", "Sessions with at least one live stream in this process.")
 STREAMS_ENDED = Counter(
     "chatsvc_streams_ended",
-    "Live streams that ended, by why: client_closed, fell_behind, token_expired, shutdown, refused (never joined), error.",
+    "Live streams that joined and ended, by why: client_closed, fell_behind, token_expired, shutdown, error.",
     ["reason"],
 )
 JOIN_DURATION = Histogram(
@@ -99,9 +102,18 @@ REDIS_OUTAGES = Counter(
 REDIS_FAILING = Gauge("chatsvc_redis_failing", "1 while Redis is failing for the component, else 0.", ["component"])
 
 REDIS_COMPONENTS = ("fanout_publish", "fanout_receive", "presence", "typing", "rate_limit")
-for _component in REDIS_COMPONENTS:  # every component's series exists from the start: an alert sees 0, not nothing
+STREAM_END_REASONS = ("client_closed", "fell_behind", "token_expired", "shutdown", "error")
+
+# The series alerts and the dashboard read exist from the start at 0: a query sees 0, not nothing.
+for _component in REDIS_COMPONENTS:
     REDIS_OUTAGES.labels(_component)
     REDIS_FAILING.labels(_component)
+for _reason in STREAM_END_REASONS:
+    STREAMS_ENDED.labels(_reason)
+for _reason in sorted(REFUSAL_REASONS - {"stream_limit"}):
+    REFUSALS.labels("send_message", _reason)
+for _severity in ("mild", "severe"):
+    CENSORED.labels(_severity)
 
 
 class MetricsEndpoint:
