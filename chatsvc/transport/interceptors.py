@@ -68,7 +68,7 @@ def _wrap_handler(handler: grpc.RpcMethodHandler, before, on_error, method: str,
                         yield response
                 except grpc.aio.AbortError:
                     raise
-                except asyncio.CancelledError:
+                except (asyncio.CancelledError, GeneratorExit):  # the client left mid-stream
                     record.cancelled()
                     raise
                 except Exception as error:
