@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
-import logging
 import signal
 import sys
 import textwrap
@@ -18,6 +17,7 @@ from chatsvc.config import (
     normalize_database_url,
 )
 from chatsvc.grpc_environment import quiet_fork_handlers
+from chatsvc.logs import LOG_FORMATS, configure_logging
 
 # Exit status of a command that could not start (as argparse's for bad flags).
 STARTUP_FAILED = 2
@@ -61,6 +61,17 @@ def build_parser() -> argparse.ArgumentParser:
     tls.add_argument("--tls-key", metavar="FILE", help="the certificate's private key (CHATSVC_TLS_KEY_FILE)")
     tls.add_argument(
         "--tls-client-ca", metavar="FILE", help="require client certificates signed by this CA: mTLS (CHATSVC_TLS_CLIENT_CA_FILE)"
+    )
+    operations = serve.add_argument_group("operations", "metrics and logs (README.md, section Operations)")
+    operations.add_argument(
+        "--metrics-listen", metavar="HOST:PORT", help="serve Prometheus metrics on http://HOST:PORT/metrics (CHATSVC_METRICS_LISTEN, default off)"
+    )
+    operations.add_argument(
+        "--log-format", choices=LOG_FORMATS, help="text, or one JSON object per line (CHATSVC_LOG_FORMAT, default text)"
+    )
+    operations.add_argument(
+        "--access-log", action="store_true", default=None,
+        help="one log line per unary call and per stream end (CHATSVC_ACCESS_LOG=1, default off)",
     )
     web = serve.add_argument_group(
         "browsers", "--web also serves the chat panel and runs Envoy's grpc-web bridge in front of the server "
@@ -155,13 +166,15 @@ def settings_from(args: argparse.Namespace) -> Settings:
     for flag in ("tls_cert", "tls_key", "tls_client_ca"):
         if getattr(args, flag, None):
             setattr(settings, f"{flag}_file", getattr(args, flag))
+    for flag in ("metrics_listen", "log_format", "access_log"):
+        if getattr(args, flag, None):
+            setattr(settings, flag, getattr(args, flag))
     return settings
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("alembic").setLevel(logging.WARNING)
     settings = settings_from(args)
+    configure_logging(settings.log_format)
     settings.check()
     listen_address(settings.listen)  # a malformed --listen is refused before anything starts
     try:
@@ -237,6 +250,8 @@ async def start_server(settings: Settings):
 async def serve(settings: Settings, web=None) -> int:
     server, port = await start_server(settings)
     host = settings.listen.rsplit(":", 1)[0]
+    if server.metrics is not None:
+        print(f"SessionChat metrics on {server.metrics.url}", flush=True)
     print(f"SessionChat serving on {host}:{port}", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from chatsvc.errors import StartupError
+from chatsvc.logs import LOG_FORMATS
 from chatsvc.settings_loader import load, setting, variables, word_list
 from chatsvc.word_file import LANGUAGES as PROFANITY_LANGUAGES
 from chatsvc.word_file import read_word_file
@@ -133,6 +134,11 @@ class Settings:
     # renewed this often; a crashed process's lease is taken over once it expires.
     lease_seconds: float = 30.0
     lease_renew_seconds: float = 10.0
+    # Operations (README, Operations): Prometheus metrics on http://HOST:PORT/metrics (off when unset);
+    # the log as text or one JSON object per line; one access-log line per unary call and per stream end.
+    metrics_listen: str | None = None
+    log_format: str = setting("text", parse=lambda value: _log_format(value))
+    access_log: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -211,6 +217,12 @@ def _read_file(path: str) -> str:
         return Path(path).read_text()
     except OSError as error:
         raise StartupError(f"cannot read {path}: {error.strerror}") from None
+
+
+def _log_format(value: str) -> str:
+    if value.lower() not in LOG_FORMATS:
+        raise StartupError(f"must be one of {', '.join(LOG_FORMATS)}, not {value!r}")
+    return value.lower()
 
 
 def _languages(value: str) -> list[str]:

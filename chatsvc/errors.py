@@ -7,6 +7,9 @@ from __future__ import annotations
 import enum
 from datetime import timedelta
 
+# Why the chat rules refused a request (`ChatError.reason`): a fixed set, as metric labels must be.
+REFUSAL_REASONS = frozenset({"rate_limit", "mute", "slow_mode", "overload", "policy", "stream_limit"})
+
 
 class ErrorCode(enum.IntEnum):
     """The google.rpc.Code values the domain uses (same numbers)."""
@@ -25,11 +28,22 @@ class ErrorCode(enum.IntEnum):
 
 
 class ChatError(Exception):
-    def __init__(self, code: ErrorCode, message: str, *, retry_after: timedelta | None = None) -> None:
+    """A request the server answers with `code` and `message`.
+
+    `reason` names a deliberate refusal by the chat rules (one of `REFUSAL_REASONS`): what the
+    `chatsvc_refusals_total` metric counts it as. `error_id` is set on an INTERNAL error: the id
+    the client is told and the server log carries.
+    """
+
+    def __init__(
+        self, code: ErrorCode, message: str, *, retry_after: timedelta | None = None, reason: str | None = None, error_id: str | None = None
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.retry_after = retry_after
+        self.reason = reason
+        self.error_id = error_id
 
     def __repr__(self) -> str:
         return f"ChatError({self.code.name}, {self.message!r})"

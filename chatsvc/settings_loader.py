@@ -2,7 +2,7 @@
 
 A field's variable is its prefix plus its name in capitals (`max_message_length`
 -> `CHATSVC_MAX_MESSAGE_LENGTH`) unless `setting(env=...)` names another; its
-type says how the text is read (int, float, str, optional str, a comma-separated
+type says how the text is read (bool, int, float, str, optional str, a comma-separated
 list or tuple of str) unless `setting(parse=...)` gives a reader. An empty
 variable counts as unset. A value that cannot be read is a `StartupError` naming
 the variable, raised before anything starts.
@@ -73,7 +73,15 @@ def _number(value: str) -> float:
         raise ValueError(f"must be a number, not {value!r}") from None
 
 
+def _boolean(value: str) -> bool:
+    answer = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}.get(value.lower())
+    if answer is None:
+        raise ValueError(f"must be 1 or 0 (true/false, yes/no, on/off), not {value!r}")
+    return answer
+
+
 _READERS: dict[Any, Callable[[str], Any]] = {
+    bool: _boolean,
     int: _integer,
     float: _number,
     str: str,

@@ -26,6 +26,8 @@ LAYERS = [
             "chatsvc.ratelimit",
             "chatsvc.codegen",
             "chatsvc.grpc_environment",
+            "chatsvc.logs",
+            "chatsvc.metrics",
         ),
     ),
     (1, ("chatsvc.storage", "chatsvc.migrations")),

@@ -48,6 +48,9 @@ def test_values_are_read_by_their_type():
             "CHATSVC_REDIS_URL": "redis://127.0.0.1:1/0",
             "CHATSVC_SHUTDOWN_GRACE_SECONDS": "0.5",
             "CHATSVC_DATABASE_URL": "postgresql+asyncpg://chat@db/chat",
+            "CHATSVC_ACCESS_LOG": "true",
+            "CHATSVC_LOG_FORMAT": "JSON",
+            "CHATSVC_METRICS_LISTEN": "0.0.0.0:9464",
         }
     )
     assert settings.message_rate_limit == 7
@@ -57,6 +60,12 @@ def test_values_are_read_by_their_type():
     assert settings.redis_url == "redis://127.0.0.1:1/0"
     assert settings.shutdown_grace_seconds == 0.5
     assert settings.database_url == "postgresql+psycopg://chat@db/chat", "older driver names still work"
+    assert settings.access_log is True and settings.log_format == "json" and settings.metrics_listen == "0.0.0.0:9464"
+
+
+@pytest.mark.parametrize(("text", "value"), [("1", True), ("yes", True), ("on", True), ("0", False), ("false", False), ("off", False)])
+def test_switches_read_the_usual_spellings(text, value):
+    assert Settings.from_env({"CHATSVC_ACCESS_LOG": text}).access_log is value
 
 
 def test_unset_and_empty_variables_keep_the_defaults():

@@ -8,6 +8,7 @@ import sys
 
 import grpc
 import pytest
+from prometheus_client import REGISTRY
 from sessionchat.v1 import chat_pb2 as pb
 from sessionchat.v1 import chat_pb2_grpc
 
@@ -37,6 +38,8 @@ def stalled_subscription(target: str, client: Client):
 async def test_a_stalled_client_is_ended_then_resumes_without_loss_while_others_get_everything(server, alice, bob, connect):
     target = f"127.0.0.1:{server.port}"
     slow_user = connect("carol")
+    fell_behind = {"reason": "fell_behind"}
+    ended_before = REGISTRY.get_sample_value("chatsvc_streams_ended_total", fell_behind)
     channel, stalled = stalled_subscription(target, slow_user)
     await stalled.initial_metadata()
     reader = bob.subscribe(SESSION)
@@ -53,6 +56,7 @@ async def test_a_stalled_client_is_ended_then_resumes_without_loss_while_others_
     assert ended.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
     assert "fell more than 20 events behind" in ended.value.details()
     assert "reconnect with last_sequence" in ended.value.details()
+    assert REGISTRY.get_sample_value("chatsvc_streams_ended_total", fell_behind) == ended_before + 1  # what the alert watches
     last_seen = max(event.sequence for event in received)
     assert len([e for e in received if e.WhichOneof("kind") == "message_posted"]) < 60
     await channel.close()

@@ -82,6 +82,25 @@ def test_serve_refuses_a_port_in_use(tmp_path):
         refuses(chatsvc(tmp_path, "serve", "--listen", listen, CHATSVC_JWT_SECRET=SECRET), "serve", f"cannot listen on {listen}", "in use")
 
 
+def test_serve_refuses_a_metrics_port_in_use_before_anything_starts(tmp_path):
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        listen = f"127.0.0.1:{holder.getsockname()[1]}"
+        refuses(serve(tmp_path, "--metrics-listen", listen), "serve", f"cannot serve metrics on {listen}", "in use")
+    assert not (tmp_path / "chatsvc.db").exists()
+
+
+@pytest.mark.parametrize(("flag", "value", "phrase"), [("--metrics-listen", "9464", "needs a host and a port")])
+def test_serve_refuses_operations_flags_it_cannot_use(tmp_path, flag, value, phrase):
+    refuses(serve(tmp_path, flag, value), "serve", phrase)
+
+
+@pytest.mark.parametrize(("variable", "value", "phrase"), [("CHATSVC_LOG_FORMAT", "xml", "text, json"), ("CHATSVC_ACCESS_LOG", "maybe", "must be 1 or 0")])
+def test_serve_refuses_log_settings_it_cannot_read(tmp_path, variable, value, phrase):
+    refuses(serve(tmp_path, **{variable: value}), "serve", variable, phrase)
+
+
 def test_serve_refuses_a_jwt_secret_shorter_than_32_bytes(tmp_path):
     refuses(serve(tmp_path, CHATSVC_JWT_SECRET="x" * 31), "serve", "31 bytes", "at least 32")
 

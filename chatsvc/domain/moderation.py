@@ -20,6 +20,7 @@ from chatsvc.domain.profanity import ProfanityFilter
 from chatsvc.domain.validation import enter_session
 from chatsvc.domain.visibility import concerning, may_see, message_audience
 from chatsvc.errors import ChatError, ErrorCode, denied, invalid, not_found
+from chatsvc.metrics import CENSORED
 from chatsvc.ratelimit import RateLimiter
 from chatsvc.storage import repository as repo
 from chatsvc.storage.database import Database
@@ -88,6 +89,7 @@ class Moderation:
                 f"too many {what}: at most {limit} every {window_seconds} seconds; "
                 f"try again in {max(wait.total_seconds(), 0.001):.1f} s",
                 retry_after=wait,
+                reason="rate_limit",
             )
 
     def ensure_not_muted(self, change: Change, principal: Principal) -> None:
@@ -98,7 +100,7 @@ class Moderation:
         if mute.ends_at is not None and as_utc(mute.ends_at) <= change.now:
             self._end_mute(change, mute, unmuted_by=None)
             return
-        raise ChatError(ErrorCode.FAILED_PRECONDITION, describe_until(mute))
+        raise ChatError(ErrorCode.FAILED_PRECONDITION, describe_until(mute), reason="mute")
 
     def check_sender(self, change: Change, principal: Principal, recipient_id: str) -> None:
         """May this user post this message now? (mute, policy, slow mode)"""
@@ -107,9 +109,9 @@ class Moderation:
             return
         session = session_row(change)
         if recipient_id and not session.private_chat_enabled:
-            raise denied("private chat is turned off in this session")
+            raise ChatError(ErrorCode.PERMISSION_DENIED, "private chat is turned off in this session", reason="policy")
         if not recipient_id and session.public_chat == pb.PUBLIC_CHAT_INSTRUCTORS_ONLY:
-            raise denied("public chat is limited to instructors in this session")
+            raise ChatError(ErrorCode.PERMISSION_DENIED, "public chat is limited to instructors in this session", reason="policy")
         if session.slow_mode_seconds:
             last = repo.last_message_time(change.db, change.session_id, principal.user_id)
             if last is not None:
@@ -120,11 +122,14 @@ class Moderation:
                         f"slow mode: one message every {session.slow_mode_seconds} seconds; "
                         f"try again in {wait.total_seconds():.1f} s",
                         retry_after=wait,
+                        reason="slow_mode",
                     )
 
     def censor(self, text: str) -> tuple[str, bool]:
         """The text as everyone sees it, and whether it earns a strike: only severe words do (mild ones are just censored)."""
         verdict = self.profanity.check(text)
+        if verdict.censored:
+            CENSORED.labels("severe" if verdict.severe else "mild").inc()
         return verdict.text, verdict.severe
 
     def strike(self, change: Change, principal: Principal, message_id: str) -> None:

@@ -135,6 +135,7 @@ class Sending:
                 ErrorCode.RESOURCE_EXHAUSTED,
                 f"the server is busy: {waiting} messages of this session are waiting to be stored; try again shortly",
                 retry_after=BUSY_RETRY_AFTER,
+                reason="overload",
             )
 
     async def _post_batch_safely(self, session_id: str, batch: list[_Send]) -> None:

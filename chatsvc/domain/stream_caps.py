@@ -27,12 +27,14 @@ class StreamCaps:
             raise ChatError(
                 ErrorCode.RESOURCE_EXHAUSTED,
                 f"you have {in_session} live streams in this session; close one to open another",
+                reason="stream_limit",
             )
         of_user = self._of_user.get(user_id, 0)
         if of_user >= self.per_user:
             raise ChatError(
                 ErrorCode.RESOURCE_EXHAUSTED,
                 f"you have {of_user} live streams open on this server; close one to open another",
+                reason="stream_limit",
             )
         self._in_session[key] = in_session + 1
         self._of_user[user_id] = of_user + 1

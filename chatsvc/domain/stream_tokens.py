@@ -86,7 +86,7 @@ class StreamTokens:
 
     def _end(self, subscriber: Subscriber) -> None:
         self._expiries.pop(subscriber, None)
-        subscriber.end(ErrorCode.UNAUTHENTICATED, EXPIRED)
+        subscriber.end(ErrorCode.UNAUTHENTICATED, EXPIRED, reason="token_expired")
 
     async def _sweep(self) -> None:
         while self._expiries:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from chatsvc.fanout.hub import Hub, StoredEvent, Subscriber
+from chatsvc.metrics import EVENTS_PUBLISHED
 
 
 class LocalFanout:
@@ -16,6 +17,7 @@ class LocalFanout:
         pass
 
     async def publish(self, event: StoredEvent) -> None:
+        EVENTS_PUBLISHED.inc()
         self.hub.deliver(event)
 
     async def add(self, subscriber: Subscriber) -> None:

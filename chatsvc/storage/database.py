@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import functools
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -26,6 +27,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlmodel import Session
 
 from chatsvc.config import sync_database_url
+from chatsvc.metrics import DATABASE_DURATION, DATABASE_WAIT
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -34,6 +36,11 @@ MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 DATABASE_THREADS = 8
 
 T = TypeVar("T")
+
+# How long each kind of unit of work held its connection (commit or rollback included).
+_READ_DURATION = DATABASE_DURATION.labels("read")
+_TRANSACTION_DURATION = DATABASE_DURATION.labels("transaction")
+_SNAPSHOT_READ_DURATION = DATABASE_DURATION.labels("snapshot_read")
 
 
 def make_engine(url: str, threads: int = DATABASE_THREADS) -> Engine:
@@ -121,15 +128,15 @@ class Database:
     # The same three, on the calling (database) thread.
 
     def _read(self, work: Callable[[Session], T]) -> T:
-        with Session(self.engine, expire_on_commit=False) as db:
+        with _READ_DURATION.time(), Session(self.engine, expire_on_commit=False) as db:
             return work(db)
 
     def _transaction(self, work: Callable[[Session], T]) -> T:
-        with Session(self.engine, expire_on_commit=False) as db, db.begin():
+        with _TRANSACTION_DURATION.time(), Session(self.engine, expire_on_commit=False) as db, db.begin():
             return work(db)
 
     def _snapshot_read(self, work: Callable[[Session], T]) -> T:
-        with Session(self.engine, expire_on_commit=False) as db:
+        with _SNAPSHOT_READ_DURATION.time(), Session(self.engine, expire_on_commit=False) as db:
             if not self.is_sqlite:
                 # Starts the transaction; it ends (rolled back: nothing was written) on close.
                 db.connection(execution_options={"isolation_level": "REPEATABLE READ"})
@@ -137,7 +144,13 @@ class Database:
 
     async def _on_thread(self, function: Callable[..., T], *args) -> T:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._threads, functools.partial(function, *args))
+        return await loop.run_in_executor(self._threads, functools.partial(_waited, time.perf_counter(), function, *args))
+
+
+def _waited(queued: float, function: Callable[..., T], *args) -> T:
+    """On a database thread: record how long the work waited for it, then run it."""
+    DATABASE_WAIT.observe(time.perf_counter() - queued)
+    return function(*args)
 
 
 def storage_unavailable(error: BaseException) -> bool:

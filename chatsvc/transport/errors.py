@@ -52,8 +52,8 @@ def as_chat_error(error: BaseException, what: str) -> ChatError:
             retry_after=STORAGE_RETRY_AFTER,
         )
     error_id = uuid.uuid4().hex[:12]
-    log.error("%s failed unexpectedly (error id %s)", what, error_id, exc_info=error)
-    return ChatError(ErrorCode.INTERNAL, f"internal error (error id {error_id}); it has been logged")
+    log.error("%s failed unexpectedly (error id %s)", what, error_id, exc_info=error, extra={"error_id": error_id})
+    return ChatError(ErrorCode.INTERNAL, f"internal error (error id {error_id}); it has been logged", error_id=error_id)
 
 
 assert code_pb2.UNAUTHENTICATED == ErrorCode.UNAUTHENTICATED  # same numbers as google.rpc.Code

@@ -1,11 +1,13 @@
-"""Server interceptors: authentication, and domain errors turned into statuses.
+"""Server interceptors: authentication, domain errors turned into statuses, and each call's
+metrics and access-log line (`call_records.py`).
 
-Both wrap the method's behavior so that they run in the handler's own task:
+All wrap the method's behavior so that they run in the handler's own task:
 the principal set here is what `current_principal()` returns in the servicer.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import inspect
 
@@ -15,6 +17,7 @@ from chatsvc.auth import Principal, TokenVerifier
 from chatsvc.domain import validation
 from chatsvc.errors import unauthenticated
 from chatsvc.fanout.hub import StreamEnded
+from chatsvc.transport.call_records import current_record, start_call
 from chatsvc.transport.errors import as_chat_error, chat_error_status, to_status
 
 _principal: contextvars.ContextVar[Principal] = contextvars.ContextVar("principal")
@@ -36,7 +39,7 @@ def current_token_expiry() -> float:
     return _token_expiry.get()
 
 
-def _wrap_handler(handler: grpc.RpcMethodHandler, before, on_error, method: str) -> grpc.RpcMethodHandler:
+def _wrap_handler(handler: grpc.RpcMethodHandler, before, on_error, method: str, access: bool) -> grpc.RpcMethodHandler:
     """The same handler whose behavior runs `before(context, repeated=...)` first and maps errors.
 
     `repeated` is true for unary calls, which a client makes again and again
@@ -44,6 +47,7 @@ def _wrap_handler(handler: grpc.RpcMethodHandler, before, on_error, method: str)
     A single request (unary and server-streaming calls) has its string fields
     checked here; a bidi stream checks each action (servicer). Every exception
     becomes a status here: none falls through to grpc as UNKNOWN with its text.
+    Every call is recorded (counted, timed, and logged when `access`) with the status it ended with.
     """
     single_request = handler.request_streaming is False
 
@@ -53,7 +57,10 @@ def _wrap_handler(handler: grpc.RpcMethodHandler, before, on_error, method: str)
         if inspect.isasyncgenfunction(behavior):
 
             async def generator(request, context):
+                record = start_call(method)
                 try:
+                    if single_request:
+                        record.about(request)
                     await before(context, repeated=repeated)
                     if single_request:
                         validation.request_fields(request)
@@ -61,21 +68,34 @@ def _wrap_handler(handler: grpc.RpcMethodHandler, before, on_error, method: str)
                         yield response
                 except grpc.aio.AbortError:
                     raise
+                except (asyncio.CancelledError, GeneratorExit):  # the client left mid-stream
+                    record.cancelled()
+                    raise
                 except Exception as error:
                     await on_error(error, context, method)
+                finally:
+                    record.finish(access)
 
             return generator
 
         async def coroutine(request, context):
+            record = start_call(method)
             try:
+                if single_request:
+                    record.about(request)
                 await before(context, repeated=repeated)
                 if single_request:
                     validation.request_fields(request)
                 return await behavior(request, context)
             except grpc.aio.AbortError:
                 raise
+            except asyncio.CancelledError:
+                record.cancelled()
+                raise
             except Exception as error:
                 await on_error(error, context, method)
+            finally:
+                record.finish(access)
 
         return coroutine
 
@@ -89,19 +109,28 @@ def _wrap_handler(handler: grpc.RpcMethodHandler, before, on_error, method: str)
 
 
 async def _abort(error: Exception, context: grpc.aio.ServicerContext, method: str) -> None:
+    record = current_record()
     if isinstance(error, StreamEnded):
+        if record is not None:
+            record.failed(error)
         await context.abort_with_status(to_status(error.code, error.message))
     if context.done():
+        if record is not None:
+            record.cancelled()
         raise error  # the call is over (the client left): nobody to answer
-    await context.abort_with_status(chat_error_status(as_chat_error(error, method)))
+    chat_error = as_chat_error(error, method)
+    if record is not None:
+        record.failed(chat_error)
+    await context.abort_with_status(chat_error_status(chat_error))
 
 
 class AuthInterceptor(grpc.aio.ServerInterceptor):
     """Checks `authorization: Bearer <JWT>` on every call except health and reflection,
     and answers a `ChatError` (or an ended stream) with its status and details."""
 
-    def __init__(self, verifier: TokenVerifier) -> None:
+    def __init__(self, verifier: TokenVerifier, *, access_log: bool = False) -> None:
         self._verifier = verifier
+        self._access_log = access_log  # one line per unary call and per stream end (chatsvc.access)
         # Each method's wrapped handler, built once: a live stream holds its handler
         # for its whole life, and a wrapper per call cost about 0.5 KB per stream.
         self._wrapped: dict[grpc.RpcMethodHandler, grpc.RpcMethodHandler] = {}
@@ -114,7 +143,9 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         if wrapped is None:
             if len(self._wrapped) >= MAX_WRAPPED_HANDLERS:  # handlers made per call: do not grow
                 self._wrapped.clear()
-            wrapped = self._wrapped[handler] = _wrap_handler(handler, self._authenticate, _abort, handler_call_details.method)
+            wrapped = self._wrapped[handler] = _wrap_handler(
+                handler, self._authenticate, _abort, handler_call_details.method, self._access_log
+            )
         return wrapped
 
     async def _authenticate(self, context: grpc.aio.ServicerContext, *, repeated: bool) -> None:
@@ -124,6 +155,9 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         principal, expires = self._verifier.verify_expiring(token, remember=repeated)
         _principal.set(principal)
         _token_expiry.set(expires)
+        record = current_record()
+        if record is not None:
+            record.user_id = principal.user_id
 
 
 def bearer_token(metadata) -> str:

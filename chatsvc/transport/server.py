@@ -28,6 +28,7 @@ from chatsvc.fanout.redis.ratelimit import RedisRateLimiter
 from chatsvc.fanout.redis.typing_registry import RedisTypingRegistry
 from chatsvc.fanout.typing_registry import LocalTypingRegistry
 from chatsvc.jwks import JwksKeys
+from chatsvc.metrics import MetricsEndpoint
 from chatsvc.ratelimit import LocalRateLimiter
 from chatsvc.storage.database import Database
 from chatsvc.storage.lease import LeaseRefused, ProcessLeaseKeeper
@@ -183,7 +184,9 @@ class ChatServer:
             self.database, self.fanout, self.clock, settings, self.limiter, self.presence, self.typing, self.stream_tokens
         )
         self.health = health.aio.HealthServicer()
-        self.server = grpc.aio.server(interceptors=[AuthInterceptor(verifier)], options=server_options(settings))
+        interceptor = AuthInterceptor(verifier, access_log=settings.access_log)
+        self.server = grpc.aio.server(interceptors=[interceptor], options=server_options(settings))
+        self.metrics = MetricsEndpoint(settings.metrics_listen) if settings.metrics_listen else None
         self.port = 0
         self.lease = ProcessLeaseKeeper(
             self.database,
@@ -207,6 +210,8 @@ class ChatServer:
         return self.port
 
     async def _start(self) -> None:
+        if self.metrics is not None:
+            self.metrics.start()  # first: a port in use is refused before anything else starts
         await self.database.migrate()
         if self.redis is not None:
             # Before anything uses it: an unreachable Redis is a start-up error, not an outage.
@@ -243,6 +248,8 @@ class ChatServer:
             "SessionChat listening on port %d (%s; database %s)", self.port, self._transport_security(),
             self.database.engine.url.render_as_string(),
         )
+        if self.metrics is not None:
+            log.info("Prometheus metrics on %s", self.metrics.url)
 
     def _transport_security(self) -> str:
         if self.certificates is None:
@@ -269,6 +276,8 @@ class ChatServer:
         await self._close()
 
     async def _close(self) -> None:
+        if self.metrics is not None:
+            await asyncio.to_thread(self.metrics.stop)  # waits for a scrape in progress
         self.service.typing.close()  # typing timers
         self.stream_tokens.close()
         if self.jwks is not None:

@@ -4,22 +4,26 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 
 import grpc
 from sessionchat.v1 import chat_pb2 as pb
 
+from chatsvc.auth import Principal
 from chatsvc.domain import validation
 from chatsvc.domain.service import ChatService
 from chatsvc.domain.streams import StreamOpening
 from chatsvc.errors import ChatError, invalid, unimplemented
+from chatsvc.metrics import JOIN_DURATION
 from chatsvc.transport.actions import (
     MAX_PIPELINED_SENDS,
     perform,
     queue_send,
     stored_message,
 )
+from chatsvc.transport.call_records import action_answered, current_record
 from chatsvc.transport.errors import as_chat_error
 from chatsvc.transport.interceptors import current_principal, current_token_expiry
 
@@ -48,9 +52,7 @@ class SessionChatServicer:
             await asyncio.shield(self.service.live.close(opening))
 
     async def Subscribe(self, request: pb.SubscribeRequest, context: grpc.aio.ServicerContext) -> None:
-        opening = await self.service.live.open(
-            current_principal(), request.session_id, request.last_sequence, current_token_expiry()
-        )
+        opening = await self._open(current_principal(), request.session_id, request.last_sequence, current_token_expiry())
         try:
             await context.send_initial_metadata(())
             await self._write_events(opening, context)
@@ -66,11 +68,24 @@ class SessionChatServicer:
                     raise invalid("the first request on a stream must be 'join'")
                 validation.request_fields(request)
                 join = request.join
-                return await self.service.live.open(principal, join.session_id, join.last_sequence, token_expires)
+                opening = await self._open(principal, join.session_id, join.last_sequence, token_expires)
+                action_answered("join")
+                return opening
             except ChatError as error:
+                action_answered(request.WhichOneof("action"), error)
                 request_id = request.request_id[: validation.MAX_ID_LENGTH]
                 await context.write(self.service.live.rejected(request.join.session_id[: validation.MAX_ID_LENGTH], request_id, error))
         return None
+
+    async def _open(self, principal: Principal, session_id: str, last_sequence: int, token_expires: float) -> StreamOpening:
+        """Join the session (timed: chatsvc_join_duration_seconds); the call's record learns its session and subscriber."""
+        started = time.perf_counter()
+        opening = await self.service.live.open(principal, session_id, last_sequence, token_expires)
+        JOIN_DURATION.observe(time.perf_counter() - started)
+        record = current_record()
+        if record is not None:
+            record.session_id, record.subscriber = session_id, opening.subscriber
+        return opening
 
     async def _write_events(self, opening: StreamOpening, context) -> None:
         await self._write_initial(opening, context)
@@ -148,12 +163,14 @@ class SessionChatServicer:
         except Exception as error:
             self._refuse(opening, request, error)
             return
+        action_answered(request.WhichOneof("action"))
         session_id = opening.subscriber.session_id
         opening.subscriber.deliver(0, self.service.live.accepted(session_id, request.request_id, sequence, message_id))
 
     def _refuse(self, opening: StreamOpening, request: pb.StreamEventsRequest, error: Exception) -> None:
         """Answer an action with an error event (anything but a ChatError as the transport maps it)."""
         error = as_chat_error(error, f"stream action {request.WhichOneof('action')}")
+        action_answered(request.WhichOneof("action"), error)
         request_id = request.request_id[: validation.MAX_ID_LENGTH]  # echoed even when itself refused
         opening.subscriber.deliver(0, self.service.live.rejected(opening.subscriber.session_id, request_id, error))
 

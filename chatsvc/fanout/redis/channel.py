@@ -22,6 +22,7 @@ from redis.exceptions import RedisError
 
 from chatsvc.fanout.hub import Audience, Hub, StoredEvent, Subscriber
 from chatsvc.fanout.redis.outage import Outage
+from chatsvc.metrics import EVENTS_PUBLISHED
 from chatsvc.storage import repository as repo
 from chatsvc.storage.database import Database
 
@@ -121,10 +122,10 @@ class RedisFanout:
         self._tracking: dict[str, asyncio.Future] = {}
         self._tasks: list[asyncio.Task] = []
         self._publishing = Outage(
-            log, down="cannot publish to Redis (other processes will catch up from the database)", up="publishing to Redis works again"
+            log, "fanout_publish", down="cannot publish to Redis (other processes will catch up from the database)", up="publishing to Redis works again"
         )
         self._receiving = Outage(
-            log, down="lost the Redis event channel (catching up from the database meanwhile)", up="receiving events from Redis again"
+            log, "fanout_receive", down="lost the Redis event channel (catching up from the database meanwhile)", up="receiving events from Redis again"
         )
 
     async def start(self) -> None:
@@ -138,6 +139,7 @@ class RedisFanout:
 
     async def publish(self, event: StoredEvent) -> None:
         """Deliver here at once, then tell the other processes."""
+        EVENTS_PUBLISHED.inc()
         feed = self._feeds.get(event.session_id)
         if feed is not None:
             feed.accept(event)

@@ -2,19 +2,24 @@
 
 Every Redis adapter degrades instead of failing its callers (events come from
 the database, presence and typing stay per process, limits are off); an
-operator needs to see that once per outage, not once per command.
+operator needs to see that once per outage, not once per command. The same
+changes are the `chatsvc_redis_outages_total` and `chatsvc_redis_failing` metrics.
 """
 
 from __future__ import annotations
 
 import logging
 
+from chatsvc.metrics import REDIS_COMPONENTS, REDIS_FAILING, REDIS_OUTAGES
+
 
 class Outage:
-    """Tracks whether an adapter's Redis commands are failing; logs each change once."""
+    """Tracks whether an adapter's Redis commands are failing; logs and counts each change once."""
 
-    def __init__(self, log: logging.Logger, *, down: str, up: str) -> None:
+    def __init__(self, log: logging.Logger, component: str, *, down: str, up: str) -> None:
+        assert component in REDIS_COMPONENTS, component  # a metric label: one of a fixed few
         self._log = log
+        self._component = component
         self._down = down  # what the adapter does meanwhile; the error follows it
         self._up = up
         self.failing = False
@@ -22,9 +27,12 @@ class Outage:
     def failed(self, error: BaseException) -> None:
         if not self.failing:
             self.failing = True
-            self._log.warning("%s: %s", self._down, error)
+            REDIS_OUTAGES.labels(self._component).inc()
+            REDIS_FAILING.labels(self._component).inc()
+            self._log.warning("%s: %s", self._down, error, extra={"component": self._component})
 
     def recovered(self) -> None:
         if self.failing:
             self.failing = False
-            self._log.warning("%s", self._up)
+            REDIS_FAILING.labels(self._component).dec()
+            self._log.warning("%s", self._up, extra={"component": self._component})

@@ -142,7 +142,7 @@ class RedisPresence:
         self._dirty_added = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
         self._outage = Outage(
-            log, down="presence falls back to this process until Redis answers", up="presence is shared through Redis again"
+            log, "presence", down="presence falls back to this process until Redis answers", up="presence is shared through Redis again"
         )
 
     async def start(self, on_left: OnLeft) -> None:

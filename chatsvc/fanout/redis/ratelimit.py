@@ -39,7 +39,7 @@ class RedisRateLimiter:
         self._clock = clock
         self._prefix = prefix
         self._script = client.register_script(SLIDING_WINDOW)
-        self._outage = Outage(log, down="rate limits are off until Redis answers again", up="Redis answers again; rate limits are back on")
+        self._outage = Outage(log, "rate_limit", down="rate limits are off until Redis answers again", up="Redis answers again; rate limits are back on")
 
     async def hit(self, key: str, limit: int, window: timedelta) -> timedelta | None:
         now_ms = int(self._clock.now().timestamp() * 1000)

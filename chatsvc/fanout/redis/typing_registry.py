@@ -63,7 +63,7 @@ class RedisTypingRegistry:
         self._expire = self._client.register_script(EXPIRE)
         self._fallback = LocalTypingRegistry()
         self._outage = Outage(
-            log, down="typing indicators are per process until Redis answers", up="typing indicators are shared through Redis again"
+            log, "typing", down="typing indicators are per process until Redis answers", up="typing indicators are shared through Redis again"
         )
 
     async def begin(self, key: TypingKey, token: str, now_ms: int, deadline_ms: int) -> bool:
