@@ -270,6 +270,7 @@ class ChatServer:
 
     async def _close(self) -> None:
         self.service.typing.close()  # typing timers
+        self.service.polls.close()  # poll time limits and pending tallies
         self.stream_tokens.close()
         if self.jwks is not None:
             await self.jwks.close()
