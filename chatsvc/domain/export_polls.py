@@ -86,7 +86,7 @@ def text_polls(records: list[dict]) -> str:
         return ""
     lines = ["Polls", ""]
     for record in records:
-        lines.append(f"[{record['created_at']}] Poll by {record['created_by']} ({_describe(record)}): {record['question']}")
+        lines.append(f"[{record['created_at']}] Poll {record['poll_id']} by {record['created_by']} ({_describe(record)}): {record['question']}")
         lines.extend("    " + _option_line(option) for option in record["options"])
         if record["state"] == "closed":
             lines.append(f"    closed at {record['closed_at']}" + (f" by {record['closed_by']}" if record["closed_by"] else " (time limit)"))

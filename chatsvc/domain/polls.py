@@ -130,7 +130,8 @@ class Polls:
             poll = self._live_poll(change, poll_id)
             if poll.closed_at is not None:
                 return own_view(change.db, poll, change.now, principal), 0
-            return own_view(change.db, poll, change.now, principal), self._record_close(change, poll, principal.user_id)
+            sequence = self._record_close(change, poll, principal.user_id)
+            return own_view(change.db, poll, change.now, principal), sequence
 
         result = await self.events.run(session_id, close)
         self._forget_deadline(session_id, poll_id)
