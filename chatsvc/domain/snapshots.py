@@ -2,8 +2,8 @@
 
 In a join storm many viewers need a snapshot at the same sequence, and most
 of it is the same for all of them: the recent public messages, the pins, the
-hand queue, the policy. `Snapshots` reads and builds those once and gives each
-viewer a copy with what is theirs: their reactions marked, their mute, all
+hand queue, the policy, the polls. `Snapshots` reads and builds those once and gives each
+viewer a copy with what is theirs: their reactions and poll votes marked, their mute, all
 mutes for instructors. A viewer with private messages in the session gets a
 snapshot built for them alone (their conversations are among the recent messages).
 """
