@@ -109,6 +109,11 @@ class Settings:
     message_rate_window_seconds: int = 10
     reaction_rate_limit: int = 10
     reaction_rate_window_seconds: int = 60
+    # Poll votes (a changed vote counts again).
+    vote_rate_limit: int = 10
+    vote_rate_window_seconds: int = 60
+    # A poll's tally goes out at most once per this interval, however many votes arrive.
+    poll_tally_interval_ms: float = 500.0
     # Profanity strikes: this many within the window mute the author automatically.
     strike_window_seconds: int = 3600
     strikes_before_mute: int = 3

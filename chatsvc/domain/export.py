@@ -12,10 +12,8 @@ import csv
 import functools
 import io
 import json
-import re
-import unicodedata
 from collections.abc import AsyncIterator, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sessionchat.v1 import chat_pb2 as pb
 
@@ -23,6 +21,8 @@ from chatsvc.auth import Principal
 from chatsvc.clock import Clock
 from chatsvc.config import Settings
 from chatsvc.domain import validation, views
+from chatsvc.domain.export_cells import iso, neutralise_cell, printable
+from chatsvc.domain.export_polls import csv_poll_row, poll_records, text_polls
 from chatsvc.errors import denied, invalid
 from chatsvc.storage import interactions as store
 from chatsvc.storage import repository as repo
@@ -55,42 +55,6 @@ CSV_COLUMNS = (
     "pinned_by",
     "reactions",
 )
-
-
-# A cell starting with one of these runs as a formula in spreadsheets (OWASP, "CSV Injection").
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-# Terminal escape sequences: CSI (ESC [ or the one-byte 0x9b), OSC (ESC ], up to BEL or ESC \\),
-# and the two-character ones (ESC and one of @ to _).
-TERMINAL_SEQUENCE = re.compile(
-    r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-Z\\-_]"
-)
-# Characters that reorder how the text around them is displayed (bidirectional overrides).
-BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
-
-
-def neutralise_cell(value: object) -> object:
-    """A CSV cell that a spreadsheet shows as text: one starting like a formula gets a leading '."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
-
-
-def printable(text: str) -> str:
-    """Text safe to show in a terminal: escape sequences removed, line breaks as \\n, a tab as a
-    space, and any other control or bidirectional-override character as U+FFFD."""
-    text = TERMINAL_SEQUENCE.sub("", text.replace("\r\n", "\n").replace("\r", "\n").replace("\t", " "))
-    return "".join(
-        "\ufffd" if (unicodedata.category(c) == "Cc" and c != "\n") or c in BIDI_CONTROLS else c for c in text
-    )
-
-
-def iso(value: datetime | None) -> str | None:
-    """ISO-8601 in UTC with a Z, to the millisecond."""
-    if value is None:
-        return None
-    if value.tzinfo is not None:
-        value = value.astimezone(UTC)  # naive values (SQLite) are UTC already
-    return f"{value:%Y-%m-%dT%H:%M:%S}.{value.microsecond // 1000:03d}Z"
 
 
 class ChatExport:
@@ -148,7 +112,8 @@ class ChatExport:
             after = rows[-1].sequence
             if len(rows) < EXPORT_PAGE_ROWS:
                 break
-        buffer.write(writer.end())
+        now = self.clock.now()
+        buffer.write(writer.end(await self.database.read(lambda db: poll_records(db, session_id, now))))
         for chunk in buffer.rest():
             yield chunk
 
@@ -232,7 +197,8 @@ class Writer:
     def message(self, row: Message, reactions: dict[str, list[str]], original: Message | None) -> str:
         raise NotImplementedError
 
-    def end(self) -> str:
+    def end(self, polls: list[dict]) -> str:
+        """After the messages: the polls (export records), and whatever closes the file."""
         return ""
 
     def text_of(self, row: Message) -> str:
@@ -271,7 +237,7 @@ class Writer:
 
 
 class JsonWriter(Writer):
-    """One JSON object: export details, then `messages`, oldest first."""
+    """One JSON object: export details, then `messages`, oldest first, then `polls` (`export_polls.py`)."""
 
     content_type = "application/json"
 
@@ -292,12 +258,13 @@ class JsonWriter(Writer):
         self._first = False
         return separator + json.dumps(self.record(row, reactions, original), ensure_ascii=False)
 
-    def end(self) -> str:
-        return "\n]}\n"
+    def end(self, polls: list[dict]) -> str:
+        return "\n], \"polls\": " + json.dumps(polls, ensure_ascii=False) + "}\n"
 
 
 class CsvWriter(Writer):
-    """RFC 4180 CSV (UTF-8, CRLF), one row per message with a header row.
+    """RFC 4180 CSV (UTF-8, CRLF), one row per message with a header row, then one per poll
+    (`export_polls.csv_poll_row`).
 
     Every text cell (texts, names, ids) that starts like a formula is prefixed
     with a single quote, so that a message cannot run in the instructor's spreadsheet.
@@ -319,6 +286,9 @@ class CsvWriter(Writer):
 
     def start(self) -> str:
         return self._row(CSV_COLUMNS)
+
+    def end(self, polls: list[dict]) -> str:
+        return "".join(self._row(csv_poll_row(record, CSV_COLUMNS)) for record in polls)
 
     def message(self, row: Message, reactions: dict[str, list[str]], original: Message | None) -> str:
         record = self.record(row, reactions, original)
@@ -359,6 +329,9 @@ class TextWriter(Writer):
     """
 
     content_type = "text/plain; charset=utf-8"
+
+    def end(self, polls: list[dict]) -> str:
+        return text_polls(polls)
 
     def start(self) -> str:
         scope = "public and your private messages" if self.include_private else "public messages"

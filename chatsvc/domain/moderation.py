@@ -78,6 +78,9 @@ class Moderation:
     async def limit_reactions(self, principal: Principal, session_id: str) -> None:
         await self._limit(principal, session_id, "reactions", self.settings.reaction_rate_limit, self.settings.reaction_rate_window_seconds)
 
+    async def limit_votes(self, principal: Principal, session_id: str) -> None:
+        await self._limit(principal, session_id, "votes", self.settings.vote_rate_limit, self.settings.vote_rate_window_seconds)
+
     async def _limit(self, principal: Principal, session_id: str, what: str, limit: int, window_seconds: int) -> None:
         if principal.is_instructor:
             return

@@ -1,6 +1,6 @@
 """`ChatService`, the one object the transport talks to: it composes the features
-(`sending`, `live` streams, `history`, `reactions`, `hands`, `pins`, `typing`,
-`moderation`, `exports`), each given its collaborators, and holds no rules itself.
+(`sending`, `live` streams, `history`, `reactions`, `hands`, `pins`, `polls`,
+`typing`, `moderation`, `exports`), each given its collaborators, and holds no rules itself.
 
 Every caller (the bidi stream, Subscribe, the unary RPCs) goes through the same
 methods; they take and return protobuf messages but know nothing of gRPC.
@@ -21,6 +21,7 @@ from chatsvc.domain.joins import Joins
 from chatsvc.domain.messages import MessageViews
 from chatsvc.domain.moderation import Moderation
 from chatsvc.domain.pins import Pins
+from chatsvc.domain.polls import Polls
 from chatsvc.domain.reactions import Reactions
 from chatsvc.domain.sending import Sending
 from chatsvc.domain.stream_caps import StreamCaps
@@ -63,6 +64,7 @@ class ChatService:
         self.reactions = Reactions(database=database, events=self.events, moderation=self.moderation, settings=settings)
         self.hands = Hands(database=database, events=self.events)
         self.pins = Pins(database=database, events=self.events, message_views=self.message_views)
+        self.polls = Polls(database=database, events=self.events, moderation=self.moderation, clock=clock, settings=settings)
         self.exports = ChatExport(database=database, clock=clock, settings=settings)
         self.history = History(database=database, presence=self.presence, message_views=self.message_views)
         self.live = LiveStreams(  # join, resume, snapshot, leave

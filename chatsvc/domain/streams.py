@@ -180,9 +180,8 @@ class LiveStreams:
     def _notice(self, session_id: str, **kind) -> bytes:
         return notice(session_id, self.clock.now(), **kind)
 
-    def accepted(self, session_id: str, request_id: str, sequence: int, message_id: str = "") -> bytes:
+    def accepted(self, session_id: str, accepted: pb.ActionAccepted) -> bytes:
         """The framed ActionAccepted for the stream that sent an action."""
-        accepted = pb.ActionAccepted(request_id=request_id, sequence=sequence, message_id=message_id)
         return frame(self._notice(session_id, action_accepted=accepted))
 
     def rejected(self, session_id: str, request_id: str, error: ChatError) -> bytes:

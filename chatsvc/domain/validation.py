@@ -82,6 +82,8 @@ TEXT_FIELDS = frozenset({"text"})
 MAX_ID_LENGTH = 128
 FIELD_LIMITS = {
     "reason": 500,
+    "question": 500,
+    "options": 200,
     "emoji": 32,
     "page_token": 512,
     "token": 8192,

@@ -16,6 +16,7 @@ from chatsvc.storage.tables import (
     Member,
     Message,
     MuteRecord,
+    PollRecord,
     RaisedHandRecord,
 )
 
@@ -130,3 +131,41 @@ def audit(row: AuditEntry) -> pb.AuditEvent:
         message_id=row.message_id or "",
         time=timestamp(row.created_at),
     )
+
+
+def poll_results(
+    poll: PollRecord, voter_count: int, counts: dict[str, int], voters: dict[str, list[str]] | None = None
+) -> pb.PollResults:
+    """A poll's tally; `voters` (who chose each option) only for instructors' views of named polls."""
+    results = pb.PollResults(poll_id=poll.id, voter_count=voter_count)
+    for index in range(1, len(poll.options) + 1):
+        option_id = str(index)
+        count = counts.get(option_id, 0)
+        percent = round(100.0 * count / voter_count, 1) if voter_count else 0.0
+        chosen = (voters or {}).get(option_id, []) if not poll.anonymous else []
+        results.options.add(option_id=option_id, vote_count=count, percent=percent, voter_ids=chosen)
+    return results
+
+
+def poll(row: PollRecord, *, closed: bool, results: pb.PollResults | None, my_option_ids: list[str]) -> pb.Poll:
+    view = pb.Poll(
+        poll_id=row.id,
+        question=row.question,
+        options=[pb.PollOption(option_id=str(index), text=text) for index, text in enumerate(row.options, start=1)],
+        multiple_choice=row.multiple_choice,
+        anonymous=row.anonymous,
+        results_hidden_until_closed=row.results_hidden,
+        instructors_vote=row.instructors_vote,
+        state=pb.POLL_STATE_CLOSED if closed else pb.POLL_STATE_OPEN,
+        created_by=row.created_by,
+        create_time=timestamp(row.created_at),
+        closed_by=row.closed_by or "",
+        my_option_ids=my_option_ids,
+    )
+    if row.closes_at is not None:
+        view.scheduled_close_time.CopyFrom(timestamp(row.closes_at))
+    if closed:
+        view.close_time.CopyFrom(timestamp(row.closed_at or row.closes_at or row.created_at))
+    if results is not None:
+        view.results.CopyFrom(results)
+    return view

@@ -26,3 +26,8 @@ def concerning(user_id: str) -> Audience:
 def only(user_id: str) -> Audience:
     """An event for one user alone."""
     return Audience(everyone=False, instructors=False, parties=(user_id,))
+
+
+def instructors_only() -> Audience:
+    """An event for the session's instructors (a poll's results while hidden from participants)."""
+    return Audience(everyone=False, instructors=True, parties=())

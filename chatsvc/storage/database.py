@@ -89,7 +89,7 @@ class Database:
     async def migrate(self, revision: str = "head") -> tuple[str | None, str | None]:
         """Upgrade the schema to `revision` (idempotent; keeps every row).
 
-        Returns the schema's revision before and after: (None, "0003") for a new database."""
+        Returns the schema's revision before and after: (None, the newest revision) for a new database."""
 
         def upgrade() -> tuple[str | None, str | None]:
             with self.engine.begin() as connection:

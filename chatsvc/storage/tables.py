@@ -178,3 +178,38 @@ class ProcessLease(SQLModel, table=True):
     # True when the process fans out through Redis (several may then share the database).
     shared: bool
     expires_at: datetime = Field(sa_column=utc_column())
+
+
+class PollRecord(SQLModel, table=True):
+    """A poll of a session; its options are texts whose ids are their positions ("1", "2", ...)."""
+
+    __tablename__ = "polls"
+    __table_args__ = (Index("ix_polls_session_created", "session_id", "created_at"),)
+
+    id: str = Field(primary_key=True, max_length=32)
+    session_id: str = Field(max_length=128)
+    question: str
+    options: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    multiple_choice: bool = False
+    anonymous: bool = False
+    results_hidden: bool = False
+    instructors_vote: bool = False
+    created_by: str = Field(max_length=128)
+    created_at: datetime = Field(sa_column=utc_column())
+    # None without a time limit; else when the poll closes by itself.
+    closes_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    closed_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    closed_by: str | None = Field(default=None, max_length=128)
+    deleted_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+
+
+class PollVote(SQLModel, table=True):
+    """One option a user chose in a poll (a multiple-choice vote is several rows)."""
+
+    __tablename__ = "poll_votes"
+
+    poll_id: str = Field(primary_key=True, max_length=32)
+    user_id: str = Field(primary_key=True, max_length=128)
+    option_id: str = Field(primary_key=True, max_length=8)
+    session_id: str = Field(max_length=128)
+    created_at: datetime = Field(sa_column=utc_column())

@@ -28,14 +28,18 @@ async def queue_send(service: ChatService, principal: Principal, session_id: str
     )
 
 
-async def stored_message(queued: asyncio.Future) -> tuple[int, str]:
-    """(sequence, message id) of a queued message, once stored."""
+async def stored_message(queued: asyncio.Future) -> pb.ActionAccepted:
+    """The acknowledgement of a queued message, once stored."""
     message, sequence = await queued
-    return sequence, message.message_id
+    return pb.ActionAccepted(sequence=sequence, message_id=message.message_id)
 
 
-async def perform(service: ChatService, principal: Principal, session_id: str, request: pb.StreamEventsRequest) -> tuple[int, str]:
-    """Run one action of a joined stream; returns (event sequence, message id)."""
+def accepted(sequence: int, message_id: str = "") -> pb.ActionAccepted:
+    return pb.ActionAccepted(sequence=sequence, message_id=message_id)
+
+
+async def perform(service: ChatService, principal: Principal, session_id: str, request: pb.StreamEventsRequest) -> pb.ActionAccepted:
+    """Run one action of a joined stream; returns its acknowledgement (without the request id)."""
     kind = request.WhichOneof("action")
     if kind is None:
         raise invalid("the request carries no action")
@@ -43,35 +47,72 @@ async def perform(service: ChatService, principal: Principal, session_id: str, r
         raise ChatError(ErrorCode.FAILED_PRECONDITION, f"this stream has already joined session {session_id!r}")
     if kind == "send_message":
         return await stored_message(await queue_send(service, principal, session_id, request))
+    if kind in POLL_ACTIONS:
+        return await perform_poll(service, principal, session_id, request)
     moderation = service.moderation
     if kind == "delete_message":
         _, sequence = await moderation.delete_message(principal, session_id, request.delete_message.message_id)
-        return sequence, request.delete_message.message_id
+        return accepted(sequence, request.delete_message.message_id)
     if kind == "mute_user":
         action = request.mute_user
         _, sequence = await moderation.mute_user(principal, session_id, action.user_id, action.duration_minutes, action.reason)
-        return sequence, ""
+        return accepted(sequence)
     if kind == "unmute_user":
-        return await moderation.unmute_user(principal, session_id, request.unmute_user.user_id), ""
+        return accepted(await moderation.unmute_user(principal, session_id, request.unmute_user.user_id))
     if kind in ("add_reaction", "remove_reaction"):
         action = getattr(request, kind)
         react = service.reactions.add_reaction if kind == "add_reaction" else service.reactions.remove_reaction
         _, sequence = await react(principal, session_id, action.message_id, action.emoji)
-        return sequence, action.message_id
+        return accepted(sequence, action.message_id)
     if kind == "raise_hand":
         _, sequence = await service.hands.raise_hand(principal, session_id, request.raise_hand.user_id)
-        return sequence, ""
+        return accepted(sequence)
     if kind == "lower_hand":
-        return await service.hands.lower_hand(principal, session_id, request.lower_hand.user_id), ""
+        return accepted(await service.hands.lower_hand(principal, session_id, request.lower_hand.user_id))
     if kind == "acknowledge_hand":
         _, sequence = await service.hands.acknowledge_hand(principal, session_id, request.acknowledge_hand.user_id)
-        return sequence, ""
+        return accepted(sequence)
     if kind == "set_typing":
         await service.typing.set_typing(principal, session_id, request.set_typing.typing, request.set_typing.recipient_id)
-        return 0, ""
+        return accepted(0)
     if kind == "pin_message":
         _, sequence = await service.pins.pin_message(principal, session_id, request.pin_message.message_id)
-        return sequence, request.pin_message.message_id
+        return accepted(sequence, request.pin_message.message_id)
     if kind == "unpin_message":
-        return await service.pins.unpin_message(principal, session_id, request.unpin_message.message_id), request.unpin_message.message_id
+        return accepted(await service.pins.unpin_message(principal, session_id, request.unpin_message.message_id), request.unpin_message.message_id)
     raise unimplemented(kind.replace("_", " "))
+
+
+POLL_ACTIONS = frozenset({"create_poll", "close_poll", "reopen_poll", "delete_poll", "cast_vote"})
+
+
+async def perform_poll(service: ChatService, principal: Principal, session_id: str, request: pb.StreamEventsRequest) -> pb.ActionAccepted:
+    """The poll actions: the acknowledgement names the poll, and a vote's carries the vote as recorded."""
+    polls = service.polls
+    kind = request.WhichOneof("action")
+    if kind == "create_poll":
+        action = request.create_poll
+        poll, sequence = await polls.create_poll(
+            principal,
+            session_id,
+            action.question,
+            list(action.options),
+            multiple_choice=action.multiple_choice,
+            anonymous=action.anonymous,
+            results_hidden=action.results_hidden_until_closed,
+            instructors_vote=action.instructors_vote,
+            duration=action.duration if action.HasField("duration") else None,
+        )
+        return pb.ActionAccepted(sequence=sequence, poll_id=poll.poll_id)
+    if kind == "cast_vote":
+        vote = request.cast_vote
+        chosen, sequence = await polls.cast_vote(principal, session_id, vote.poll_id, list(vote.option_ids))
+        return pb.ActionAccepted(sequence=sequence, poll_id=vote.poll_id, option_ids=chosen)
+    poll_id = getattr(request, kind).poll_id
+    if kind == "close_poll":
+        _, sequence = await polls.close_poll(principal, session_id, poll_id)
+    elif kind == "reopen_poll":
+        _, sequence = await polls.reopen_poll(principal, session_id, poll_id)
+    else:
+        sequence = await polls.delete_poll(principal, session_id, poll_id)
+    return pb.ActionAccepted(sequence=sequence, poll_id=poll_id)

@@ -279,6 +279,7 @@ class ChatServer:
         if self.metrics is not None:
             await asyncio.to_thread(self.metrics.stop)  # waits for a scrape in progress
         self.service.typing.close()  # typing timers
+        self.service.polls.close()  # poll time limits and pending tallies
         self.stream_tokens.close()
         if self.jwks is not None:
             await self.jwks.close()

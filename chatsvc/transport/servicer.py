@@ -148,24 +148,24 @@ class SessionChatServicer:
         if self.service.stream_tokens is not None:
             self.service.stream_tokens.check(opening.subscriber)
 
-    async def _refresh_token(self, opening: StreamOpening, token: str) -> tuple[int, str]:
+    async def _refresh_token(self, opening: StreamOpening, token: str) -> pb.ActionAccepted:
         if self.service.stream_tokens is None:
             raise unimplemented("refresh_token")
         if self.prepare_token is not None:
             await self.prepare_token(token)
         self.service.stream_tokens.refresh(opening.subscriber, opening.principal, token)
-        return 0, ""
+        return pb.ActionAccepted()
 
     async def _answer(self, opening: StreamOpening, request: pb.StreamEventsRequest, outcome) -> None:
-        """Await an action's (sequence, message id) and answer it; a refusal is an error event."""
+        """Await an action's acknowledgement and send it; a refusal is an error event."""
         try:
-            sequence, message_id = await outcome
+            accepted: pb.ActionAccepted = await outcome
         except Exception as error:
             self._refuse(opening, request, error)
             return
         action_answered(request.WhichOneof("action"))
-        session_id = opening.subscriber.session_id
-        opening.subscriber.deliver(0, self.service.live.accepted(session_id, request.request_id, sequence, message_id))
+        accepted.request_id = request.request_id
+        opening.subscriber.deliver(0, self.service.live.accepted(opening.subscriber.session_id, accepted))
 
     def _refuse(self, opening: StreamOpening, request: pb.StreamEventsRequest, error: Exception) -> None:
         """Answer an action with an error event (anything but a ChatError as the transport maps it)."""
@@ -301,6 +301,44 @@ class SessionChatServicer:
             current_principal(), request.session_id, page_size=request.page_size, page_token=request.page_token
         )
         return pb.ListPinnedMessagesResponse(messages=messages, next_page_token=token)
+
+    # ------------------------------------------------------------ polls
+
+    async def CreatePoll(self, request: pb.CreatePollRequest, context) -> pb.CreatePollResponse:
+        poll, _ = await self.service.polls.create_poll(
+            current_principal(),
+            request.session_id,
+            request.question,
+            list(request.options),
+            multiple_choice=request.multiple_choice,
+            anonymous=request.anonymous,
+            results_hidden=request.results_hidden_until_closed,
+            instructors_vote=request.instructors_vote,
+            duration=request.duration if request.HasField("duration") else None,
+        )
+        return pb.CreatePollResponse(poll=poll)
+
+    async def ClosePoll(self, request: pb.ClosePollRequest, context) -> pb.ClosePollResponse:
+        poll, _ = await self.service.polls.close_poll(current_principal(), request.session_id, request.poll_id)
+        return pb.ClosePollResponse(poll=poll)
+
+    async def ReopenPoll(self, request: pb.ReopenPollRequest, context) -> pb.ReopenPollResponse:
+        poll, _ = await self.service.polls.reopen_poll(current_principal(), request.session_id, request.poll_id)
+        return pb.ReopenPollResponse(poll=poll)
+
+    async def DeletePoll(self, request: pb.DeletePollRequest, context) -> pb.DeletePollResponse:
+        await self.service.polls.delete_poll(current_principal(), request.session_id, request.poll_id)
+        return pb.DeletePollResponse()
+
+    async def CastVote(self, request: pb.CastVoteRequest, context) -> pb.CastVoteResponse:
+        chosen, _ = await self.service.polls.cast_vote(current_principal(), request.session_id, request.poll_id, list(request.option_ids))
+        return pb.CastVoteResponse(poll_id=request.poll_id, option_ids=chosen)
+
+    async def ListPolls(self, request: pb.ListPollsRequest, context) -> pb.ListPollsResponse:
+        polls, token = await self.service.polls.list_polls(
+            current_principal(), request.session_id, page_size=request.page_size, page_token=request.page_token
+        )
+        return pb.ListPollsResponse(polls=polls, next_page_token=token)
 
     async def ExportChat(self, request: pb.ExportChatRequest, context):
         content_type, chunks = await self.service.exports.export(

@@ -23,6 +23,12 @@ class PublicChat(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     PUBLIC_CHAT_EVERYONE: _ClassVar[PublicChat]
     PUBLIC_CHAT_INSTRUCTORS_ONLY: _ClassVar[PublicChat]
 
+class PollState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    POLL_STATE_UNSPECIFIED: _ClassVar[PollState]
+    POLL_STATE_OPEN: _ClassVar[PollState]
+    POLL_STATE_CLOSED: _ClassVar[PollState]
+
 class ExportFormat(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     EXPORT_FORMAT_UNSPECIFIED: _ClassVar[ExportFormat]
@@ -35,6 +41,9 @@ ROLE_PARTICIPANT: Role
 PUBLIC_CHAT_UNSPECIFIED: PublicChat
 PUBLIC_CHAT_EVERYONE: PublicChat
 PUBLIC_CHAT_INSTRUCTORS_ONLY: PublicChat
+POLL_STATE_UNSPECIFIED: PollState
+POLL_STATE_OPEN: PollState
+POLL_STATE_CLOSED: PollState
 EXPORT_FORMAT_UNSPECIFIED: ExportFormat
 EXPORT_FORMAT_JSON: ExportFormat
 EXPORT_FORMAT_CSV: ExportFormat
@@ -151,7 +160,7 @@ class ChatPolicy(_message.Message):
     def __init__(self, public_chat: _Optional[_Union[PublicChat, str]] = ..., private_chat_enabled: _Optional[bool] = ..., slow_mode_seconds: _Optional[int] = ...) -> None: ...
 
 class Event(_message.Message):
-    __slots__ = ("session_id", "sequence", "time", "stream_started", "message_posted", "private_message_posted", "message_deleted", "user_muted", "user_unmuted", "reaction_added", "reaction_removed", "hand_raised", "hand_lowered", "hand_acknowledged", "typing_started", "typing_stopped", "user_joined", "user_left", "chat_policy_changed", "message_pinned", "message_unpinned", "mentioned", "strikes_changed", "action_accepted", "error")
+    __slots__ = ("session_id", "sequence", "time", "stream_started", "message_posted", "private_message_posted", "message_deleted", "user_muted", "user_unmuted", "reaction_added", "reaction_removed", "hand_raised", "hand_lowered", "hand_acknowledged", "typing_started", "typing_stopped", "user_joined", "user_left", "chat_policy_changed", "message_pinned", "message_unpinned", "mentioned", "strikes_changed", "action_accepted", "error", "poll_created", "poll_closed", "poll_reopened", "poll_deleted", "poll_results_changed", "vote_cast")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     TIME_FIELD_NUMBER: _ClassVar[int]
@@ -177,6 +186,12 @@ class Event(_message.Message):
     STRIKES_CHANGED_FIELD_NUMBER: _ClassVar[int]
     ACTION_ACCEPTED_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
+    POLL_CREATED_FIELD_NUMBER: _ClassVar[int]
+    POLL_CLOSED_FIELD_NUMBER: _ClassVar[int]
+    POLL_REOPENED_FIELD_NUMBER: _ClassVar[int]
+    POLL_DELETED_FIELD_NUMBER: _ClassVar[int]
+    POLL_RESULTS_CHANGED_FIELD_NUMBER: _ClassVar[int]
+    VOTE_CAST_FIELD_NUMBER: _ClassVar[int]
     session_id: str
     sequence: int
     time: _timestamp_pb2.Timestamp
@@ -202,10 +217,16 @@ class Event(_message.Message):
     strikes_changed: StrikesChanged
     action_accepted: ActionAccepted
     error: ErrorEvent
-    def __init__(self, session_id: _Optional[str] = ..., sequence: _Optional[int] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., stream_started: _Optional[_Union[StreamStarted, _Mapping]] = ..., message_posted: _Optional[_Union[ChatMessage, _Mapping]] = ..., private_message_posted: _Optional[_Union[ChatMessage, _Mapping]] = ..., message_deleted: _Optional[_Union[MessageDeleted, _Mapping]] = ..., user_muted: _Optional[_Union[UserMuted, _Mapping]] = ..., user_unmuted: _Optional[_Union[UserUnmuted, _Mapping]] = ..., reaction_added: _Optional[_Union[ReactionChanged, _Mapping]] = ..., reaction_removed: _Optional[_Union[ReactionChanged, _Mapping]] = ..., hand_raised: _Optional[_Union[HandRaised, _Mapping]] = ..., hand_lowered: _Optional[_Union[HandLowered, _Mapping]] = ..., hand_acknowledged: _Optional[_Union[HandAcknowledged, _Mapping]] = ..., typing_started: _Optional[_Union[TypingChanged, _Mapping]] = ..., typing_stopped: _Optional[_Union[TypingChanged, _Mapping]] = ..., user_joined: _Optional[_Union[UserJoined, _Mapping]] = ..., user_left: _Optional[_Union[UserLeft, _Mapping]] = ..., chat_policy_changed: _Optional[_Union[ChatPolicyChanged, _Mapping]] = ..., message_pinned: _Optional[_Union[MessagePinned, _Mapping]] = ..., message_unpinned: _Optional[_Union[MessageUnpinned, _Mapping]] = ..., mentioned: _Optional[_Union[Mentioned, _Mapping]] = ..., strikes_changed: _Optional[_Union[StrikesChanged, _Mapping]] = ..., action_accepted: _Optional[_Union[ActionAccepted, _Mapping]] = ..., error: _Optional[_Union[ErrorEvent, _Mapping]] = ...) -> None: ...
+    poll_created: PollCreated
+    poll_closed: PollClosed
+    poll_reopened: PollReopened
+    poll_deleted: PollDeleted
+    poll_results_changed: PollResults
+    vote_cast: VoteCast
+    def __init__(self, session_id: _Optional[str] = ..., sequence: _Optional[int] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., stream_started: _Optional[_Union[StreamStarted, _Mapping]] = ..., message_posted: _Optional[_Union[ChatMessage, _Mapping]] = ..., private_message_posted: _Optional[_Union[ChatMessage, _Mapping]] = ..., message_deleted: _Optional[_Union[MessageDeleted, _Mapping]] = ..., user_muted: _Optional[_Union[UserMuted, _Mapping]] = ..., user_unmuted: _Optional[_Union[UserUnmuted, _Mapping]] = ..., reaction_added: _Optional[_Union[ReactionChanged, _Mapping]] = ..., reaction_removed: _Optional[_Union[ReactionChanged, _Mapping]] = ..., hand_raised: _Optional[_Union[HandRaised, _Mapping]] = ..., hand_lowered: _Optional[_Union[HandLowered, _Mapping]] = ..., hand_acknowledged: _Optional[_Union[HandAcknowledged, _Mapping]] = ..., typing_started: _Optional[_Union[TypingChanged, _Mapping]] = ..., typing_stopped: _Optional[_Union[TypingChanged, _Mapping]] = ..., user_joined: _Optional[_Union[UserJoined, _Mapping]] = ..., user_left: _Optional[_Union[UserLeft, _Mapping]] = ..., chat_policy_changed: _Optional[_Union[ChatPolicyChanged, _Mapping]] = ..., message_pinned: _Optional[_Union[MessagePinned, _Mapping]] = ..., message_unpinned: _Optional[_Union[MessageUnpinned, _Mapping]] = ..., mentioned: _Optional[_Union[Mentioned, _Mapping]] = ..., strikes_changed: _Optional[_Union[StrikesChanged, _Mapping]] = ..., action_accepted: _Optional[_Union[ActionAccepted, _Mapping]] = ..., error: _Optional[_Union[ErrorEvent, _Mapping]] = ..., poll_created: _Optional[_Union[PollCreated, _Mapping]] = ..., poll_closed: _Optional[_Union[PollClosed, _Mapping]] = ..., poll_reopened: _Optional[_Union[PollReopened, _Mapping]] = ..., poll_deleted: _Optional[_Union[PollDeleted, _Mapping]] = ..., poll_results_changed: _Optional[_Union[PollResults, _Mapping]] = ..., vote_cast: _Optional[_Union[VoteCast, _Mapping]] = ...) -> None: ...
 
 class SessionSnapshot(_message.Message):
-    __slots__ = ("as_of_sequence", "online", "recent_messages", "raised_hands", "pinned_messages", "active_mutes", "my_mute", "policy")
+    __slots__ = ("as_of_sequence", "online", "recent_messages", "raised_hands", "pinned_messages", "active_mutes", "my_mute", "policy", "polls")
     AS_OF_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     ONLINE_FIELD_NUMBER: _ClassVar[int]
     RECENT_MESSAGES_FIELD_NUMBER: _ClassVar[int]
@@ -214,6 +235,7 @@ class SessionSnapshot(_message.Message):
     ACTIVE_MUTES_FIELD_NUMBER: _ClassVar[int]
     MY_MUTE_FIELD_NUMBER: _ClassVar[int]
     POLICY_FIELD_NUMBER: _ClassVar[int]
+    POLLS_FIELD_NUMBER: _ClassVar[int]
     as_of_sequence: int
     online: _containers.RepeatedCompositeFieldContainer[Participant]
     recent_messages: _containers.RepeatedCompositeFieldContainer[ChatMessage]
@@ -222,7 +244,8 @@ class SessionSnapshot(_message.Message):
     active_mutes: _containers.RepeatedCompositeFieldContainer[Mute]
     my_mute: Mute
     policy: ChatPolicy
-    def __init__(self, as_of_sequence: _Optional[int] = ..., online: _Optional[_Iterable[_Union[Participant, _Mapping]]] = ..., recent_messages: _Optional[_Iterable[_Union[ChatMessage, _Mapping]]] = ..., raised_hands: _Optional[_Iterable[_Union[RaisedHand, _Mapping]]] = ..., pinned_messages: _Optional[_Iterable[_Union[ChatMessage, _Mapping]]] = ..., active_mutes: _Optional[_Iterable[_Union[Mute, _Mapping]]] = ..., my_mute: _Optional[_Union[Mute, _Mapping]] = ..., policy: _Optional[_Union[ChatPolicy, _Mapping]] = ...) -> None: ...
+    polls: _containers.RepeatedCompositeFieldContainer[Poll]
+    def __init__(self, as_of_sequence: _Optional[int] = ..., online: _Optional[_Iterable[_Union[Participant, _Mapping]]] = ..., recent_messages: _Optional[_Iterable[_Union[ChatMessage, _Mapping]]] = ..., raised_hands: _Optional[_Iterable[_Union[RaisedHand, _Mapping]]] = ..., pinned_messages: _Optional[_Iterable[_Union[ChatMessage, _Mapping]]] = ..., active_mutes: _Optional[_Iterable[_Union[Mute, _Mapping]]] = ..., my_mute: _Optional[_Union[Mute, _Mapping]] = ..., policy: _Optional[_Union[ChatPolicy, _Mapping]] = ..., polls: _Optional[_Iterable[_Union[Poll, _Mapping]]] = ...) -> None: ...
 
 class StreamStarted(_message.Message):
     __slots__ = ("you", "recovered", "snapshot", "resume_from_sequence", "token_expire_time")
@@ -355,14 +378,18 @@ class StrikesChanged(_message.Message):
     def __init__(self, user_id: _Optional[str] = ..., active_strikes: _Optional[int] = ...) -> None: ...
 
 class ActionAccepted(_message.Message):
-    __slots__ = ("request_id", "sequence", "message_id")
+    __slots__ = ("request_id", "sequence", "message_id", "poll_id", "option_ids")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    POLL_ID_FIELD_NUMBER: _ClassVar[int]
+    OPTION_IDS_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     sequence: int
     message_id: str
-    def __init__(self, request_id: _Optional[str] = ..., sequence: _Optional[int] = ..., message_id: _Optional[str] = ...) -> None: ...
+    poll_id: str
+    option_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, request_id: _Optional[str] = ..., sequence: _Optional[int] = ..., message_id: _Optional[str] = ..., poll_id: _Optional[str] = ..., option_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ErrorEvent(_message.Message):
     __slots__ = ("request_id", "code", "message", "retry_delay")
@@ -385,7 +412,7 @@ class JoinSession(_message.Message):
     def __init__(self, session_id: _Optional[str] = ..., last_sequence: _Optional[int] = ...) -> None: ...
 
 class StreamEventsRequest(_message.Message):
-    __slots__ = ("request_id", "join", "send_message", "add_reaction", "remove_reaction", "raise_hand", "lower_hand", "acknowledge_hand", "set_typing", "delete_message", "mute_user", "unmute_user", "pin_message", "unpin_message", "refresh_token")
+    __slots__ = ("request_id", "join", "send_message", "add_reaction", "remove_reaction", "raise_hand", "lower_hand", "acknowledge_hand", "set_typing", "delete_message", "mute_user", "unmute_user", "pin_message", "unpin_message", "refresh_token", "create_poll", "close_poll", "reopen_poll", "delete_poll", "cast_vote")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     JOIN_FIELD_NUMBER: _ClassVar[int]
     SEND_MESSAGE_FIELD_NUMBER: _ClassVar[int]
@@ -401,6 +428,11 @@ class StreamEventsRequest(_message.Message):
     PIN_MESSAGE_FIELD_NUMBER: _ClassVar[int]
     UNPIN_MESSAGE_FIELD_NUMBER: _ClassVar[int]
     REFRESH_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    CREATE_POLL_FIELD_NUMBER: _ClassVar[int]
+    CLOSE_POLL_FIELD_NUMBER: _ClassVar[int]
+    REOPEN_POLL_FIELD_NUMBER: _ClassVar[int]
+    DELETE_POLL_FIELD_NUMBER: _ClassVar[int]
+    CAST_VOTE_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     join: JoinSession
     send_message: SendMessageAction
@@ -416,7 +448,44 @@ class StreamEventsRequest(_message.Message):
     pin_message: MessageAction
     unpin_message: MessageAction
     refresh_token: RefreshTokenAction
-    def __init__(self, request_id: _Optional[str] = ..., join: _Optional[_Union[JoinSession, _Mapping]] = ..., send_message: _Optional[_Union[SendMessageAction, _Mapping]] = ..., add_reaction: _Optional[_Union[ReactionAction, _Mapping]] = ..., remove_reaction: _Optional[_Union[ReactionAction, _Mapping]] = ..., raise_hand: _Optional[_Union[HandAction, _Mapping]] = ..., lower_hand: _Optional[_Union[HandAction, _Mapping]] = ..., acknowledge_hand: _Optional[_Union[HandAction, _Mapping]] = ..., set_typing: _Optional[_Union[TypingAction, _Mapping]] = ..., delete_message: _Optional[_Union[MessageAction, _Mapping]] = ..., mute_user: _Optional[_Union[MuteAction, _Mapping]] = ..., unmute_user: _Optional[_Union[UnmuteAction, _Mapping]] = ..., pin_message: _Optional[_Union[MessageAction, _Mapping]] = ..., unpin_message: _Optional[_Union[MessageAction, _Mapping]] = ..., refresh_token: _Optional[_Union[RefreshTokenAction, _Mapping]] = ...) -> None: ...
+    create_poll: CreatePollAction
+    close_poll: PollAction
+    reopen_poll: PollAction
+    delete_poll: PollAction
+    cast_vote: CastVoteAction
+    def __init__(self, request_id: _Optional[str] = ..., join: _Optional[_Union[JoinSession, _Mapping]] = ..., send_message: _Optional[_Union[SendMessageAction, _Mapping]] = ..., add_reaction: _Optional[_Union[ReactionAction, _Mapping]] = ..., remove_reaction: _Optional[_Union[ReactionAction, _Mapping]] = ..., raise_hand: _Optional[_Union[HandAction, _Mapping]] = ..., lower_hand: _Optional[_Union[HandAction, _Mapping]] = ..., acknowledge_hand: _Optional[_Union[HandAction, _Mapping]] = ..., set_typing: _Optional[_Union[TypingAction, _Mapping]] = ..., delete_message: _Optional[_Union[MessageAction, _Mapping]] = ..., mute_user: _Optional[_Union[MuteAction, _Mapping]] = ..., unmute_user: _Optional[_Union[UnmuteAction, _Mapping]] = ..., pin_message: _Optional[_Union[MessageAction, _Mapping]] = ..., unpin_message: _Optional[_Union[MessageAction, _Mapping]] = ..., refresh_token: _Optional[_Union[RefreshTokenAction, _Mapping]] = ..., create_poll: _Optional[_Union[CreatePollAction, _Mapping]] = ..., close_poll: _Optional[_Union[PollAction, _Mapping]] = ..., reopen_poll: _Optional[_Union[PollAction, _Mapping]] = ..., delete_poll: _Optional[_Union[PollAction, _Mapping]] = ..., cast_vote: _Optional[_Union[CastVoteAction, _Mapping]] = ...) -> None: ...
+
+class CreatePollAction(_message.Message):
+    __slots__ = ("question", "options", "multiple_choice", "anonymous", "results_hidden_until_closed", "instructors_vote", "duration")
+    QUESTION_FIELD_NUMBER: _ClassVar[int]
+    OPTIONS_FIELD_NUMBER: _ClassVar[int]
+    MULTIPLE_CHOICE_FIELD_NUMBER: _ClassVar[int]
+    ANONYMOUS_FIELD_NUMBER: _ClassVar[int]
+    RESULTS_HIDDEN_UNTIL_CLOSED_FIELD_NUMBER: _ClassVar[int]
+    INSTRUCTORS_VOTE_FIELD_NUMBER: _ClassVar[int]
+    DURATION_FIELD_NUMBER: _ClassVar[int]
+    question: str
+    options: _containers.RepeatedScalarFieldContainer[str]
+    multiple_choice: bool
+    anonymous: bool
+    results_hidden_until_closed: bool
+    instructors_vote: bool
+    duration: _duration_pb2.Duration
+    def __init__(self, question: _Optional[str] = ..., options: _Optional[_Iterable[str]] = ..., multiple_choice: _Optional[bool] = ..., anonymous: _Optional[bool] = ..., results_hidden_until_closed: _Optional[bool] = ..., instructors_vote: _Optional[bool] = ..., duration: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+
+class PollAction(_message.Message):
+    __slots__ = ("poll_id",)
+    POLL_ID_FIELD_NUMBER: _ClassVar[int]
+    poll_id: str
+    def __init__(self, poll_id: _Optional[str] = ...) -> None: ...
+
+class CastVoteAction(_message.Message):
+    __slots__ = ("poll_id", "option_ids")
+    POLL_ID_FIELD_NUMBER: _ClassVar[int]
+    OPTION_IDS_FIELD_NUMBER: _ClassVar[int]
+    poll_id: str
+    option_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, poll_id: _Optional[str] = ..., option_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class RefreshTokenAction(_message.Message):
     __slots__ = ("token",)
@@ -879,6 +948,212 @@ class ListPinnedMessagesResponse(_message.Message):
     messages: _containers.RepeatedCompositeFieldContainer[ChatMessage]
     next_page_token: str
     def __init__(self, messages: _Optional[_Iterable[_Union[ChatMessage, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class PollOption(_message.Message):
+    __slots__ = ("option_id", "text")
+    OPTION_ID_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    option_id: str
+    text: str
+    def __init__(self, option_id: _Optional[str] = ..., text: _Optional[str] = ...) -> None: ...
+
+class PollOptionResult(_message.Message):
+    __slots__ = ("option_id", "vote_count", "percent", "voter_ids")
+    OPTION_ID_FIELD_NUMBER: _ClassVar[int]
+    VOTE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    PERCENT_FIELD_NUMBER: _ClassVar[int]
+    VOTER_IDS_FIELD_NUMBER: _ClassVar[int]
+    option_id: str
+    vote_count: int
+    percent: float
+    voter_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, option_id: _Optional[str] = ..., vote_count: _Optional[int] = ..., percent: _Optional[float] = ..., voter_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class PollResults(_message.Message):
+    __slots__ = ("poll_id", "voter_count", "options")
+    POLL_ID_FIELD_NUMBER: _ClassVar[int]
+    VOTER_COUNT_FIELD_NUMBER: _ClassVar[int]
+    OPTIONS_FIELD_NUMBER: _ClassVar[int]
+    poll_id: str
+    voter_count: int
+    options: _containers.RepeatedCompositeFieldContainer[PollOptionResult]
+    def __init__(self, poll_id: _Optional[str] = ..., voter_count: _Optional[int] = ..., options: _Optional[_Iterable[_Union[PollOptionResult, _Mapping]]] = ...) -> None: ...
+
+class Poll(_message.Message):
+    __slots__ = ("poll_id", "question", "options", "multiple_choice", "anonymous", "results_hidden_until_closed", "instructors_vote", "state", "created_by", "create_time", "scheduled_close_time", "close_time", "closed_by", "results", "my_option_ids")
+    POLL_ID_FIELD_NUMBER: _ClassVar[int]
+    QUESTION_FIELD_NUMBER: _ClassVar[int]
+    OPTIONS_FIELD_NUMBER: _ClassVar[int]
+    MULTIPLE_CHOICE_FIELD_NUMBER: _ClassVar[int]
+    ANONYMOUS_FIELD_NUMBER: _ClassVar[int]
+    RESULTS_HIDDEN_UNTIL_CLOSED_FIELD_NUMBER: _ClassVar[int]
+    INSTRUCTORS_VOTE_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    CREATED_BY_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    SCHEDULED_CLOSE_TIME_FIELD_NUMBER: _ClassVar[int]
+    CLOSE_TIME_FIELD_NUMBER: _ClassVar[int]
+    CLOSED_BY_FIELD_NUMBER: _ClassVar[int]
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    MY_OPTION_IDS_FIELD_NUMBER: _ClassVar[int]
+    poll_id: str
+    question: str
+    options: _containers.RepeatedCompositeFieldContainer[PollOption]
+    multiple_choice: bool
+    anonymous: bool
+    results_hidden_until_closed: bool
+    instructors_vote: bool
+    state: PollState
+    created_by: str
+    create_time: _timestamp_pb2.Timestamp
+    scheduled_close_time: _timestamp_pb2.Timestamp
+    close_time: _timestamp_pb2.Timestamp
+    closed_by: str
+    results: PollResults
+    my_option_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, poll_id: _Optional[str] = ..., question: _Optional[str] = ..., options: _Optional[_Iterable[_Union[PollOption, _Mapping]]] = ..., multiple_choice: _Optional[bool] = ..., anonymous: _Optional[bool] = ..., results_hidden_until_closed: _Optional[bool] = ..., instructors_vote: _Optional[bool] = ..., state: _Optional[_Union[PollState, str]] = ..., created_by: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., scheduled_close_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., close_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., closed_by: _Optional[str] = ..., results: _Optional[_Union[PollResults, _Mapping]] = ..., my_option_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class PollCreated(_message.Message):
+    __slots__ = ("poll",)
+    POLL_FIELD_NUMBER: _ClassVar[int]
+    poll: Poll
+    def __init__(self, poll: _Optional[_Union[Poll, _Mapping]] = ...) -> None: ...
+
+class PollClosed(_message.Message):
+    __slots__ = ("poll", "closed_by")
+    POLL_FIELD_NUMBER: _ClassVar[int]
+    CLOSED_BY_FIELD_NUMBER: _ClassVar[int]
+    poll: Poll
+    closed_by: str
+    def __init__(self, poll: _Optional[_Union[Poll, _Mapping]] = ..., closed_by: _Optional[str] = ...) -> None: ...
+
+class PollReopened(_message.Message):
+    __slots__ = ("poll", "reopened_by")
+    POLL_FIELD_NUMBER: _ClassVar[int]
+    REOPENED_BY_FIELD_NUMBER: _ClassVar[int]
+    poll: Poll
+    reopened_by: str
+    def __init__(self, poll: _Optional[_Union[Poll, _Mapping]] = ..., reopened_by: _Optional[str] = ...) -> None: ...
+
+class PollDeleted(_message.Message):
+    __slots__ = ("poll_id", "deleted_by")
+    POLL_ID_FIELD_NUMBER: _ClassVar[int]
+    DELETED_BY_FIELD_NUMBER: _ClassVar[int]
+    poll_id: str
+    deleted_by: str
+    def __init__(self, poll_id: _Optional[str] = ..., deleted_by: _Optional[str] = ...) -> None: ...
+
+class VoteCast(_message.Message):
+    __slots__ = ("poll_id", "user_id", "option_ids")
+    POLL_ID_FIELD_NUMBER: _ClassVar[int]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    OPTION_IDS_FIELD_NUMBER: _ClassVar[int]
+    poll_id: str
+    user_id: str
+    option_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, poll_id: _Optional[str] = ..., user_id: _Optional[str] = ..., option_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class CreatePollRequest(_message.Message):
+    __slots__ = ("session_id", "question", "options", "multiple_choice", "anonymous", "results_hidden_until_closed", "instructors_vote", "duration")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    QUESTION_FIELD_NUMBER: _ClassVar[int]
+    OPTIONS_FIELD_NUMBER: _ClassVar[int]
+    MULTIPLE_CHOICE_FIELD_NUMBER: _ClassVar[int]
+    ANONYMOUS_FIELD_NUMBER: _ClassVar[int]
+    RESULTS_HIDDEN_UNTIL_CLOSED_FIELD_NUMBER: _ClassVar[int]
+    INSTRUCTORS_VOTE_FIELD_NUMBER: _ClassVar[int]
+    DURATION_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    question: str
+    options: _containers.RepeatedScalarFieldContainer[str]
+    multiple_choice: bool
+    anonymous: bool
+    results_hidden_until_closed: bool
+    instructors_vote: bool
+    duration: _duration_pb2.Duration
+    def __init__(self, session_id: _Optional[str] = ..., question: _Optional[str] = ..., options: _Optional[_Iterable[str]] = ..., multiple_choice: _Optional[bool] = ..., anonymous: _Optional[bool] = ..., results_hidden_until_closed: _Optional[bool] = ..., instructors_vote: _Optional[bool] = ..., duration: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+
+class CreatePollResponse(_message.Message):
+    __slots__ = ("poll",)
+    POLL_FIELD_NUMBER: _ClassVar[int]
+    poll: Poll
+    def __init__(self, poll: _Optional[_Union[Poll, _Mapping]] = ...) -> None: ...
+
+class ClosePollRequest(_message.Message):
+    __slots__ = ("session_id", "poll_id")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    POLL_ID_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    poll_id: str
+    def __init__(self, session_id: _Optional[str] = ..., poll_id: _Optional[str] = ...) -> None: ...
+
+class ClosePollResponse(_message.Message):
+    __slots__ = ("poll",)
+    POLL_FIELD_NUMBER: _ClassVar[int]
+    poll: Poll
+    def __init__(self, poll: _Optional[_Union[Poll, _Mapping]] = ...) -> None: ...
+
+class ReopenPollRequest(_message.Message):
+    __slots__ = ("session_id", "poll_id")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    POLL_ID_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    poll_id: str
+    def __init__(self, session_id: _Optional[str] = ..., poll_id: _Optional[str] = ...) -> None: ...
+
+class ReopenPollResponse(_message.Message):
+    __slots__ = ("poll",)
+    POLL_FIELD_NUMBER: _ClassVar[int]
+    poll: Poll
+    def __init__(self, poll: _Optional[_Union[Poll, _Mapping]] = ...) -> None: ...
+
+class DeletePollRequest(_message.Message):
+    __slots__ = ("session_id", "poll_id")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    POLL_ID_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    poll_id: str
+    def __init__(self, session_id: _Optional[str] = ..., poll_id: _Optional[str] = ...) -> None: ...
+
+class DeletePollResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class CastVoteRequest(_message.Message):
+    __slots__ = ("session_id", "poll_id", "option_ids")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    POLL_ID_FIELD_NUMBER: _ClassVar[int]
+    OPTION_IDS_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    poll_id: str
+    option_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, session_id: _Optional[str] = ..., poll_id: _Optional[str] = ..., option_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class CastVoteResponse(_message.Message):
+    __slots__ = ("poll_id", "option_ids")
+    POLL_ID_FIELD_NUMBER: _ClassVar[int]
+    OPTION_IDS_FIELD_NUMBER: _ClassVar[int]
+    poll_id: str
+    option_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, poll_id: _Optional[str] = ..., option_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ListPollsRequest(_message.Message):
+    __slots__ = ("session_id", "page_size", "page_token")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    page_size: int
+    page_token: str
+    def __init__(self, session_id: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListPollsResponse(_message.Message):
+    __slots__ = ("polls", "next_page_token")
+    POLLS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    polls: _containers.RepeatedCompositeFieldContainer[Poll]
+    next_page_token: str
+    def __init__(self, polls: _Optional[_Iterable[_Union[Poll, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class ExportChatRequest(_message.Message):
     __slots__ = ("session_id", "format", "include_private", "include_deleted_text")

@@ -154,6 +154,36 @@ class SessionChatStub:
                 request_serializer=sessionchat_dot_v1_dot_chat__pb2.ListPinnedMessagesRequest.SerializeToString,
                 response_deserializer=sessionchat_dot_v1_dot_chat__pb2.ListPinnedMessagesResponse.FromString,
                 _registered_method=True)
+        self.CreatePoll = channel.unary_unary(
+                '/sessionchat.v1.SessionChat/CreatePoll',
+                request_serializer=sessionchat_dot_v1_dot_chat__pb2.CreatePollRequest.SerializeToString,
+                response_deserializer=sessionchat_dot_v1_dot_chat__pb2.CreatePollResponse.FromString,
+                _registered_method=True)
+        self.ClosePoll = channel.unary_unary(
+                '/sessionchat.v1.SessionChat/ClosePoll',
+                request_serializer=sessionchat_dot_v1_dot_chat__pb2.ClosePollRequest.SerializeToString,
+                response_deserializer=sessionchat_dot_v1_dot_chat__pb2.ClosePollResponse.FromString,
+                _registered_method=True)
+        self.ReopenPoll = channel.unary_unary(
+                '/sessionchat.v1.SessionChat/ReopenPoll',
+                request_serializer=sessionchat_dot_v1_dot_chat__pb2.ReopenPollRequest.SerializeToString,
+                response_deserializer=sessionchat_dot_v1_dot_chat__pb2.ReopenPollResponse.FromString,
+                _registered_method=True)
+        self.DeletePoll = channel.unary_unary(
+                '/sessionchat.v1.SessionChat/DeletePoll',
+                request_serializer=sessionchat_dot_v1_dot_chat__pb2.DeletePollRequest.SerializeToString,
+                response_deserializer=sessionchat_dot_v1_dot_chat__pb2.DeletePollResponse.FromString,
+                _registered_method=True)
+        self.CastVote = channel.unary_unary(
+                '/sessionchat.v1.SessionChat/CastVote',
+                request_serializer=sessionchat_dot_v1_dot_chat__pb2.CastVoteRequest.SerializeToString,
+                response_deserializer=sessionchat_dot_v1_dot_chat__pb2.CastVoteResponse.FromString,
+                _registered_method=True)
+        self.ListPolls = channel.unary_unary(
+                '/sessionchat.v1.SessionChat/ListPolls',
+                request_serializer=sessionchat_dot_v1_dot_chat__pb2.ListPollsRequest.SerializeToString,
+                response_deserializer=sessionchat_dot_v1_dot_chat__pb2.ListPollsResponse.FromString,
+                _registered_method=True)
         self.ExportChat = channel.unary_stream(
                 '/sessionchat.v1.SessionChat/ExportChat',
                 request_serializer=sessionchat_dot_v1_dot_chat__pb2.ExportChatRequest.SerializeToString,
@@ -314,6 +344,43 @@ class SessionChatServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreatePoll(self, request, context):
+        """Polls: instructors create, close, reopen and delete; everyone votes and lists.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ClosePoll(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReopenPoll(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeletePoll(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CastVote(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListPolls(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ExportChat(self, request, context):
         """Export after class (instructors), streamed in chunks.
         """
@@ -443,6 +510,36 @@ def add_SessionChatServicer_to_server(servicer, server):
                     servicer.ListPinnedMessages,
                     request_deserializer=sessionchat_dot_v1_dot_chat__pb2.ListPinnedMessagesRequest.FromString,
                     response_serializer=sessionchat_dot_v1_dot_chat__pb2.ListPinnedMessagesResponse.SerializeToString,
+            ),
+            'CreatePoll': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreatePoll,
+                    request_deserializer=sessionchat_dot_v1_dot_chat__pb2.CreatePollRequest.FromString,
+                    response_serializer=sessionchat_dot_v1_dot_chat__pb2.CreatePollResponse.SerializeToString,
+            ),
+            'ClosePoll': grpc.unary_unary_rpc_method_handler(
+                    servicer.ClosePoll,
+                    request_deserializer=sessionchat_dot_v1_dot_chat__pb2.ClosePollRequest.FromString,
+                    response_serializer=sessionchat_dot_v1_dot_chat__pb2.ClosePollResponse.SerializeToString,
+            ),
+            'ReopenPoll': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReopenPoll,
+                    request_deserializer=sessionchat_dot_v1_dot_chat__pb2.ReopenPollRequest.FromString,
+                    response_serializer=sessionchat_dot_v1_dot_chat__pb2.ReopenPollResponse.SerializeToString,
+            ),
+            'DeletePoll': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeletePoll,
+                    request_deserializer=sessionchat_dot_v1_dot_chat__pb2.DeletePollRequest.FromString,
+                    response_serializer=sessionchat_dot_v1_dot_chat__pb2.DeletePollResponse.SerializeToString,
+            ),
+            'CastVote': grpc.unary_unary_rpc_method_handler(
+                    servicer.CastVote,
+                    request_deserializer=sessionchat_dot_v1_dot_chat__pb2.CastVoteRequest.FromString,
+                    response_serializer=sessionchat_dot_v1_dot_chat__pb2.CastVoteResponse.SerializeToString,
+            ),
+            'ListPolls': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListPolls,
+                    request_deserializer=sessionchat_dot_v1_dot_chat__pb2.ListPollsRequest.FromString,
+                    response_serializer=sessionchat_dot_v1_dot_chat__pb2.ListPollsResponse.SerializeToString,
             ),
             'ExportChat': grpc.unary_stream_rpc_method_handler(
                     servicer.ExportChat,
@@ -1098,6 +1195,168 @@ class SessionChat:
             '/sessionchat.v1.SessionChat/ListPinnedMessages',
             sessionchat_dot_v1_dot_chat__pb2.ListPinnedMessagesRequest.SerializeToString,
             sessionchat_dot_v1_dot_chat__pb2.ListPinnedMessagesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreatePoll(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sessionchat.v1.SessionChat/CreatePoll',
+            sessionchat_dot_v1_dot_chat__pb2.CreatePollRequest.SerializeToString,
+            sessionchat_dot_v1_dot_chat__pb2.CreatePollResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ClosePoll(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sessionchat.v1.SessionChat/ClosePoll',
+            sessionchat_dot_v1_dot_chat__pb2.ClosePollRequest.SerializeToString,
+            sessionchat_dot_v1_dot_chat__pb2.ClosePollResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReopenPoll(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sessionchat.v1.SessionChat/ReopenPoll',
+            sessionchat_dot_v1_dot_chat__pb2.ReopenPollRequest.SerializeToString,
+            sessionchat_dot_v1_dot_chat__pb2.ReopenPollResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeletePoll(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sessionchat.v1.SessionChat/DeletePoll',
+            sessionchat_dot_v1_dot_chat__pb2.DeletePollRequest.SerializeToString,
+            sessionchat_dot_v1_dot_chat__pb2.DeletePollResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CastVote(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sessionchat.v1.SessionChat/CastVote',
+            sessionchat_dot_v1_dot_chat__pb2.CastVoteRequest.SerializeToString,
+            sessionchat_dot_v1_dot_chat__pb2.CastVoteResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListPolls(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sessionchat.v1.SessionChat/ListPolls',
+            sessionchat_dot_v1_dot_chat__pb2.ListPollsRequest.SerializeToString,
+            sessionchat_dot_v1_dot_chat__pb2.ListPollsResponse.FromString,
             options,
             channel_credentials,
             insecure,
