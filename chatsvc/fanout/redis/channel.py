@@ -22,6 +22,7 @@ from redis.exceptions import RedisError
 
 from chatsvc.fanout.hub import Audience, Hub, StoredEvent, Subscriber
 from chatsvc.fanout.redis.outage import Outage
+from chatsvc.fanout.redis.pool import close_within
 from chatsvc.metrics import EVENTS_PUBLISHED
 from chatsvc.storage import repository as repo
 from chatsvc.storage.database import Database
@@ -132,10 +133,8 @@ class RedisFanout:
         self._tasks = [asyncio.create_task(self._listen()), asyncio.create_task(self._check_gaps())]
 
     async def close(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        await self._listener.aclose()  # the shared client is closed by its owner
+        await close_within("the Redis event channel", self._tasks)
+        await close_within("the Redis listener connection", [], self._listener.aclose())  # the shared client is closed by its owner
 
     async def publish(self, event: StoredEvent) -> None:
         """Deliver here at once, then tell the other processes."""

@@ -12,11 +12,17 @@ it holds it for ever and must never time out while the channel is quiet.
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections.abc import Awaitable
+
 import redis.asyncio as redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from chatsvc.errors import StartupError
+
+log = logging.getLogger(__name__)
 
 # A command gives up after this long (the callers fall back: the database
 # for events, this process for presence and typing, no limit for rates).
@@ -64,3 +70,18 @@ async def check_reachable(client: redis.Redis, url: str) -> None:
         await client.ping()
     except (redis.RedisError, OSError) as error:
         raise StartupError(f"cannot reach Redis at {url}: {error}") from None
+
+
+# How long closing waits for a Redis adapter's tasks and connections; a Redis that came back
+# mid-command can leave a read that ignores cancellation, and a stopping server must not hang on it.
+CLOSE_TIMEOUT_SECONDS = 3.0
+
+
+async def close_within(what: str, tasks: list[asyncio.Task], *closing: Awaitable[object]) -> None:
+    """Cancel `tasks` and await them and `closing`, giving up (with a warning) after CLOSE_TIMEOUT_SECONDS."""
+    for task in tasks:
+        task.cancel()
+    try:
+        await asyncio.wait_for(asyncio.gather(*tasks, *closing, return_exceptions=True), CLOSE_TIMEOUT_SECONDS)
+    except TimeoutError:
+        log.warning("%s did not close within %.0f s; going on without it", what, CLOSE_TIMEOUT_SECONDS)

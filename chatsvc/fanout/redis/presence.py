@@ -29,6 +29,7 @@ from redis.exceptions import RedisError
 from chatsvc.auth import Principal, Role
 from chatsvc.fanout.presence import LocalPresence
 from chatsvc.fanout.redis.outage import Outage
+from chatsvc.fanout.redis.pool import close_within
 
 log = logging.getLogger(__name__)
 
@@ -150,9 +151,7 @@ class RedisPresence:
         self._tasks = [asyncio.create_task(self._maintain(on_left)), asyncio.create_task(self._repair())]
 
     async def close(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await close_within("Redis presence", self._tasks)
         try:
             await self._client.delete(ALIVE + self.origin)
         except (RedisError, OSError):
