@@ -91,18 +91,7 @@ async def perform_poll(service: ChatService, principal: Principal, session_id: s
     polls = service.polls
     kind = request.WhichOneof("action")
     if kind == "create_poll":
-        action = request.create_poll
-        poll, sequence = await polls.create_poll(
-            principal,
-            session_id,
-            action.question,
-            list(action.options),
-            multiple_choice=action.multiple_choice,
-            anonymous=action.anonymous,
-            results_hidden=action.results_hidden_until_closed,
-            instructors_vote=action.instructors_vote,
-            duration=action.duration if action.HasField("duration") else None,
-        )
+        poll, sequence = await create_poll(service, principal, session_id, request.create_poll)
         return pb.ActionAccepted(sequence=sequence, poll_id=poll.poll_id)
     if kind == "cast_vote":
         vote = request.cast_vote
@@ -116,3 +105,20 @@ async def perform_poll(service: ChatService, principal: Principal, session_id: s
     else:
         sequence = await polls.delete_poll(principal, session_id, poll_id)
     return pb.ActionAccepted(sequence=sequence, poll_id=poll_id)
+
+
+async def create_poll(
+    service: ChatService, principal: Principal, session_id: str, spec: pb.CreatePollAction | pb.CreatePollRequest
+) -> tuple[pb.Poll, int]:
+    """A poll as the stream action and the unary RPC describe it (the same fields in both)."""
+    return await service.polls.create_poll(
+        principal,
+        session_id,
+        spec.question,
+        list(spec.options),
+        multiple_choice=spec.multiple_choice,
+        anonymous=spec.anonymous,
+        results_hidden=spec.results_hidden_until_closed,
+        instructors_vote=spec.instructors_vote,
+        duration=spec.duration if spec.HasField("duration") else None,
+    )

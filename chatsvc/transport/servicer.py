@@ -19,6 +19,7 @@ from chatsvc.errors import ChatError, invalid, unimplemented
 from chatsvc.metrics import JOIN_DURATION
 from chatsvc.transport.actions import (
     MAX_PIPELINED_SENDS,
+    create_poll,
     perform,
     queue_send,
     stored_message,
@@ -305,17 +306,7 @@ class SessionChatServicer:
     # ------------------------------------------------------------ polls
 
     async def CreatePoll(self, request: pb.CreatePollRequest, context) -> pb.CreatePollResponse:
-        poll, _ = await self.service.polls.create_poll(
-            current_principal(),
-            request.session_id,
-            request.question,
-            list(request.options),
-            multiple_choice=request.multiple_choice,
-            anonymous=request.anonymous,
-            results_hidden=request.results_hidden_until_closed,
-            instructors_vote=request.instructors_vote,
-            duration=request.duration if request.HasField("duration") else None,
-        )
+        poll, _ = await create_poll(self.service, current_principal(), request.session_id, request)
         return pb.CreatePollResponse(poll=poll)
 
     async def ClosePoll(self, request: pb.ClosePollRequest, context) -> pb.ClosePollResponse:
