@@ -90,10 +90,15 @@ try {
   });
 
   await run("reaction", async () => {
-    await feedItem(participant, "Welcome to class").locator("[data-testid=react]").click();
-    await feedItem(instructor, "Welcome to class").locator("[data-testid=reactions]", { hasText: "👍 1" }).waitFor({ timeout: WAIT });
-    await feedItem(participant, "Welcome to class").locator("[data-testid=reactions]", { hasText: "👍 1" }).waitFor({ timeout: WAIT });
+    // The server's four reactions are offered; 👍 from both, 🔥 from Bob.
+    result.observed.reactionChoices = await feedItem(participant, "Welcome to class").locator("[data-testid=react]").allTextContents();
+    await feedItem(participant, "Welcome to class").locator("[data-testid=react][data-emoji='👍']").click();
+    await feedItem(participant, "Welcome to class").locator("[data-testid=react][data-emoji='🔥']").click();
+    await feedItem(instructor, "Welcome to class").locator("[data-testid=react][data-emoji='👍']").click();
+    await feedItem(participant, "Welcome to class").locator("[data-testid=reactions]", { hasText: "👍 2  🔥 1" }).waitFor({ timeout: WAIT });
+    await feedItem(instructor, "Welcome to class").locator("[data-testid=reactions]", { hasText: "👍 2  🔥 1" }).waitFor({ timeout: WAIT });
     result.observed.reactions = await feedItem(instructor, "Welcome to class").locator("[data-testid=reactions]").textContent();
+    result.observed.pressedByBob = await feedItem(participant, "Welcome to class").locator("[data-testid=react][aria-pressed=true]").allTextContents();
   });
 
   await run("raise hand", async () => {

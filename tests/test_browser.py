@@ -196,7 +196,8 @@ async def test_instructor_and_participant_chat_in_two_chromium_pages_through_env
     assert observed["instructorYou"] == "Alice (instructor) in physics-101"
     assert observed["participantYou"] == "Bob (participant) in physics-101"
     assert observed["typing"] == "Bob is typing…"
-    assert observed["reactions"] == "👍 1"
+    assert observed["reactionChoices"] == ["👍", "👏", "❤️", "🔥"]
+    assert observed["reactions"] == "👍 2  🔥 1" and observed["pressedByBob"] == ["👍", "🔥"]
     assert [hand.startswith("Bob") for hand in observed["handsSeenByInstructor"]] == [True]
     # Moderation buttons are the instructor's only; nobody mutes an instructor.
     assert observed["participantDeleteButtons"] == 0 and observed["participantMuteButtons"] == 0

@@ -6,7 +6,7 @@ import grpc
 from sessionchat.v1 import chat_pb2 as pb
 
 from tests.helpers import Client, refused
-from tests.support.streams import SESSION, subscribed
+from tests.support.streams import SESSION, started, subscribed
 
 BOTH_BACKENDS = True  # SQLite and PostgreSQL (see conftest)
 THUMBS, CLAP, HEART, FIRE = "👍", "👏", "❤️", "🔥"
@@ -208,3 +208,14 @@ def test_reactions_and_the_typing_timeout_come_from_the_environment():
     assert settings.reactions == ("🎉", THUMBS) and settings.typing_timeout_seconds == 2.5
     defaults = Settings.from_env({})
     assert defaults.reactions == (THUMBS, CLAP, HEART, FIRE) and defaults.typing_timeout_seconds == 5.0
+
+
+async def test_every_stream_start_names_the_configured_reactions_in_order(alice, bob):
+    """A client offers the server's reactions (CHATSVC_REACTIONS), on a fresh join and on a resume."""
+    (stream,) = await subscribed(bob)
+    assert list(stream.events[0].stream_started.reactions) == [THUMBS, CLAP, HEART, FIRE]
+    await alice.call("SendMessage", pb.SendMessageRequest(session_id=SESSION, text="hello", client_message_id="m1"))
+    posted = await stream.next("message_posted")
+    resumed = await started(bob.subscribe(SESSION, last_sequence=posted.sequence))
+    assert resumed.events[0].stream_started.recovered
+    assert list(resumed.events[0].stream_started.reactions) == [THUMBS, CLAP, HEART, FIRE]

@@ -186,14 +186,18 @@ class Joins:
         you = views.participant(join.principal, online=True)
         now = self.clock.now()
         if start.missed is not None:
-            started = pb.StreamStarted(you=you, recovered=True, resume_from_sequence=join.last_sequence, token_expire_time=join.expire_time)
+            started = pb.StreamStarted(
+                you=you, recovered=True, resume_from_sequence=join.last_sequence, token_expire_time=join.expire_time, reactions=self.settings.reactions
+            )
             return [frame(notice(session_id, now, stream_started=started)), *start.missed]
         assert start.snapshot is not None
         # The online list (about 40 bytes a person: 40 KB at 1,000) is encoded once per batch and
         # appended as bytes (a repeated field's elements may follow the rest of the message); the
         # stream start is assembled in one allocation, not copied once per enclosing message.
         snapshot = start.snapshot.SerializeToString()
-        started = pb.StreamStarted(you=you, recovered=False, resume_from_sequence=newest, token_expire_time=join.expire_time)
+        started = pb.StreamStarted(
+            you=you, recovered=False, resume_from_sequence=newest, token_expire_time=join.expire_time, reactions=self.settings.reactions
+        )
         started_head = started.SerializeToString() + _key(SNAPSHOT_FIELD, len(snapshot) + len(online))
         event_head = notice(session_id, now)
         started_length = len(started_head) + len(snapshot) + len(online)

@@ -18,7 +18,6 @@ import {
   type SessionSnapshot,
 } from "./gen/sessionchat/v1/chat_pb";
 
-const REACTION = "👍";
 const TYPING_IDLE_MS = 4000;
 const TYPING_EXPIRE_MS = 8000;
 // Codes after which reconnecting cannot help: the user must fix the token or session.
@@ -49,6 +48,7 @@ class Panel {
   typingSent = false;
   typingTimer = 0;
   typingSupported = true;
+  reactionChoices: string[] = ["👍"]; // replaced by the server's list (StreamStarted.reactions)
 
   get instructor(): boolean {
     return this.me?.role === Role.INSTRUCTOR;
@@ -156,6 +156,7 @@ class Panel {
     switch (kind.case) {
       case "streamStarted": {
         this.me = kind.value.you;
+        if (kind.value.reactions.length > 0) this.reactionChoices = [...kind.value.reactions];
         if (this.me) {
           this.names.set(this.me.userId, this.me.displayName);
           $("you").textContent = `${this.me.displayName} (${roleName(this.me.role)}) in ${this.sessionId}`;
@@ -293,9 +294,13 @@ class Panel {
     item.className = [message.recipientId ? "private" : "", message.deleted ? "deleted" : ""].join(" ").trim();
     const tools = el("span", "tools");
     if (!message.deleted) {
-      const react = button(`${REACTION}${shown.mine.has(REACTION) ? " ✓" : ""}`, "react", () => this.toggleReaction(message.messageId));
-      react.title = "React";
-      tools.append(react);
+      for (const emoji of this.reactionChoices) {
+        const react = button(emoji, "react", () => this.toggleReaction(message.messageId, emoji));
+        react.title = `React with ${emoji}`;
+        react.setAttribute("aria-pressed", String(shown.mine.has(emoji)));
+        react.dataset.emoji = emoji;
+        tools.append(react);
+      }
       if (this.instructor) {
         tools.append(button("Delete", "delete", () => this.act("DeleteMessage", () =>
           this.client.deleteMessage({ sessionId: this.sessionId, messageId: message.messageId })), "danger"));
@@ -406,10 +411,10 @@ class Panel {
     }
   }
 
-  toggleReaction(messageId: string): void {
+  toggleReaction(messageId: string, emoji: string): void {
     const shown = this.messages.get(messageId);
-    const request = { sessionId: this.sessionId, messageId, emoji: REACTION };
-    if (shown?.mine.has(REACTION)) void this.act("RemoveReaction", () => this.client.removeReaction(request));
+    const request = { sessionId: this.sessionId, messageId, emoji };
+    if (shown?.mine.has(emoji)) void this.act("RemoveReaction", () => this.client.removeReaction(request));
     else void this.act("AddReaction", () => this.client.addReaction(request));
   }
 

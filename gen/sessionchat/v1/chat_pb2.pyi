@@ -248,18 +248,20 @@ class SessionSnapshot(_message.Message):
     def __init__(self, as_of_sequence: _Optional[int] = ..., online: _Optional[_Iterable[_Union[Participant, _Mapping]]] = ..., recent_messages: _Optional[_Iterable[_Union[ChatMessage, _Mapping]]] = ..., raised_hands: _Optional[_Iterable[_Union[RaisedHand, _Mapping]]] = ..., pinned_messages: _Optional[_Iterable[_Union[ChatMessage, _Mapping]]] = ..., active_mutes: _Optional[_Iterable[_Union[Mute, _Mapping]]] = ..., my_mute: _Optional[_Union[Mute, _Mapping]] = ..., policy: _Optional[_Union[ChatPolicy, _Mapping]] = ..., polls: _Optional[_Iterable[_Union[Poll, _Mapping]]] = ...) -> None: ...
 
 class StreamStarted(_message.Message):
-    __slots__ = ("you", "recovered", "snapshot", "resume_from_sequence", "token_expire_time")
+    __slots__ = ("you", "recovered", "snapshot", "resume_from_sequence", "token_expire_time", "reactions")
     YOU_FIELD_NUMBER: _ClassVar[int]
     RECOVERED_FIELD_NUMBER: _ClassVar[int]
     SNAPSHOT_FIELD_NUMBER: _ClassVar[int]
     RESUME_FROM_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     TOKEN_EXPIRE_TIME_FIELD_NUMBER: _ClassVar[int]
+    REACTIONS_FIELD_NUMBER: _ClassVar[int]
     you: Participant
     recovered: bool
     snapshot: SessionSnapshot
     resume_from_sequence: int
     token_expire_time: _timestamp_pb2.Timestamp
-    def __init__(self, you: _Optional[_Union[Participant, _Mapping]] = ..., recovered: _Optional[bool] = ..., snapshot: _Optional[_Union[SessionSnapshot, _Mapping]] = ..., resume_from_sequence: _Optional[int] = ..., token_expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    reactions: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, you: _Optional[_Union[Participant, _Mapping]] = ..., recovered: _Optional[bool] = ..., snapshot: _Optional[_Union[SessionSnapshot, _Mapping]] = ..., resume_from_sequence: _Optional[int] = ..., token_expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., reactions: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class MessageDeleted(_message.Message):
     __slots__ = ("message_id", "deleted_by")
