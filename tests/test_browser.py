@@ -26,7 +26,7 @@ from tests.helpers import CHATSVC, SECRET, SERVING, server_env
 ROOT = Path(__file__).resolve().parent.parent
 PANEL_DIR = ROOT / "chatsvc" / "web"
 ARTIFACTS = ROOT / "tests" / "artifacts"
-DRIVER = Path(__file__).resolve().parent / "browser_panel.mjs"
+BROWSER = Path(__file__).resolve().parent / "browser"
 CHROMIUM = os.environ.get("CHATSVC_TEST_CHROMIUM", "/usr/bin/chromium")
 REBUILD = "cd chatsvc/web && npm ci && npm run build"
 
@@ -167,49 +167,92 @@ def token(user_id: str, name: str, role: str) -> str:
     return mint_token(secret=SECRET, user_id=user_id, name=name, role=role, sessions=["physics-101"])
 
 
-async def test_instructor_and_participant_chat_in_two_chromium_pages_through_envoy(chromium, panel_packages, web_service):
+async def drive(script: str, service: WebService, chromium: str, tokens: dict[str, str], host=None) -> dict:
+    """Run tests/browser/SCRIPT against the service; answer its `HOST <request>` lines with `host(request)`.
+
+    Returns the scenario's result; a failed scenario fails the test with what each page showed."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     env = {
         **os.environ,
-        "PANEL_DIR": str(panel_packages),
+        "PANEL_DIR": str(PANEL_DIR),
         "CHROMIUM": chromium,
-        "ENVOY_URL": web_service.envoy_url,
-        "PANEL_FILES_URL": web_service.panel_files_url,
+        "ENVOY_URL": service.envoy_url,
+        "PANEL_FILES_URL": service.panel_files_url,
         "SESSION": "physics-101",
-        "INSTRUCTOR_TOKEN": token("alice", "Alice", "instructor"),
-        "PARTICIPANT_TOKEN": token("bob", "Bob", "participant"),
+        "TOKENS": json.dumps(tokens),
         "ARTIFACTS": str(ARTIFACTS),
         "WAIT_MS": "15000",
     }
     process = await asyncio.create_subprocess_exec(
-        "node", str(DRIVER), env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+        "node", str(BROWSER / script), env=env,
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )
-    stdout, stderr = await asyncio.wait_for(process.communicate(), 300)
-    assert process.returncode == 0, stderr.decode()[-4000:]
-    result = json.loads(stdout.decode().strip().splitlines()[-1])
+    assert process.stdout is not None and process.stdin is not None
+    result: dict | None = None
+    async with asyncio.timeout(240):
+        async for raw in process.stdout:
+            line = raw.decode().rstrip("\n")
+            if line.startswith("HOST "):
+                assert host is not None, f"{script} asked for {line!r}"
+                answer = await host(line[5:])
+                process.stdin.write(f"DONE {answer or ''}\n".encode())
+                await process.stdin.drain()
+            elif line.startswith("RESULT "):
+                result = json.loads(line[7:])
+        stderr = (await process.stderr.read()).decode() if process.stderr else ""
+        await process.wait()
+    assert result is not None, f"{script} printed no result ({process.returncode}): {stderr[-4000:]}"
     assert result["ok"], (
-        f"failed at step {result.get('step')!r}: {result.get('error')}\n"
+        f"{script} failed at step {result.get('step')!r}: {result.get('error')}\n"
         f"observed: {json.dumps(result['observed'], ensure_ascii=False, indent=1)}\n"
-        f"browser console: {result['console'][-20:]}\nservice log: {web_service.log.read_text()[-3000:]}"
+        f"browser console: {result['console'][-20:]}\nservice log: {service.log.read_text()[-3000:]}"
     )
-    observed = result["observed"]
-    assert observed["instructorYou"] == "Alice (instructor) in physics-101"
-    assert observed["participantYou"] == "Bob (participant) in physics-101"
-    assert observed["typing"] == "Bob is typing…"
-    assert observed["reactionChoices"] == ["👍", "👏", "❤️", "🔥"]
-    assert observed["reactions"] == "👍 2  🔥 1" and observed["pressedByBob"] == ["👍", "🔥"]
-    assert [hand.startswith("Bob") for hand in observed["handsSeenByInstructor"]] == [True]
-    # Moderation buttons are the instructor's only; nobody mutes an instructor.
-    assert observed["participantDeleteButtons"] == 0 and observed["participantMuteButtons"] == 0
-    assert observed["instructorDeleteButtons"] >= 3 and observed["instructorMuteOnOwnMessage"] == 0
-    assert observed["participantStillSeesDeletedText"] == 0
-    assert observed["mutedSendError"].startswith("SendMessage:") and observed["instructorSawMutedMessage"] == 0
-    for name in ("panel-instructor.png", "panel-participant.png", "panel-instructor-after-moderation.png"):
-        assert (ARTIFACTS / name).stat().st_size > 10_000, name
-    # The pages' scripts raised nothing.
-    assert not [line for line in result["console"] if "pageerror" in line], result["console"]
-    # Every response's previous_sequence matched what the page held (through Envoy and grpc-web): no false alarms.
-    assert not [line for line in result["console"] if "lost events" in line], result["console"]
+    # The pages' scripts raised nothing, and no response's previous_sequence disagreed with the page.
+    assert not [line for line in result["console"] if "pageerror" in line or "lost events" in line], result["console"]
+    return result
+
+
+def tokens(*people: tuple[str, str, str]) -> dict[str, str]:
+    return {user_id: token(user_id, name, role) for user_id, name, role in people}
+
+
+CLASS = (("alice", "Alice", "instructor"), ("bob", "Bob", "participant"), ("carol", "Carol", "participant"))
+
+
+async def test_a_class_does_everything_in_the_panel_on_desktop_phone_and_keyboard(chromium, panel_packages, web_service, pytestconfig):
+    """Instructor, participant and a participant on a phone: each action clicked or typed, its result seen by the others."""
+    result = await drive("class.mjs", web_service, chromium, tokens(*CLASS))
+    say(pytestconfig, f"screenshots: {', '.join(result['screenshots'])}")
+    seen = result["observed"]
+    (ARTIFACTS / "class-observed.json").write_text(json.dumps(seen, ensure_ascii=False, indent=1))
+    assert seen["you"] == ["Alice (instructor) in physics-101", "Bob (participant) in physics-101"]
+    assert seen["instructorHandButtonVisible"] is False
+    assert "mine" in seen["bobOwnMarked"] and "mine" not in (seen["aliceSeesBobMarked"] or "") and re.match(r"\d\d:\d\d", seen["time"])
+    assert seen["reactionChoices"] == ["👍", "👏", "❤️", "🔥"]
+    assert seen["aliceChips"] == ["👍 2", "🔥 1"] and seen["carolPressed"] == ["👍 2"]
+    assert seen["whoReactedHover"] == "👍 Bob, Carol · 🔥 Bob" and "👍 Bob, Carol" in seen["whoReactedLongPress"]
+    assert seen["quote"] == "↪ Bob: Hello from Bob"
+    assert seen["mentionInput"] == "@Carol please answer"
+    assert "mentions-me" in seen["carolMentioned"] and "mentions-me" not in (seen["bobMentioned"] or "")
+    assert seen["carolMayMessage"] == 1  # participants write privately to instructors only
+    assert seen["privateBadge"] == "Private: Bob1" and seen["carolSawPrivate"] == 0
+    assert seen["queue"] == ["1 Bob", "2 Carol"] and seen["hostHandEvents"] == ["Bob", "Carol"]
+    assert seen["closedNote"] == "The class chat is closed: only instructors can write now." and seen["closedInputDisabled"]
+    assert seen["slowNote"].startswith("Slow mode: you can write again in") and seen["sendDisabledInSlowMode"]
+    assert re.fullmatch(r"You are muted until \d\d:\d\d( [AP]M)?: off topic\.", seen["mutedNote"]), seen["mutedNote"]
+    assert "off topic" in seen["aliceMutes"][0]
+    assert "muted" in seen["reactionRefusal"].lower() and seen["refusalAfterSuccess"] is False
+    assert seen["deletedTextLeft"] == 0
+    assert seen["anonymousResults"] == ["1 vote (50%)", "0 votes (0%)", "2 votes (100%)"]
+    assert seen["namedResults"] == ["1 vote (100%) — Bob", "0 votes (0%)"] and seen["closedPollInputsDisabled"]
+    assert seen["exports"] == {
+        fmt: {"file": f"physics-101-chat.{fmt}", "hasWelcome": True} for fmt in ("json", "csv", "txt")
+    }
+    assert seen["title"].startswith("(1) ") and seen["unreadEvents"][-1] == 0
+    assert seen["overflow390"] <= 0 and seen["overflow320"] <= 0
+    assert seen["axe"] == {"alice": [], "bob": [], "carol": []}
+    for name in ("phone-390", "phone-320", "desktop-instructor", "desktop-participant", "phone-390-message-tools"):
+        assert (ARTIFACTS / f"{name}.png").stat().st_size > 10_000, name
 
 
 async def test_serve_web_prints_the_one_address_to_open_and_no_grpc_fork_notice(web_service):
