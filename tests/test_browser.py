@@ -15,6 +15,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -167,7 +168,7 @@ def token(user_id: str, name: str, role: str) -> str:
     return mint_token(secret=SECRET, user_id=user_id, name=name, role=role, sessions=["physics-101"])
 
 
-async def drive(script: str, service: WebService, chromium: str, tokens: dict[str, str], host=None) -> dict:
+async def drive(script: str, service: WebService, chromium: str, tokens: dict[str, str], host=None, **more: str) -> dict:
     """Run tests/browser/SCRIPT against the service; answer its `HOST <request>` lines with `host(request)`.
 
     Returns the scenario's result; a failed scenario fails the test with what each page showed."""
@@ -182,6 +183,7 @@ async def drive(script: str, service: WebService, chromium: str, tokens: dict[st
         "TOKENS": json.dumps(tokens),
         "ARTIFACTS": str(ARTIFACTS),
         "WAIT_MS": "15000",
+        **more,
     }
     process = await asyncio.create_subprocess_exec(
         "node", str(BROWSER / script), env=env,
@@ -253,6 +255,18 @@ async def test_a_class_does_everything_in_the_panel_on_desktop_phone_and_keyboar
     assert seen["axe"] == {"alice": [], "bob": [], "carol": []}
     for name in ("phone-390", "phone-320", "desktop-instructor", "desktop-participant", "phone-390-message-tools"):
         assert (ARTIFACTS / f"{name}.png").stat().st_size > 10_000, name
+
+
+async def test_the_embed_snippet_in_a_host_page_isolates_styles_raises_events_and_refreshes_its_token(chromium, panel_packages, web_service):
+    """static/embed.html: <session-chat> with a token callback; the first token expires a few seconds in."""
+    short = mint_token(secret=SECRET, user_id="alice", name="Alice", role="instructor", sessions=["physics-101"], ttl_seconds=6)
+    expires_ms = str(int((time.time() + 6) * 1000))
+    result = await drive("embed.mjs", web_service, chromium, {**tokens(*CLASS), "alice_short": short}, SHORT_TOKEN_EXPIRES_MS=expires_ms)
+    seen = result["observed"]
+    assert seen["styles"]["inside"] != seen["styles"]["outside"] == "rgb(255, 105, 180)"  # hot pink stays out of the chat
+    assert seen["styles"]["hostItem"] == "rgb(176, 0, 32)" and seen["styles"]["chatItem"] != "rgb(176, 0, 32)"
+    assert seen["tokensHanded"] >= 2 and seen["statusAfterRefresh"] == "live"
+    assert seen["aliceError"] == "" and seen["doubles"] == 0
 
 
 async def test_serve_web_prints_the_one_address_to_open_and_no_grpc_fork_notice(web_service):

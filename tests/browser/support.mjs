@@ -77,9 +77,15 @@ export function feedItem(page, text) {
   return page.locator("#feed > li").filter({ has: page.locator(":scope > .text", { hasText: text }) });
 }
 
+/** Type and send; done when the composer is empty again (the server took the message). */
 export async function send(page, text) {
   await page.fill("[data-testid=text]", text);
   await page.click("[data-testid=send]");
+  await page.waitForFunction(() => {
+    const root = document.querySelector("session-chat")?.shadowRoot;
+    const error = root?.getElementById("composer-error");
+    return root?.getElementById("text")?.value === "" || (error && !error.hidden);
+  }, null, { timeout: WAIT });
 }
 
 export async function see(page, text) {

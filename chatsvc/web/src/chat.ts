@@ -71,6 +71,8 @@ export class ChatPanel implements FeedListener {
     this.sidebar = new Sidebar(this);
     this.polls = new PollsView(this);
     document.addEventListener("visibilitychange", () => this.countUnread());
+    // The host page may hide the chat (a collapsed side panel): unread counts until it is shown again.
+    new IntersectionObserver(() => this.countUnread()).observe(host);
   }
 
   $<T extends HTMLElement = HTMLElement>(id: string): T {
@@ -323,7 +325,7 @@ export class ChatPanel implements FeedListener {
       if (key === this.active && live) this.feed.show(items);
     }
     if (live && message.senderId !== this.me?.userId) {
-      if (key !== this.active || !this.feed.atBottom() || document.hidden) this.unread.set(key, (this.unread.get(key) ?? 0) + 1);
+      if (key !== this.active || !this.reading()) this.unread.set(key, (this.unread.get(key) ?? 0) + 1);
       this.notices.announce(`${message.senderName}${message.recipientId ? " (privately)" : ""}: ${message.text}`);
       this.countUnread();
     }
@@ -351,14 +353,19 @@ export class ChatPanel implements FeedListener {
     this.seen();
   }
 
+  /** The reader can see the newest messages: the page is shown, the element too, scrolled to the end. */
+  reading(): boolean {
+    return !document.hidden && this.host.getClientRects().length > 0 && this.feed.atBottom();
+  }
+
   seen(): void {
-    if (document.hidden || !this.feed.atBottom()) return;
+    if (!this.reading()) return;
     this.unread.delete(this.active);
     this.countUnread();
   }
 
   countUnread(): void {
-    if (!document.hidden && this.feed.atBottom()) this.unread.delete(this.active);
+    if (this.reading()) this.unread.delete(this.active);
     const total = [...this.unread.values()].reduce((sum, count) => sum + count, 0);
     if (total === this.lastUnread) return;
     this.lastUnread = total;

@@ -105,7 +105,7 @@ export class Composer {
     this.stopTyping();
     const outcome = await this.host.send(text, this.replyTo);
     if (outcome) {
-      this.input.value = "";
+      if (this.input.value === text) this.input.value = ""; // not what was typed since
       this.cancelReply();
       report(this.error, "");
     }

@@ -2,6 +2,7 @@
 // nothing here leaks into the host page and the host's styles do not leak in.
 
 const STYLES = `
+:host([hidden]) { display: none; }
 :host { display: block; font: 15px/1.4 system-ui, sans-serif; color: #1d2330; --accent: #23395d; --muted: #4a5568; --line: #d5dbe6; }
 * { box-sizing: border-box; }
 [hidden] { display: none !important; }
