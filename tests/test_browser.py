@@ -22,7 +22,10 @@ import pytest
 
 from chatsvc.auth import mint_token
 from chatsvc.processes import Child, start_child
-from tests.helpers import CHATSVC, SECRET, SERVING, server_env
+from sessionchat.v1 import chat_pb2 as pb
+
+from tests.helpers import CHATSVC, SECRET, SERVING, Client, server_env
+from tests.support.servers import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 PANEL_DIR = ROOT / "chatsvc" / "web"
@@ -124,11 +127,14 @@ class WebService:
         assert self.child is not None, "not started"
         return self.child.process
 
-    async def start(self) -> None:
+    async def start(self, ports: tuple[int, int, int] = (0, 0, 0), **settings: str) -> None:
+        """Start on free ports, or on the given (gRPC, Envoy, panel files) ports: a restart keeps the addresses."""
+        grpc_port, envoy_port, files_port = ports
         self.child = await start_child(
-            [*CHATSVC, "serve", "--web", "--listen", "127.0.0.1:0", "--web-listen", "127.0.0.1:0", "--web-panel-listen", "127.0.0.1:0"],
+            [*CHATSVC, "serve", "--web", "--listen", f"127.0.0.1:{grpc_port}", "--web-listen", f"127.0.0.1:{envoy_port}",
+             "--web-panel-listen", f"127.0.0.1:{files_port}"],
             name="chatsvc serve --web", ready=r"^SessionChat web panel on ", timeout=60, grace=20,
-            cwd=self.directory, env=server_env(CHATSVC_JWT_SECRET=SECRET), log=self.log,
+            cwd=self.directory, env=server_env(CHATSVC_JWT_SECRET=SECRET, **settings), log=self.log,
         )
         for line in self.child.lines:
             if re.match(SERVING, line):
@@ -267,6 +273,78 @@ async def test_the_embed_snippet_in_a_host_page_isolates_styles_raises_events_an
     assert seen["styles"]["hostItem"] == "rgb(176, 0, 32)" and seen["styles"]["chatItem"] != "rgb(176, 0, 32)"
     assert seen["tokensHanded"] >= 2 and seen["statusAfterRefresh"] == "live"
     assert seen["aliceError"] == "" and seen["doubles"] == 0
+
+
+async def test_a_server_restart_mid_class_loses_and_doubles_no_message_on_any_page(chromium, panel_packages, tmp_path):
+    """The pages show "reconnecting…" then "live" and resume: what was sent before, while they were away, and after, once each."""
+    service = WebService(tmp_path)
+    ports = (free_port(), free_port(), free_port())
+    await service.start(ports)
+
+    async def restart(request: str) -> str:
+        assert request == "restart"
+        assert await service.stop() == 0
+        await service.start(ports)
+        writer = Client(target=service.grpc_target, user_id="dave", role="instructor", name="Dave", sessions=["physics-101"])
+        try:
+            for number in (1, 2, 3):
+                await writer.call("SendMessage", pb.SendMessageRequest(session_id="physics-101", text=f"while away {number}"))
+        finally:
+            await writer.channel.close()
+        return ""
+
+    try:
+        result = await drive("resilience.mjs", service, chromium, tokens(*CLASS), restart)
+    finally:
+        await service.stop()
+    seen = result["observed"]
+    for who in ("alice", "bob"):
+        assert seen[f"{who}Counts"] == {text: 1 for text in seen["expected"]}, who
+        assert seen[f"{who}Doubles"] == 0
+        assert seen[f"{who}Statuses"][-2:] == ["reconnecting", "live"], seen[f"{who}Statuses"]
+    # 5 messages in 10 s for a participant: the sixth is refused, and the wait is the server's RetryInfo delay.
+    assert re.fullmatch(r"Rate limit: you can write again in ([1-9]|10) s\.", seen["rateNote"]), seen["rateNote"]
+    assert seen["rateRefusal"] and seen["rateSendDisabled"]
+
+
+async def test_a_big_class_stays_responsive_with_1000_messages_of_history_and_100_a_second(chromium, panel_packages, tmp_path, pytestconfig):
+    """The list is windowed and new messages are drawn once per frame; the figures are printed (speed goals live in bench)."""
+    history, burst = 1000, 300
+    service = WebService(tmp_path)
+    await service.start()
+    writer = Client(target=service.grpc_target, user_id="alice", role="instructor", name="Alice", sessions=["physics-101"])
+    stream = writer.stream("physics-101")
+
+    async def sent(texts: list[str], per_second: float | None) -> None:
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        last = ""
+        for index, text in enumerate(texts):
+            if per_second is not None:  # a steady rate, as a busy class writes: pace by the clock
+                await asyncio.sleep(max(0.0, start + index / per_second - loop.time()))
+            last = stream.act(send_message=pb.SendMessageAction(text=text))
+        reply = await stream.reply_to(last)
+        assert reply.WhichOneof("kind") == "action_accepted", reply
+
+    async def host(request: str) -> str:
+        assert request == "burst"
+        await sent([f"burst {number}" for number in range(1, burst + 1)], per_second=100)
+        return ""
+
+    try:
+        await sent([f"history {number}" for number in range(1, history + 1)], per_second=None)
+        result = await drive("bigclass.mjs", service, chromium, tokens(*CLASS), host, HISTORY=str(history), BURST=str(burst))
+    finally:
+        stream.outgoing.put_nowait(None)  # ends the call's requests
+        await writer.close()
+        await service.stop()
+    figures = result["figures"]
+    say(pytestconfig, f"big class: {json.dumps(figures)}")
+    (ARTIFACTS / "big-class-figures.json").write_text(json.dumps({**figures, **result["observed"]}, indent=1))
+    seen = result["observed"]
+    assert seen["itemsAtJoin"] <= 150
+    assert seen["history"]["loaded"] == history and seen["history"]["ms"] > 0
+    assert seen["afterBurst"]["held"] == history + burst and seen["afterBurst"]["items"] <= 300  # windowed
 
 
 async def test_serve_web_prints_the_one_address_to_open_and_no_grpc_fork_notice(web_service):

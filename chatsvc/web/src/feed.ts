@@ -82,6 +82,12 @@ export class Feed {
       if (old && shown) old.replaceWith(this.item(shown));
     }
     this.changed.clear();
+    if (stick && this.items.length - this.end > WINDOW) {
+      // Far behind (back from reading old history, or a hidden page): draw the newest window afresh.
+      this.show(this.items);
+      this.host.seenNewest();
+      return;
+    }
     if (this.end < this.items.length && (stick || this.end - this.start < WINDOW * 2)) {
       const fragment = document.createDocumentFragment();
       for (let index = this.end; index < this.items.length; index++) fragment.append(this.item(this.items[index]));
