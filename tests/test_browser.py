@@ -19,11 +19,10 @@ import time
 from pathlib import Path
 
 import pytest
+from sessionchat.v1 import chat_pb2 as pb
 
 from chatsvc.auth import mint_token
 from chatsvc.processes import Child, start_child
-from sessionchat.v1 import chat_pb2 as pb
-
 from tests.helpers import CHATSVC, SECRET, SERVING, Client, server_env
 from tests.support.servers import free_port
 
