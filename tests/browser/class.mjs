@@ -116,6 +116,8 @@ await scenario(async () => {
     await waitText(bob.locator("#hands li"), "Bob — acknowledged");
     await alice.locator("#hands li", { hasText: "Carol" }).locator("[data-testid=lower-hand]").click();
     await waitText(carol.locator("[data-testid=hand]"), "Raise hand");
+    await bob.click("[data-testid=hand]"); // Bob lowers his own (acknowledged) hand
+    await alice.locator("#hands li", { hasText: "Bob" }).waitFor({ state: "detached", timeout: WAIT });
     seen.hostHandEvents = await alice.evaluate(() => window.hostEvents.filter(([name]) => name === "handraised").map(([, detail]) => detail.displayName));
   });
 

@@ -89,6 +89,8 @@ export class Sidebar {
   renderHands(): void {
     const panel = this.panel;
     const hands = [...panel.hands.values()].sort((a, b) => a.position - b.position);
+    panel.$("hands").hidden = hands.length === 0;
+    panel.$("no-hands").hidden = hands.length > 0;
     panel.$("hands").replaceChildren(...hands.map((hand) => {
       const name = hand.displayName || panel.nameOf(hand.userId);
       const item = el("li", "", `${name}${hand.acknowledged ? " — acknowledged" : ""}`);
@@ -118,7 +120,8 @@ export class Sidebar {
     const me = panel.me;
     const people = [...panel.online.values()].sort((a, b) => a.displayName.localeCompare(b.displayName));
     panel.$("online").replaceChildren(...people.map((person) => {
-      const item = el("li", "", `${person.displayName}${person.role === Role.INSTRUCTOR ? " (instructor)" : ""}${person.userId === me?.userId ? " (you)" : ""}`);
+      const notes = [person.role === Role.INSTRUCTOR ? "instructor" : "", person.userId === me?.userId ? "you" : ""].filter(Boolean);
+      const item = el("li", "", `${person.displayName}${notes.length ? ` (${notes.join(", ")})` : ""}`);
       item.dataset.userId = person.userId;
       // Participants write privately to instructors; instructors to anyone.
       const may = me && person.userId !== me.userId && (panel.instructor || person.role === Role.INSTRUCTOR);

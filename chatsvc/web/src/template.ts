@@ -3,7 +3,7 @@
 
 const STYLES = `
 :host([hidden]) { display: none; }
-:host { display: block; font: 15px/1.4 system-ui, sans-serif; color: #1d2330; --accent: #23395d; --muted: #4a5568; --line: #d5dbe6; }
+:host { display: block; container-type: inline-size; font: 15px/1.4 system-ui, sans-serif; color: #1d2330; --accent: #23395d; --muted: #4a5568; --line: #d5dbe6; }
 * { box-sizing: border-box; }
 [hidden] { display: none !important; }
 .visually-hidden { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
@@ -21,7 +21,8 @@ input, select, textarea { padding: .3rem .45rem; border: 1px solid #6b7a90; bord
 #status { font-size: .85rem; color: var(--muted); }
 #status.live { color: #22543d; }
 .layout { display: grid; grid-template-columns: minmax(0, 1fr) 17rem; gap: .8rem; }
-@media (max-width: 720px) { .layout { grid-template-columns: minmax(0, 1fr); } }
+/* The element's own width decides (a side panel on a wide page is narrow too). */
+@container (max-width: 720px) { .layout { grid-template-columns: minmax(0, 1fr); } }
 .conversation { min-width: 0; display: flex; flex-direction: column; gap: .3rem; }
 .policy { font-size: .85rem; color: var(--muted); }
 #tabs { display: flex; flex-wrap: wrap; gap: .3rem; }
@@ -68,7 +69,9 @@ aside ul, aside ol { margin: 0; padding: 0 0 0 1.2rem; font-size: .9rem; }
 aside li { padding: .1rem 0; }
 aside li .actions { display: inline-flex; flex-wrap: wrap; gap: .25rem; margin-left: .3rem; }
 aside form { display: grid; gap: .35rem; font-size: .9rem; }
-aside label { display: flex; flex-wrap: wrap; gap: .3rem; align-items: center; }
+aside label { display: block; }
+aside label select, aside label input:not([type=checkbox]) { margin-left: .3rem; }
+dialog label { display: block; }
 .poll { border-top: 1px solid #eef1f6; padding: .3rem 0; }
 .poll fieldset { border: 0; margin: 0; padding: 0; display: grid; gap: .15rem; }
 .poll legend { font-weight: 600; padding: 0; }
@@ -109,6 +112,7 @@ export const PANEL_HTML = `
     <section aria-labelledby="hands-title">
       <h2 id="hands-title">Raised hands</h2>
       <button id="hand" type="button" data-testid="hand">✋ Raise hand</button>
+      <p id="no-hands" class="policy">No hands raised.</p>
       <ol id="hands" data-testid="hands"></ol>
       <div id="hands-error" class="refusal" role="alert" data-testid="hands-error" hidden></div>
     </section>
