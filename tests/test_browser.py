@@ -258,6 +258,8 @@ async def test_a_class_does_everything_in_the_panel_on_desktop_phone_and_keyboar
     assert seen["title"].startswith("(1) ") and seen["unreadEvents"][-1] == 0
     assert seen["overflow390"] <= 0 and seen["overflow320"] <= 0
     assert seen["axe"] == {"alice": [], "bob": [], "carol": []}
+    # Screen readers heard the class: a message in words, a raised hand, or a count when many came at once.
+    assert re.fullmatch(r".+: .+|.+ raised a hand|\d+ new messages?", seen["announcer"] or ""), seen["announcer"]
     for name in ("phone-390", "phone-320", "desktop-instructor", "desktop-participant", "phone-390-message-tools"):
         assert (ARTIFACTS / f"{name}.png").stat().st_size > 10_000, name
 

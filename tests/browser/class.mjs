@@ -173,6 +173,8 @@ await scenario(async () => {
     await welcome.locator("[data-testid=tools]").click();
     await welcome.locator("[data-testid=react][data-emoji='👏']").click();
     await waitText(feedItem(alice, "Welcome to class").locator("[data-testid=reaction]"), "👏 1");
+    // Bob's own answer can come after Alice sees the reaction: wait for it, the refusal must go then.
+    await welcome.locator("[data-testid=message-error]").waitFor({ state: "hidden", timeout: WAIT });
     seen.refusalAfterSuccess = await welcome.locator("[data-testid=message-error]").isVisible();
   });
 
@@ -209,7 +211,8 @@ await scenario(async () => {
     await named.getByLabel("Yes").check();
     await named.locator("[data-testid=vote]").click();
     const aliceNamed = alice.locator("[data-testid=poll]", { hasText: "Ready for the quiz?" });
-    await waitText(aliceNamed.locator("[data-testid=poll-result]"), "Bob");
+    // The voter's name comes at once, the count with the next coalesced tally: wait for both.
+    await waitText(aliceNamed.locator("[data-testid=poll-result]"), "1 vote (100%) — Bob");
     seen.namedResults = await aliceNamed.locator("[data-testid=poll-result]").allTextContents();
     await aliceNamed.locator("[data-testid=close-poll]").click();
     await waitText(named, "closed");
