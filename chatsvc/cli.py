@@ -143,6 +143,18 @@ def build_parser() -> argparse.ArgumentParser:
     profanity = commands.add_parser("bench-profanity", help="measure the profanity filter's time per message")
     bench_profanity.add_arguments(profanity)
     profanity.set_defaults(run=bench_profanity.run)
+
+    from chatsvc.bench import votes as bench_votes
+
+    votes = commands.add_parser(
+        "bench-votes",
+        help="measure a vote storm: N participants vote on one poll within a few seconds",
+        description="Start a server (or --target one), create a poll and have --voters participants vote on it "
+        "within --within seconds; print votes/s accepted, acknowledgement latency, tally events and whether "
+        "the final tally is exact.",
+    )
+    bench_votes.add_arguments(votes)
+    votes.set_defaults(run=bench_votes.run)
     return parser
 
 

@@ -126,3 +126,22 @@ def test_the_bench_extra_installs_what_the_baseline_imports():
         assert any(requirement.startswith(module) for requirement in extras["bench"]), module
         assert any(requirement.startswith(module) for requirement in extras["test"]), module
     assert baseline_missing() is None  # installed here, with the test extra
+
+
+def test_bench_votes_counts_a_small_storm_exactly_with_few_tally_events():
+    result = subprocess.run(
+        CHATSVC + ["bench-votes", "--voters", "60", "--within", "1", "--connections", "3", "--json"],
+        env=server_env(), capture_output=True, text=True, timeout=90,
+    )
+    assert result.returncode == 0, f"exit {result.returncode}\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    run = json.loads(result.stdout)
+    assert run["accepted"] == 60 and run["refused"] == {}
+    assert run["final_tally"] == run["expected_tally"] == {"voters": 60, "options": [15, 15, 15, 15]} and run["exact"]
+    # Coalesced: a few tally events, never one per vote.
+    assert 1 <= run["tally_events"] < 60 // 4
+    assert 0 < run["ack_ms"]["p50"] <= run["ack_ms"]["p99"] <= run["ack_ms"]["max"]
+
+
+def test_bench_votes_refuses_nonsense_options_before_starting_anything():
+    result = subprocess.run(CHATSVC + ["bench-votes", "--options", "11"], env=server_env(), capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2 and "--options must be 2-10" in result.stderr
