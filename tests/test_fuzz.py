@@ -65,6 +65,13 @@ UNARY = {
     "PinMessage": lambda d: pb.PinMessageRequest(session_id=d(strings), message_id=d(strings)),
     "UnpinMessage": lambda d: pb.UnpinMessageRequest(session_id=d(strings), message_id=d(strings)),
     "ListPinnedMessages": lambda d: pb.ListPinnedMessagesRequest(session_id=d(strings)),
+    "AskQuestion": lambda d: pb.AskQuestionRequest(session_id=d(strings), text=d(strings), anonymous=d(st.booleans())),
+    "UpvoteQuestion": lambda d: pb.UpvoteQuestionRequest(session_id=d(strings), question_id=d(strings)),
+    "AnswerQuestion": lambda d: pb.AnswerQuestionRequest(
+        session_id=d(strings), question_id=d(strings), answer_text=d(strings), answered_live=d(st.booleans())
+    ),
+    "WithdrawQuestion": lambda d: pb.WithdrawQuestionRequest(session_id=d(strings), question_id=d(strings)),
+    "ListQuestions": lambda d: pb.ListQuestionsRequest(session_id=d(strings), page_size=d(integers), page_token=d(strings), state=d(enums)),
 }
 ACTIONS = {
     "send_message": lambda d: pb.SendMessageAction(text=d(strings), recipient_id=d(strings), client_message_id=d(strings), reply_to_message_id=d(strings)),
@@ -77,6 +84,9 @@ ACTIONS = {
     "acknowledge_hand": lambda d: pb.HandAction(user_id=d(strings)),
     "set_typing": lambda d: pb.TypingAction(typing=d(st.booleans()), recipient_id=d(strings)),
     "refresh_token": lambda d: pb.RefreshTokenAction(token=d(strings)),
+    "ask_question": lambda d: pb.AskQuestionAction(text=d(strings), anonymous=d(st.booleans())),
+    "pin_question": lambda d: pb.QuestionAction(question_id=d(strings)),
+    "answer_question": lambda d: pb.AnswerQuestionAction(question_id=d(strings), answer_text=d(strings), answered_live=d(st.booleans())),
 }
 
 
@@ -128,6 +138,8 @@ async def test_no_input_gets_unknown_or_internal_and_nothing_invalid_is_stored(a
             ("audit_log", "reason"),
             ("session_members", "user_id"),
             ("reactions", "emoji"),
+            ("questions", "text"),
+            ("questions", "answer_text"),
         ]:
             for (value,) in connection.execute(text(f"select {column} from {table}")):
                 assert value is None or not CONTROL.search(value), (table, column, value)

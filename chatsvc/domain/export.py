@@ -23,6 +23,7 @@ from chatsvc.config import Settings
 from chatsvc.domain import validation, views
 from chatsvc.domain.export_cells import iso, neutralise_cell, printable
 from chatsvc.domain.export_polls import csv_poll_row, poll_records, text_polls
+from chatsvc.domain.export_questions import csv_question_row, question_records, text_questions
 from chatsvc.errors import denied, invalid
 from chatsvc.storage import interactions as store
 from chatsvc.storage import repository as repo
@@ -113,7 +114,8 @@ class ChatExport:
             if len(rows) < EXPORT_PAGE_ROWS:
                 break
         now = self.clock.now()
-        buffer.write(writer.end(await self.database.read(lambda db: poll_records(db, session_id, now))))
+        polls, questions = await self.database.read(lambda db: (poll_records(db, session_id, now), question_records(db, session_id)))
+        buffer.write(writer.end(polls, questions))
         for chunk in buffer.rest():
             yield chunk
 
@@ -197,8 +199,8 @@ class Writer:
     def message(self, row: Message, reactions: dict[str, list[str]], original: Message | None) -> str:
         raise NotImplementedError
 
-    def end(self, polls: list[dict]) -> str:
-        """After the messages: the polls (export records), and whatever closes the file."""
+    def end(self, polls: list[dict], questions: list[dict]) -> str:
+        """After the messages: the polls and questions (export records), and whatever closes the file."""
         return ""
 
     def text_of(self, row: Message) -> str:
@@ -237,7 +239,7 @@ class Writer:
 
 
 class JsonWriter(Writer):
-    """One JSON object: export details, then `messages`, oldest first, then `polls` (`export_polls.py`)."""
+    """One JSON object: export details, then `messages`, oldest first, then `polls` (`export_polls.py`) and `questions` (`export_questions.py`)."""
 
     content_type = "application/json"
 
@@ -258,8 +260,9 @@ class JsonWriter(Writer):
         self._first = False
         return separator + json.dumps(self.record(row, reactions, original), ensure_ascii=False)
 
-    def end(self, polls: list[dict]) -> str:
-        return "\n], \"polls\": " + json.dumps(polls, ensure_ascii=False) + "}\n"
+    def end(self, polls: list[dict], questions: list[dict]) -> str:
+        tail = {"polls": polls, "questions": questions}
+        return "\n], " + json.dumps(tail, ensure_ascii=False)[1:] + "\n"
 
 
 class CsvWriter(Writer):
@@ -287,8 +290,9 @@ class CsvWriter(Writer):
     def start(self) -> str:
         return self._row(CSV_COLUMNS)
 
-    def end(self, polls: list[dict]) -> str:
-        return "".join(self._row(csv_poll_row(record, CSV_COLUMNS)) for record in polls)
+    def end(self, polls: list[dict], questions: list[dict]) -> str:
+        rows = [csv_poll_row(record, CSV_COLUMNS) for record in polls] + [csv_question_row(record, CSV_COLUMNS) for record in questions]
+        return "".join(self._row(row) for row in rows)
 
     def message(self, row: Message, reactions: dict[str, list[str]], original: Message | None) -> str:
         record = self.record(row, reactions, original)
@@ -330,8 +334,8 @@ class TextWriter(Writer):
 
     content_type = "text/plain; charset=utf-8"
 
-    def end(self, polls: list[dict]) -> str:
-        return text_polls(polls)
+    def end(self, polls: list[dict], questions: list[dict]) -> str:
+        return text_polls(polls) + text_questions(questions)
 
     def start(self) -> str:
         scope = "public and your private messages" if self.include_private else "public messages"

@@ -81,6 +81,14 @@ class Moderation:
     async def limit_votes(self, principal: Principal, session_id: str) -> None:
         await self._limit(principal, session_id, "votes", self.settings.vote_rate_limit, self.settings.vote_rate_window_seconds)
 
+    async def limit_questions(self, principal: Principal, session_id: str) -> None:
+        """Questions count like messages (the same limit, a budget of their own)."""
+        await self._limit(principal, session_id, "questions", self.settings.message_rate_limit, self.settings.message_rate_window_seconds)
+
+    async def limit_upvotes(self, principal: Principal, session_id: str) -> None:
+        """Upvotes count like reactions (the same limit, a budget of their own)."""
+        await self._limit(principal, session_id, "upvotes", self.settings.reaction_rate_limit, self.settings.reaction_rate_window_seconds)
+
     async def _limit(self, principal: Principal, session_id: str, what: str, limit: int, window_seconds: int) -> None:
         if principal.is_instructor:
             return

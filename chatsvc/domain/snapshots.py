@@ -2,7 +2,7 @@
 
 In a join storm many viewers need a snapshot at the same sequence, and most
 of it is the same for all of them: the recent public messages, the pins, the
-hand queue, the policy, the polls. `Snapshots` reads and builds those once and gives each
+hand queue, the policy, the polls, the questions. `Snapshots` reads and builds those once and gives each
 viewer a copy with what is theirs: their reactions and poll votes marked, their mute, all
 mutes for instructors. A viewer with private messages in the session gets a
 snapshot built for them alone (their conversations are among the recent messages).
@@ -20,6 +20,7 @@ from chatsvc.auth import Principal
 from chatsvc.domain import views
 from chatsvc.domain.messages import MessageViews
 from chatsvc.domain.poll_board import PollBoard
+from chatsvc.domain.question_board import QuestionBoard
 from chatsvc.storage import interactions as store
 from chatsvc.storage import repository as repo
 
@@ -69,6 +70,7 @@ class Snapshots:
         self._viewers = [viewer.user_id for viewer in viewers if viewer.user_id not in self._private]
         # Every viewer's polls from one read: the tallies once, each viewer's own vote from one query.
         self._polls = PollBoard(db, session_id, now, viewers)
+        self._questions = QuestionBoard(db, session_id, viewers)
 
     def for_viewer(self, viewer: Principal) -> pb.SessionSnapshot:
         if viewer.user_id in self._private:
@@ -85,6 +87,7 @@ class Snapshots:
                     for count in message.reactions:
                         count.reacted_by_me = count.emoji in mine.get(message.message_id, ())
         snapshot.polls.extend(self._polls.for_viewer(viewer))
+        snapshot.questions.extend(self._questions.snapshot(viewer))
         snapshot.active_mutes.extend(views.mute(row) for row in self.mutes if viewer.is_instructor or row.user_id == viewer.user_id)
         own = next((row for row in self.mutes if row.user_id == viewer.user_id), None)
         if own is not None:

@@ -76,7 +76,7 @@ def page_size(value: int) -> int:
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 TEXT_CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 # Fields holding free text (controls other than line breaks and tabs refused).
-TEXT_FIELDS = frozenset({"text"})
+TEXT_FIELDS = frozenset({"text", "answer_text"})
 # The longest value of each string field, by field name; any other string field: MAX_ID_LENGTH.
 # Ids fit their 128-character columns; a JWT of a few claims is well under 8 KB.
 MAX_ID_LENGTH = 128

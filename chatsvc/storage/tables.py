@@ -213,3 +213,36 @@ class PollVote(SQLModel, table=True):
     option_id: str = Field(primary_key=True, max_length=8)
     session_id: str = Field(max_length=128)
     created_at: datetime = Field(sa_column=utc_column())
+
+
+class QuestionRecord(SQLModel, table=True):
+    """A question of a session's Q&A queue. `state`: open, answered, dismissed or withdrawn."""
+
+    __tablename__ = "questions"
+    __table_args__ = (Index("ix_questions_session_created", "session_id", "created_at"),)
+
+    id: str = Field(primary_key=True, max_length=32)
+    session_id: str = Field(max_length=128)
+    text: str
+    asker_id: str = Field(max_length=128)
+    asker_name: str = Field(max_length=100)
+    anonymous: bool = False
+    state: str = Field(default="open", max_length=16)
+    upvote_count: int = 0
+    pinned_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    answer_text: str = ""
+    answered_live: bool = False
+    answered_by: str | None = Field(default=None, max_length=128)
+    created_at: datetime = Field(sa_column=utc_column())
+    closed_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+
+
+class QuestionUpvote(SQLModel, table=True):
+    """One user's upvote of a question (at most one each)."""
+
+    __tablename__ = "question_upvotes"
+
+    question_id: str = Field(primary_key=True, max_length=32)
+    user_id: str = Field(primary_key=True, max_length=128)
+    session_id: str = Field(max_length=128)
+    created_at: datetime = Field(sa_column=utc_column())

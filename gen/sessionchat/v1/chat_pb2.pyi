@@ -29,6 +29,14 @@ class PollState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     POLL_STATE_OPEN: _ClassVar[PollState]
     POLL_STATE_CLOSED: _ClassVar[PollState]
 
+class QuestionState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    QUESTION_STATE_UNSPECIFIED: _ClassVar[QuestionState]
+    QUESTION_STATE_OPEN: _ClassVar[QuestionState]
+    QUESTION_STATE_ANSWERED: _ClassVar[QuestionState]
+    QUESTION_STATE_DISMISSED: _ClassVar[QuestionState]
+    QUESTION_STATE_WITHDRAWN: _ClassVar[QuestionState]
+
 class ExportFormat(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     EXPORT_FORMAT_UNSPECIFIED: _ClassVar[ExportFormat]
@@ -44,6 +52,11 @@ PUBLIC_CHAT_INSTRUCTORS_ONLY: PublicChat
 POLL_STATE_UNSPECIFIED: PollState
 POLL_STATE_OPEN: PollState
 POLL_STATE_CLOSED: PollState
+QUESTION_STATE_UNSPECIFIED: QuestionState
+QUESTION_STATE_OPEN: QuestionState
+QUESTION_STATE_ANSWERED: QuestionState
+QUESTION_STATE_DISMISSED: QuestionState
+QUESTION_STATE_WITHDRAWN: QuestionState
 EXPORT_FORMAT_UNSPECIFIED: ExportFormat
 EXPORT_FORMAT_JSON: ExportFormat
 EXPORT_FORMAT_CSV: ExportFormat
@@ -160,7 +173,7 @@ class ChatPolicy(_message.Message):
     def __init__(self, public_chat: _Optional[_Union[PublicChat, str]] = ..., private_chat_enabled: _Optional[bool] = ..., slow_mode_seconds: _Optional[int] = ...) -> None: ...
 
 class Event(_message.Message):
-    __slots__ = ("session_id", "sequence", "time", "stream_started", "message_posted", "private_message_posted", "message_deleted", "user_muted", "user_unmuted", "reaction_added", "reaction_removed", "hand_raised", "hand_lowered", "hand_acknowledged", "typing_started", "typing_stopped", "user_joined", "user_left", "chat_policy_changed", "message_pinned", "message_unpinned", "mentioned", "strikes_changed", "action_accepted", "error", "poll_created", "poll_closed", "poll_reopened", "poll_deleted", "poll_results_changed", "vote_cast")
+    __slots__ = ("session_id", "sequence", "time", "stream_started", "message_posted", "private_message_posted", "message_deleted", "user_muted", "user_unmuted", "reaction_added", "reaction_removed", "hand_raised", "hand_lowered", "hand_acknowledged", "typing_started", "typing_stopped", "user_joined", "user_left", "chat_policy_changed", "message_pinned", "message_unpinned", "mentioned", "strikes_changed", "action_accepted", "error", "poll_created", "poll_closed", "poll_reopened", "poll_deleted", "poll_results_changed", "vote_cast", "question_asked", "question_author", "question_upvotes_changed", "question_answered", "question_dismissed", "question_withdrawn", "question_pinned", "question_unpinned")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     TIME_FIELD_NUMBER: _ClassVar[int]
@@ -192,6 +205,14 @@ class Event(_message.Message):
     POLL_DELETED_FIELD_NUMBER: _ClassVar[int]
     POLL_RESULTS_CHANGED_FIELD_NUMBER: _ClassVar[int]
     VOTE_CAST_FIELD_NUMBER: _ClassVar[int]
+    QUESTION_ASKED_FIELD_NUMBER: _ClassVar[int]
+    QUESTION_AUTHOR_FIELD_NUMBER: _ClassVar[int]
+    QUESTION_UPVOTES_CHANGED_FIELD_NUMBER: _ClassVar[int]
+    QUESTION_ANSWERED_FIELD_NUMBER: _ClassVar[int]
+    QUESTION_DISMISSED_FIELD_NUMBER: _ClassVar[int]
+    QUESTION_WITHDRAWN_FIELD_NUMBER: _ClassVar[int]
+    QUESTION_PINNED_FIELD_NUMBER: _ClassVar[int]
+    QUESTION_UNPINNED_FIELD_NUMBER: _ClassVar[int]
     session_id: str
     sequence: int
     time: _timestamp_pb2.Timestamp
@@ -223,10 +244,18 @@ class Event(_message.Message):
     poll_deleted: PollDeleted
     poll_results_changed: PollResults
     vote_cast: VoteCast
-    def __init__(self, session_id: _Optional[str] = ..., sequence: _Optional[int] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., stream_started: _Optional[_Union[StreamStarted, _Mapping]] = ..., message_posted: _Optional[_Union[ChatMessage, _Mapping]] = ..., private_message_posted: _Optional[_Union[ChatMessage, _Mapping]] = ..., message_deleted: _Optional[_Union[MessageDeleted, _Mapping]] = ..., user_muted: _Optional[_Union[UserMuted, _Mapping]] = ..., user_unmuted: _Optional[_Union[UserUnmuted, _Mapping]] = ..., reaction_added: _Optional[_Union[ReactionChanged, _Mapping]] = ..., reaction_removed: _Optional[_Union[ReactionChanged, _Mapping]] = ..., hand_raised: _Optional[_Union[HandRaised, _Mapping]] = ..., hand_lowered: _Optional[_Union[HandLowered, _Mapping]] = ..., hand_acknowledged: _Optional[_Union[HandAcknowledged, _Mapping]] = ..., typing_started: _Optional[_Union[TypingChanged, _Mapping]] = ..., typing_stopped: _Optional[_Union[TypingChanged, _Mapping]] = ..., user_joined: _Optional[_Union[UserJoined, _Mapping]] = ..., user_left: _Optional[_Union[UserLeft, _Mapping]] = ..., chat_policy_changed: _Optional[_Union[ChatPolicyChanged, _Mapping]] = ..., message_pinned: _Optional[_Union[MessagePinned, _Mapping]] = ..., message_unpinned: _Optional[_Union[MessageUnpinned, _Mapping]] = ..., mentioned: _Optional[_Union[Mentioned, _Mapping]] = ..., strikes_changed: _Optional[_Union[StrikesChanged, _Mapping]] = ..., action_accepted: _Optional[_Union[ActionAccepted, _Mapping]] = ..., error: _Optional[_Union[ErrorEvent, _Mapping]] = ..., poll_created: _Optional[_Union[PollCreated, _Mapping]] = ..., poll_closed: _Optional[_Union[PollClosed, _Mapping]] = ..., poll_reopened: _Optional[_Union[PollReopened, _Mapping]] = ..., poll_deleted: _Optional[_Union[PollDeleted, _Mapping]] = ..., poll_results_changed: _Optional[_Union[PollResults, _Mapping]] = ..., vote_cast: _Optional[_Union[VoteCast, _Mapping]] = ...) -> None: ...
+    question_asked: Question
+    question_author: QuestionAuthor
+    question_upvotes_changed: QuestionUpvotes
+    question_answered: QuestionChanged
+    question_dismissed: QuestionChanged
+    question_withdrawn: QuestionChanged
+    question_pinned: QuestionChanged
+    question_unpinned: QuestionChanged
+    def __init__(self, session_id: _Optional[str] = ..., sequence: _Optional[int] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., stream_started: _Optional[_Union[StreamStarted, _Mapping]] = ..., message_posted: _Optional[_Union[ChatMessage, _Mapping]] = ..., private_message_posted: _Optional[_Union[ChatMessage, _Mapping]] = ..., message_deleted: _Optional[_Union[MessageDeleted, _Mapping]] = ..., user_muted: _Optional[_Union[UserMuted, _Mapping]] = ..., user_unmuted: _Optional[_Union[UserUnmuted, _Mapping]] = ..., reaction_added: _Optional[_Union[ReactionChanged, _Mapping]] = ..., reaction_removed: _Optional[_Union[ReactionChanged, _Mapping]] = ..., hand_raised: _Optional[_Union[HandRaised, _Mapping]] = ..., hand_lowered: _Optional[_Union[HandLowered, _Mapping]] = ..., hand_acknowledged: _Optional[_Union[HandAcknowledged, _Mapping]] = ..., typing_started: _Optional[_Union[TypingChanged, _Mapping]] = ..., typing_stopped: _Optional[_Union[TypingChanged, _Mapping]] = ..., user_joined: _Optional[_Union[UserJoined, _Mapping]] = ..., user_left: _Optional[_Union[UserLeft, _Mapping]] = ..., chat_policy_changed: _Optional[_Union[ChatPolicyChanged, _Mapping]] = ..., message_pinned: _Optional[_Union[MessagePinned, _Mapping]] = ..., message_unpinned: _Optional[_Union[MessageUnpinned, _Mapping]] = ..., mentioned: _Optional[_Union[Mentioned, _Mapping]] = ..., strikes_changed: _Optional[_Union[StrikesChanged, _Mapping]] = ..., action_accepted: _Optional[_Union[ActionAccepted, _Mapping]] = ..., error: _Optional[_Union[ErrorEvent, _Mapping]] = ..., poll_created: _Optional[_Union[PollCreated, _Mapping]] = ..., poll_closed: _Optional[_Union[PollClosed, _Mapping]] = ..., poll_reopened: _Optional[_Union[PollReopened, _Mapping]] = ..., poll_deleted: _Optional[_Union[PollDeleted, _Mapping]] = ..., poll_results_changed: _Optional[_Union[PollResults, _Mapping]] = ..., vote_cast: _Optional[_Union[VoteCast, _Mapping]] = ..., question_asked: _Optional[_Union[Question, _Mapping]] = ..., question_author: _Optional[_Union[QuestionAuthor, _Mapping]] = ..., question_upvotes_changed: _Optional[_Union[QuestionUpvotes, _Mapping]] = ..., question_answered: _Optional[_Union[QuestionChanged, _Mapping]] = ..., question_dismissed: _Optional[_Union[QuestionChanged, _Mapping]] = ..., question_withdrawn: _Optional[_Union[QuestionChanged, _Mapping]] = ..., question_pinned: _Optional[_Union[QuestionChanged, _Mapping]] = ..., question_unpinned: _Optional[_Union[QuestionChanged, _Mapping]] = ...) -> None: ...
 
 class SessionSnapshot(_message.Message):
-    __slots__ = ("as_of_sequence", "online", "recent_messages", "raised_hands", "pinned_messages", "active_mutes", "my_mute", "policy", "polls")
+    __slots__ = ("as_of_sequence", "online", "recent_messages", "raised_hands", "pinned_messages", "active_mutes", "my_mute", "policy", "polls", "questions")
     AS_OF_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     ONLINE_FIELD_NUMBER: _ClassVar[int]
     RECENT_MESSAGES_FIELD_NUMBER: _ClassVar[int]
@@ -236,6 +265,7 @@ class SessionSnapshot(_message.Message):
     MY_MUTE_FIELD_NUMBER: _ClassVar[int]
     POLICY_FIELD_NUMBER: _ClassVar[int]
     POLLS_FIELD_NUMBER: _ClassVar[int]
+    QUESTIONS_FIELD_NUMBER: _ClassVar[int]
     as_of_sequence: int
     online: _containers.RepeatedCompositeFieldContainer[Participant]
     recent_messages: _containers.RepeatedCompositeFieldContainer[ChatMessage]
@@ -245,7 +275,8 @@ class SessionSnapshot(_message.Message):
     my_mute: Mute
     policy: ChatPolicy
     polls: _containers.RepeatedCompositeFieldContainer[Poll]
-    def __init__(self, as_of_sequence: _Optional[int] = ..., online: _Optional[_Iterable[_Union[Participant, _Mapping]]] = ..., recent_messages: _Optional[_Iterable[_Union[ChatMessage, _Mapping]]] = ..., raised_hands: _Optional[_Iterable[_Union[RaisedHand, _Mapping]]] = ..., pinned_messages: _Optional[_Iterable[_Union[ChatMessage, _Mapping]]] = ..., active_mutes: _Optional[_Iterable[_Union[Mute, _Mapping]]] = ..., my_mute: _Optional[_Union[Mute, _Mapping]] = ..., policy: _Optional[_Union[ChatPolicy, _Mapping]] = ..., polls: _Optional[_Iterable[_Union[Poll, _Mapping]]] = ...) -> None: ...
+    questions: _containers.RepeatedCompositeFieldContainer[Question]
+    def __init__(self, as_of_sequence: _Optional[int] = ..., online: _Optional[_Iterable[_Union[Participant, _Mapping]]] = ..., recent_messages: _Optional[_Iterable[_Union[ChatMessage, _Mapping]]] = ..., raised_hands: _Optional[_Iterable[_Union[RaisedHand, _Mapping]]] = ..., pinned_messages: _Optional[_Iterable[_Union[ChatMessage, _Mapping]]] = ..., active_mutes: _Optional[_Iterable[_Union[Mute, _Mapping]]] = ..., my_mute: _Optional[_Union[Mute, _Mapping]] = ..., policy: _Optional[_Union[ChatPolicy, _Mapping]] = ..., polls: _Optional[_Iterable[_Union[Poll, _Mapping]]] = ..., questions: _Optional[_Iterable[_Union[Question, _Mapping]]] = ...) -> None: ...
 
 class StreamStarted(_message.Message):
     __slots__ = ("you", "recovered", "snapshot", "resume_from_sequence", "token_expire_time", "reactions")
@@ -380,18 +411,20 @@ class StrikesChanged(_message.Message):
     def __init__(self, user_id: _Optional[str] = ..., active_strikes: _Optional[int] = ...) -> None: ...
 
 class ActionAccepted(_message.Message):
-    __slots__ = ("request_id", "sequence", "message_id", "poll_id", "option_ids")
+    __slots__ = ("request_id", "sequence", "message_id", "poll_id", "option_ids", "question_id")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
     POLL_ID_FIELD_NUMBER: _ClassVar[int]
     OPTION_IDS_FIELD_NUMBER: _ClassVar[int]
+    QUESTION_ID_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     sequence: int
     message_id: str
     poll_id: str
     option_ids: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, request_id: _Optional[str] = ..., sequence: _Optional[int] = ..., message_id: _Optional[str] = ..., poll_id: _Optional[str] = ..., option_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+    question_id: str
+    def __init__(self, request_id: _Optional[str] = ..., sequence: _Optional[int] = ..., message_id: _Optional[str] = ..., poll_id: _Optional[str] = ..., option_ids: _Optional[_Iterable[str]] = ..., question_id: _Optional[str] = ...) -> None: ...
 
 class ErrorEvent(_message.Message):
     __slots__ = ("request_id", "code", "message", "retry_delay")
@@ -414,7 +447,7 @@ class JoinSession(_message.Message):
     def __init__(self, session_id: _Optional[str] = ..., last_sequence: _Optional[int] = ...) -> None: ...
 
 class StreamEventsRequest(_message.Message):
-    __slots__ = ("request_id", "join", "send_message", "add_reaction", "remove_reaction", "raise_hand", "lower_hand", "acknowledge_hand", "set_typing", "delete_message", "mute_user", "unmute_user", "pin_message", "unpin_message", "refresh_token", "create_poll", "close_poll", "reopen_poll", "delete_poll", "cast_vote")
+    __slots__ = ("request_id", "join", "send_message", "add_reaction", "remove_reaction", "raise_hand", "lower_hand", "acknowledge_hand", "set_typing", "delete_message", "mute_user", "unmute_user", "pin_message", "unpin_message", "refresh_token", "create_poll", "close_poll", "reopen_poll", "delete_poll", "cast_vote", "ask_question", "upvote_question", "retract_question_upvote", "answer_question", "dismiss_question", "pin_question", "unpin_question", "withdraw_question")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     JOIN_FIELD_NUMBER: _ClassVar[int]
     SEND_MESSAGE_FIELD_NUMBER: _ClassVar[int]
@@ -435,6 +468,14 @@ class StreamEventsRequest(_message.Message):
     REOPEN_POLL_FIELD_NUMBER: _ClassVar[int]
     DELETE_POLL_FIELD_NUMBER: _ClassVar[int]
     CAST_VOTE_FIELD_NUMBER: _ClassVar[int]
+    ASK_QUESTION_FIELD_NUMBER: _ClassVar[int]
+    UPVOTE_QUESTION_FIELD_NUMBER: _ClassVar[int]
+    RETRACT_QUESTION_UPVOTE_FIELD_NUMBER: _ClassVar[int]
+    ANSWER_QUESTION_FIELD_NUMBER: _ClassVar[int]
+    DISMISS_QUESTION_FIELD_NUMBER: _ClassVar[int]
+    PIN_QUESTION_FIELD_NUMBER: _ClassVar[int]
+    UNPIN_QUESTION_FIELD_NUMBER: _ClassVar[int]
+    WITHDRAW_QUESTION_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     join: JoinSession
     send_message: SendMessageAction
@@ -455,7 +496,15 @@ class StreamEventsRequest(_message.Message):
     reopen_poll: PollAction
     delete_poll: PollAction
     cast_vote: CastVoteAction
-    def __init__(self, request_id: _Optional[str] = ..., join: _Optional[_Union[JoinSession, _Mapping]] = ..., send_message: _Optional[_Union[SendMessageAction, _Mapping]] = ..., add_reaction: _Optional[_Union[ReactionAction, _Mapping]] = ..., remove_reaction: _Optional[_Union[ReactionAction, _Mapping]] = ..., raise_hand: _Optional[_Union[HandAction, _Mapping]] = ..., lower_hand: _Optional[_Union[HandAction, _Mapping]] = ..., acknowledge_hand: _Optional[_Union[HandAction, _Mapping]] = ..., set_typing: _Optional[_Union[TypingAction, _Mapping]] = ..., delete_message: _Optional[_Union[MessageAction, _Mapping]] = ..., mute_user: _Optional[_Union[MuteAction, _Mapping]] = ..., unmute_user: _Optional[_Union[UnmuteAction, _Mapping]] = ..., pin_message: _Optional[_Union[MessageAction, _Mapping]] = ..., unpin_message: _Optional[_Union[MessageAction, _Mapping]] = ..., refresh_token: _Optional[_Union[RefreshTokenAction, _Mapping]] = ..., create_poll: _Optional[_Union[CreatePollAction, _Mapping]] = ..., close_poll: _Optional[_Union[PollAction, _Mapping]] = ..., reopen_poll: _Optional[_Union[PollAction, _Mapping]] = ..., delete_poll: _Optional[_Union[PollAction, _Mapping]] = ..., cast_vote: _Optional[_Union[CastVoteAction, _Mapping]] = ...) -> None: ...
+    ask_question: AskQuestionAction
+    upvote_question: QuestionAction
+    retract_question_upvote: QuestionAction
+    answer_question: AnswerQuestionAction
+    dismiss_question: QuestionAction
+    pin_question: QuestionAction
+    unpin_question: QuestionAction
+    withdraw_question: QuestionAction
+    def __init__(self, request_id: _Optional[str] = ..., join: _Optional[_Union[JoinSession, _Mapping]] = ..., send_message: _Optional[_Union[SendMessageAction, _Mapping]] = ..., add_reaction: _Optional[_Union[ReactionAction, _Mapping]] = ..., remove_reaction: _Optional[_Union[ReactionAction, _Mapping]] = ..., raise_hand: _Optional[_Union[HandAction, _Mapping]] = ..., lower_hand: _Optional[_Union[HandAction, _Mapping]] = ..., acknowledge_hand: _Optional[_Union[HandAction, _Mapping]] = ..., set_typing: _Optional[_Union[TypingAction, _Mapping]] = ..., delete_message: _Optional[_Union[MessageAction, _Mapping]] = ..., mute_user: _Optional[_Union[MuteAction, _Mapping]] = ..., unmute_user: _Optional[_Union[UnmuteAction, _Mapping]] = ..., pin_message: _Optional[_Union[MessageAction, _Mapping]] = ..., unpin_message: _Optional[_Union[MessageAction, _Mapping]] = ..., refresh_token: _Optional[_Union[RefreshTokenAction, _Mapping]] = ..., create_poll: _Optional[_Union[CreatePollAction, _Mapping]] = ..., close_poll: _Optional[_Union[PollAction, _Mapping]] = ..., reopen_poll: _Optional[_Union[PollAction, _Mapping]] = ..., delete_poll: _Optional[_Union[PollAction, _Mapping]] = ..., cast_vote: _Optional[_Union[CastVoteAction, _Mapping]] = ..., ask_question: _Optional[_Union[AskQuestionAction, _Mapping]] = ..., upvote_question: _Optional[_Union[QuestionAction, _Mapping]] = ..., retract_question_upvote: _Optional[_Union[QuestionAction, _Mapping]] = ..., answer_question: _Optional[_Union[AnswerQuestionAction, _Mapping]] = ..., dismiss_question: _Optional[_Union[QuestionAction, _Mapping]] = ..., pin_question: _Optional[_Union[QuestionAction, _Mapping]] = ..., unpin_question: _Optional[_Union[QuestionAction, _Mapping]] = ..., withdraw_question: _Optional[_Union[QuestionAction, _Mapping]] = ...) -> None: ...
 
 class CreatePollAction(_message.Message):
     __slots__ = ("question", "options", "multiple_choice", "anonymous", "results_hidden_until_closed", "instructors_vote", "duration")
@@ -488,6 +537,30 @@ class CastVoteAction(_message.Message):
     poll_id: str
     option_ids: _containers.RepeatedScalarFieldContainer[str]
     def __init__(self, poll_id: _Optional[str] = ..., option_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class AskQuestionAction(_message.Message):
+    __slots__ = ("text", "anonymous")
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    ANONYMOUS_FIELD_NUMBER: _ClassVar[int]
+    text: str
+    anonymous: bool
+    def __init__(self, text: _Optional[str] = ..., anonymous: _Optional[bool] = ...) -> None: ...
+
+class QuestionAction(_message.Message):
+    __slots__ = ("question_id",)
+    QUESTION_ID_FIELD_NUMBER: _ClassVar[int]
+    question_id: str
+    def __init__(self, question_id: _Optional[str] = ...) -> None: ...
+
+class AnswerQuestionAction(_message.Message):
+    __slots__ = ("question_id", "answer_text", "answered_live")
+    QUESTION_ID_FIELD_NUMBER: _ClassVar[int]
+    ANSWER_TEXT_FIELD_NUMBER: _ClassVar[int]
+    ANSWERED_LIVE_FIELD_NUMBER: _ClassVar[int]
+    question_id: str
+    answer_text: str
+    answered_live: bool
+    def __init__(self, question_id: _Optional[str] = ..., answer_text: _Optional[str] = ..., answered_live: _Optional[bool] = ...) -> None: ...
 
 class RefreshTokenAction(_message.Message):
     __slots__ = ("token",)
@@ -1156,6 +1229,202 @@ class ListPollsResponse(_message.Message):
     polls: _containers.RepeatedCompositeFieldContainer[Poll]
     next_page_token: str
     def __init__(self, polls: _Optional[_Iterable[_Union[Poll, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class Question(_message.Message):
+    __slots__ = ("question_id", "text", "asker_id", "asker_name", "anonymous", "state", "upvote_count", "upvoted_by_me", "pinned", "answer_text", "answered_live", "answered_by", "create_time", "close_time")
+    QUESTION_ID_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    ASKER_ID_FIELD_NUMBER: _ClassVar[int]
+    ASKER_NAME_FIELD_NUMBER: _ClassVar[int]
+    ANONYMOUS_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    UPVOTE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    UPVOTED_BY_ME_FIELD_NUMBER: _ClassVar[int]
+    PINNED_FIELD_NUMBER: _ClassVar[int]
+    ANSWER_TEXT_FIELD_NUMBER: _ClassVar[int]
+    ANSWERED_LIVE_FIELD_NUMBER: _ClassVar[int]
+    ANSWERED_BY_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    CLOSE_TIME_FIELD_NUMBER: _ClassVar[int]
+    question_id: str
+    text: str
+    asker_id: str
+    asker_name: str
+    anonymous: bool
+    state: QuestionState
+    upvote_count: int
+    upvoted_by_me: bool
+    pinned: bool
+    answer_text: str
+    answered_live: bool
+    answered_by: str
+    create_time: _timestamp_pb2.Timestamp
+    close_time: _timestamp_pb2.Timestamp
+    def __init__(self, question_id: _Optional[str] = ..., text: _Optional[str] = ..., asker_id: _Optional[str] = ..., asker_name: _Optional[str] = ..., anonymous: _Optional[bool] = ..., state: _Optional[_Union[QuestionState, str]] = ..., upvote_count: _Optional[int] = ..., upvoted_by_me: _Optional[bool] = ..., pinned: _Optional[bool] = ..., answer_text: _Optional[str] = ..., answered_live: _Optional[bool] = ..., answered_by: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., close_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class QuestionAuthor(_message.Message):
+    __slots__ = ("question_id", "asker_id", "asker_name")
+    QUESTION_ID_FIELD_NUMBER: _ClassVar[int]
+    ASKER_ID_FIELD_NUMBER: _ClassVar[int]
+    ASKER_NAME_FIELD_NUMBER: _ClassVar[int]
+    question_id: str
+    asker_id: str
+    asker_name: str
+    def __init__(self, question_id: _Optional[str] = ..., asker_id: _Optional[str] = ..., asker_name: _Optional[str] = ...) -> None: ...
+
+class QuestionUpvotes(_message.Message):
+    __slots__ = ("question_id", "upvote_count")
+    QUESTION_ID_FIELD_NUMBER: _ClassVar[int]
+    UPVOTE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    question_id: str
+    upvote_count: int
+    def __init__(self, question_id: _Optional[str] = ..., upvote_count: _Optional[int] = ...) -> None: ...
+
+class QuestionChanged(_message.Message):
+    __slots__ = ("question", "changed_by")
+    QUESTION_FIELD_NUMBER: _ClassVar[int]
+    CHANGED_BY_FIELD_NUMBER: _ClassVar[int]
+    question: Question
+    changed_by: str
+    def __init__(self, question: _Optional[_Union[Question, _Mapping]] = ..., changed_by: _Optional[str] = ...) -> None: ...
+
+class AskQuestionRequest(_message.Message):
+    __slots__ = ("session_id", "text", "anonymous")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    ANONYMOUS_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    text: str
+    anonymous: bool
+    def __init__(self, session_id: _Optional[str] = ..., text: _Optional[str] = ..., anonymous: _Optional[bool] = ...) -> None: ...
+
+class AskQuestionResponse(_message.Message):
+    __slots__ = ("question",)
+    QUESTION_FIELD_NUMBER: _ClassVar[int]
+    question: Question
+    def __init__(self, question: _Optional[_Union[Question, _Mapping]] = ...) -> None: ...
+
+class UpvoteQuestionRequest(_message.Message):
+    __slots__ = ("session_id", "question_id")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    QUESTION_ID_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    question_id: str
+    def __init__(self, session_id: _Optional[str] = ..., question_id: _Optional[str] = ...) -> None: ...
+
+class UpvoteQuestionResponse(_message.Message):
+    __slots__ = ("question",)
+    QUESTION_FIELD_NUMBER: _ClassVar[int]
+    question: Question
+    def __init__(self, question: _Optional[_Union[Question, _Mapping]] = ...) -> None: ...
+
+class RetractQuestionUpvoteRequest(_message.Message):
+    __slots__ = ("session_id", "question_id")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    QUESTION_ID_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    question_id: str
+    def __init__(self, session_id: _Optional[str] = ..., question_id: _Optional[str] = ...) -> None: ...
+
+class RetractQuestionUpvoteResponse(_message.Message):
+    __slots__ = ("question",)
+    QUESTION_FIELD_NUMBER: _ClassVar[int]
+    question: Question
+    def __init__(self, question: _Optional[_Union[Question, _Mapping]] = ...) -> None: ...
+
+class AnswerQuestionRequest(_message.Message):
+    __slots__ = ("session_id", "question_id", "answer_text", "answered_live")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    QUESTION_ID_FIELD_NUMBER: _ClassVar[int]
+    ANSWER_TEXT_FIELD_NUMBER: _ClassVar[int]
+    ANSWERED_LIVE_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    question_id: str
+    answer_text: str
+    answered_live: bool
+    def __init__(self, session_id: _Optional[str] = ..., question_id: _Optional[str] = ..., answer_text: _Optional[str] = ..., answered_live: _Optional[bool] = ...) -> None: ...
+
+class AnswerQuestionResponse(_message.Message):
+    __slots__ = ("question",)
+    QUESTION_FIELD_NUMBER: _ClassVar[int]
+    question: Question
+    def __init__(self, question: _Optional[_Union[Question, _Mapping]] = ...) -> None: ...
+
+class DismissQuestionRequest(_message.Message):
+    __slots__ = ("session_id", "question_id")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    QUESTION_ID_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    question_id: str
+    def __init__(self, session_id: _Optional[str] = ..., question_id: _Optional[str] = ...) -> None: ...
+
+class DismissQuestionResponse(_message.Message):
+    __slots__ = ("question",)
+    QUESTION_FIELD_NUMBER: _ClassVar[int]
+    question: Question
+    def __init__(self, question: _Optional[_Union[Question, _Mapping]] = ...) -> None: ...
+
+class PinQuestionRequest(_message.Message):
+    __slots__ = ("session_id", "question_id")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    QUESTION_ID_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    question_id: str
+    def __init__(self, session_id: _Optional[str] = ..., question_id: _Optional[str] = ...) -> None: ...
+
+class PinQuestionResponse(_message.Message):
+    __slots__ = ("question",)
+    QUESTION_FIELD_NUMBER: _ClassVar[int]
+    question: Question
+    def __init__(self, question: _Optional[_Union[Question, _Mapping]] = ...) -> None: ...
+
+class UnpinQuestionRequest(_message.Message):
+    __slots__ = ("session_id", "question_id")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    QUESTION_ID_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    question_id: str
+    def __init__(self, session_id: _Optional[str] = ..., question_id: _Optional[str] = ...) -> None: ...
+
+class UnpinQuestionResponse(_message.Message):
+    __slots__ = ("question",)
+    QUESTION_FIELD_NUMBER: _ClassVar[int]
+    question: Question
+    def __init__(self, question: _Optional[_Union[Question, _Mapping]] = ...) -> None: ...
+
+class WithdrawQuestionRequest(_message.Message):
+    __slots__ = ("session_id", "question_id")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    QUESTION_ID_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    question_id: str
+    def __init__(self, session_id: _Optional[str] = ..., question_id: _Optional[str] = ...) -> None: ...
+
+class WithdrawQuestionResponse(_message.Message):
+    __slots__ = ("question",)
+    QUESTION_FIELD_NUMBER: _ClassVar[int]
+    question: Question
+    def __init__(self, question: _Optional[_Union[Question, _Mapping]] = ...) -> None: ...
+
+class ListQuestionsRequest(_message.Message):
+    __slots__ = ("session_id", "page_size", "page_token", "state")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    page_size: int
+    page_token: str
+    state: QuestionState
+    def __init__(self, session_id: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., state: _Optional[_Union[QuestionState, str]] = ...) -> None: ...
+
+class ListQuestionsResponse(_message.Message):
+    __slots__ = ("questions", "next_page_token")
+    QUESTIONS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    questions: _containers.RepeatedCompositeFieldContainer[Question]
+    next_page_token: str
+    def __init__(self, questions: _Optional[_Iterable[_Union[Question, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class ExportChatRequest(_message.Message):
     __slots__ = ("session_id", "format", "include_private", "include_deleted_text")

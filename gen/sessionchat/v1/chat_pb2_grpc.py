@@ -184,6 +184,51 @@ class SessionChatStub:
                 request_serializer=sessionchat_dot_v1_dot_chat__pb2.ListPollsRequest.SerializeToString,
                 response_deserializer=sessionchat_dot_v1_dot_chat__pb2.ListPollsResponse.FromString,
                 _registered_method=True)
+        self.AskQuestion = channel.unary_unary(
+                '/sessionchat.v1.SessionChat/AskQuestion',
+                request_serializer=sessionchat_dot_v1_dot_chat__pb2.AskQuestionRequest.SerializeToString,
+                response_deserializer=sessionchat_dot_v1_dot_chat__pb2.AskQuestionResponse.FromString,
+                _registered_method=True)
+        self.UpvoteQuestion = channel.unary_unary(
+                '/sessionchat.v1.SessionChat/UpvoteQuestion',
+                request_serializer=sessionchat_dot_v1_dot_chat__pb2.UpvoteQuestionRequest.SerializeToString,
+                response_deserializer=sessionchat_dot_v1_dot_chat__pb2.UpvoteQuestionResponse.FromString,
+                _registered_method=True)
+        self.RetractQuestionUpvote = channel.unary_unary(
+                '/sessionchat.v1.SessionChat/RetractQuestionUpvote',
+                request_serializer=sessionchat_dot_v1_dot_chat__pb2.RetractQuestionUpvoteRequest.SerializeToString,
+                response_deserializer=sessionchat_dot_v1_dot_chat__pb2.RetractQuestionUpvoteResponse.FromString,
+                _registered_method=True)
+        self.AnswerQuestion = channel.unary_unary(
+                '/sessionchat.v1.SessionChat/AnswerQuestion',
+                request_serializer=sessionchat_dot_v1_dot_chat__pb2.AnswerQuestionRequest.SerializeToString,
+                response_deserializer=sessionchat_dot_v1_dot_chat__pb2.AnswerQuestionResponse.FromString,
+                _registered_method=True)
+        self.DismissQuestion = channel.unary_unary(
+                '/sessionchat.v1.SessionChat/DismissQuestion',
+                request_serializer=sessionchat_dot_v1_dot_chat__pb2.DismissQuestionRequest.SerializeToString,
+                response_deserializer=sessionchat_dot_v1_dot_chat__pb2.DismissQuestionResponse.FromString,
+                _registered_method=True)
+        self.PinQuestion = channel.unary_unary(
+                '/sessionchat.v1.SessionChat/PinQuestion',
+                request_serializer=sessionchat_dot_v1_dot_chat__pb2.PinQuestionRequest.SerializeToString,
+                response_deserializer=sessionchat_dot_v1_dot_chat__pb2.PinQuestionResponse.FromString,
+                _registered_method=True)
+        self.UnpinQuestion = channel.unary_unary(
+                '/sessionchat.v1.SessionChat/UnpinQuestion',
+                request_serializer=sessionchat_dot_v1_dot_chat__pb2.UnpinQuestionRequest.SerializeToString,
+                response_deserializer=sessionchat_dot_v1_dot_chat__pb2.UnpinQuestionResponse.FromString,
+                _registered_method=True)
+        self.WithdrawQuestion = channel.unary_unary(
+                '/sessionchat.v1.SessionChat/WithdrawQuestion',
+                request_serializer=sessionchat_dot_v1_dot_chat__pb2.WithdrawQuestionRequest.SerializeToString,
+                response_deserializer=sessionchat_dot_v1_dot_chat__pb2.WithdrawQuestionResponse.FromString,
+                _registered_method=True)
+        self.ListQuestions = channel.unary_unary(
+                '/sessionchat.v1.SessionChat/ListQuestions',
+                request_serializer=sessionchat_dot_v1_dot_chat__pb2.ListQuestionsRequest.SerializeToString,
+                response_deserializer=sessionchat_dot_v1_dot_chat__pb2.ListQuestionsResponse.FromString,
+                _registered_method=True)
         self.ExportChat = channel.unary_stream(
                 '/sessionchat.v1.SessionChat/ExportChat',
                 request_serializer=sessionchat_dot_v1_dot_chat__pb2.ExportChatRequest.SerializeToString,
@@ -381,6 +426,61 @@ class SessionChatServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def AskQuestion(self, request, context):
+        """Q&A: participants ask and upvote; instructors answer, dismiss and pin; askers withdraw.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpvoteQuestion(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RetractQuestionUpvote(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AnswerQuestion(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DismissQuestion(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PinQuestion(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UnpinQuestion(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WithdrawQuestion(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListQuestions(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ExportChat(self, request, context):
         """Export after class (instructors), streamed in chunks.
         """
@@ -540,6 +640,51 @@ def add_SessionChatServicer_to_server(servicer, server):
                     servicer.ListPolls,
                     request_deserializer=sessionchat_dot_v1_dot_chat__pb2.ListPollsRequest.FromString,
                     response_serializer=sessionchat_dot_v1_dot_chat__pb2.ListPollsResponse.SerializeToString,
+            ),
+            'AskQuestion': grpc.unary_unary_rpc_method_handler(
+                    servicer.AskQuestion,
+                    request_deserializer=sessionchat_dot_v1_dot_chat__pb2.AskQuestionRequest.FromString,
+                    response_serializer=sessionchat_dot_v1_dot_chat__pb2.AskQuestionResponse.SerializeToString,
+            ),
+            'UpvoteQuestion': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpvoteQuestion,
+                    request_deserializer=sessionchat_dot_v1_dot_chat__pb2.UpvoteQuestionRequest.FromString,
+                    response_serializer=sessionchat_dot_v1_dot_chat__pb2.UpvoteQuestionResponse.SerializeToString,
+            ),
+            'RetractQuestionUpvote': grpc.unary_unary_rpc_method_handler(
+                    servicer.RetractQuestionUpvote,
+                    request_deserializer=sessionchat_dot_v1_dot_chat__pb2.RetractQuestionUpvoteRequest.FromString,
+                    response_serializer=sessionchat_dot_v1_dot_chat__pb2.RetractQuestionUpvoteResponse.SerializeToString,
+            ),
+            'AnswerQuestion': grpc.unary_unary_rpc_method_handler(
+                    servicer.AnswerQuestion,
+                    request_deserializer=sessionchat_dot_v1_dot_chat__pb2.AnswerQuestionRequest.FromString,
+                    response_serializer=sessionchat_dot_v1_dot_chat__pb2.AnswerQuestionResponse.SerializeToString,
+            ),
+            'DismissQuestion': grpc.unary_unary_rpc_method_handler(
+                    servicer.DismissQuestion,
+                    request_deserializer=sessionchat_dot_v1_dot_chat__pb2.DismissQuestionRequest.FromString,
+                    response_serializer=sessionchat_dot_v1_dot_chat__pb2.DismissQuestionResponse.SerializeToString,
+            ),
+            'PinQuestion': grpc.unary_unary_rpc_method_handler(
+                    servicer.PinQuestion,
+                    request_deserializer=sessionchat_dot_v1_dot_chat__pb2.PinQuestionRequest.FromString,
+                    response_serializer=sessionchat_dot_v1_dot_chat__pb2.PinQuestionResponse.SerializeToString,
+            ),
+            'UnpinQuestion': grpc.unary_unary_rpc_method_handler(
+                    servicer.UnpinQuestion,
+                    request_deserializer=sessionchat_dot_v1_dot_chat__pb2.UnpinQuestionRequest.FromString,
+                    response_serializer=sessionchat_dot_v1_dot_chat__pb2.UnpinQuestionResponse.SerializeToString,
+            ),
+            'WithdrawQuestion': grpc.unary_unary_rpc_method_handler(
+                    servicer.WithdrawQuestion,
+                    request_deserializer=sessionchat_dot_v1_dot_chat__pb2.WithdrawQuestionRequest.FromString,
+                    response_serializer=sessionchat_dot_v1_dot_chat__pb2.WithdrawQuestionResponse.SerializeToString,
+            ),
+            'ListQuestions': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListQuestions,
+                    request_deserializer=sessionchat_dot_v1_dot_chat__pb2.ListQuestionsRequest.FromString,
+                    response_serializer=sessionchat_dot_v1_dot_chat__pb2.ListQuestionsResponse.SerializeToString,
             ),
             'ExportChat': grpc.unary_stream_rpc_method_handler(
                     servicer.ExportChat,
@@ -1357,6 +1502,249 @@ class SessionChat:
             '/sessionchat.v1.SessionChat/ListPolls',
             sessionchat_dot_v1_dot_chat__pb2.ListPollsRequest.SerializeToString,
             sessionchat_dot_v1_dot_chat__pb2.ListPollsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AskQuestion(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sessionchat.v1.SessionChat/AskQuestion',
+            sessionchat_dot_v1_dot_chat__pb2.AskQuestionRequest.SerializeToString,
+            sessionchat_dot_v1_dot_chat__pb2.AskQuestionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpvoteQuestion(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sessionchat.v1.SessionChat/UpvoteQuestion',
+            sessionchat_dot_v1_dot_chat__pb2.UpvoteQuestionRequest.SerializeToString,
+            sessionchat_dot_v1_dot_chat__pb2.UpvoteQuestionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RetractQuestionUpvote(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sessionchat.v1.SessionChat/RetractQuestionUpvote',
+            sessionchat_dot_v1_dot_chat__pb2.RetractQuestionUpvoteRequest.SerializeToString,
+            sessionchat_dot_v1_dot_chat__pb2.RetractQuestionUpvoteResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AnswerQuestion(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sessionchat.v1.SessionChat/AnswerQuestion',
+            sessionchat_dot_v1_dot_chat__pb2.AnswerQuestionRequest.SerializeToString,
+            sessionchat_dot_v1_dot_chat__pb2.AnswerQuestionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DismissQuestion(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sessionchat.v1.SessionChat/DismissQuestion',
+            sessionchat_dot_v1_dot_chat__pb2.DismissQuestionRequest.SerializeToString,
+            sessionchat_dot_v1_dot_chat__pb2.DismissQuestionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PinQuestion(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sessionchat.v1.SessionChat/PinQuestion',
+            sessionchat_dot_v1_dot_chat__pb2.PinQuestionRequest.SerializeToString,
+            sessionchat_dot_v1_dot_chat__pb2.PinQuestionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UnpinQuestion(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sessionchat.v1.SessionChat/UnpinQuestion',
+            sessionchat_dot_v1_dot_chat__pb2.UnpinQuestionRequest.SerializeToString,
+            sessionchat_dot_v1_dot_chat__pb2.UnpinQuestionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WithdrawQuestion(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sessionchat.v1.SessionChat/WithdrawQuestion',
+            sessionchat_dot_v1_dot_chat__pb2.WithdrawQuestionRequest.SerializeToString,
+            sessionchat_dot_v1_dot_chat__pb2.WithdrawQuestionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListQuestions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sessionchat.v1.SessionChat/ListQuestions',
+            sessionchat_dot_v1_dot_chat__pb2.ListQuestionsRequest.SerializeToString,
+            sessionchat_dot_v1_dot_chat__pb2.ListQuestionsResponse.FromString,
             options,
             channel_credentials,
             insecure,
