@@ -33,7 +33,7 @@ RECIPE = re.compile(r"<!-- grpcurl-recipe: (?P<name>[^>]+?) -->\s*```sh\n(?P<bod
 SH_BLOCK = re.compile(r"(?P<marker><!-- grpcurl-recipe: [^>]+ -->\s*)?```sh\n(?P<body>.*?)```", re.S)
 # grpcurl as a command (start of a line, after `$(` or a pipe), not by a path.
 BARE_GRPCURL = re.compile(r"(?:^|\$\(|\|\s*)grpcurl\s", re.M)
-REQUIRED = ["setup", "list", "live stream", "send", "participant", "history", "raised hands", "mute", "unmute", "delete", "export", "polls"]
+REQUIRED = ["setup", "list", "live stream", "send", "participant", "history", "raised hands", "mute", "unmute", "delete", "export", "polls", "questions"]
 RECIPE_TIMEOUT = 30.0
 
 
@@ -150,10 +150,15 @@ async def test_every_recipe_works_in_the_order_written_on_a_fresh_server(shell_e
         assert '"voter_count": 1' in output and '"voter_ids": [' in output  # named: alice sees who voted
         await live_stream_sees('"poll_closed"')
 
+    async def after_questions(output: str) -> None:
+        assert '"answer_text": "Yes: chapter 3."' in output and '"state": "QUESTION_STATE_ANSWERED"' in output
+        assert '"asker_id": "bob"' in output
+        await live_stream_sees('"question_answered"')
+
     checks: dict[str, Callable[[str], Awaitable[None]]] = {
         "list": after_list, "send": after_send, "participant": after_participant, "history": after_history,
         "raised hands": after_raised_hands, "mute": after_mute, "unmute": after_unmute, "delete": after_delete,
-        "export": after_export, "polls": after_polls,
+        "export": after_export, "polls": after_polls, "questions": after_questions,
     }
     try:
         for name in recipes():
