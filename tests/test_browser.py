@@ -252,6 +252,9 @@ async def test_a_class_does_everything_in_the_panel_on_desktop_phone_and_keyboar
     assert seen["deletedTextLeft"] == 0
     assert seen["anonymousResults"] == ["1 vote (50%)", "0 votes (0%)", "2 votes (100%)"]
     assert seen["namedResults"] == ["1 vote (100%) — Bob", "0 votes (0%)"] and seen["closedPollInputsDisabled"]
+    assert (seen["carolSeesAsker"], seen["aliceSeesAsker"], seen["bobSeesOwn"]) == ("Anonymous", "Anonymous — Bob", "You (anonymous to others)")
+    assert seen["carolUpvotePressed"] == "true" and seen["pinnedAfterAnswer"] == 0
+    assert seen["bobSeesAnswer"] == "Answer: Not in general relativity: it is curvature."
     assert seen["exports"] == {
         fmt: {"file": f"physics-101-chat.{fmt}", "hasWelcome": True} for fmt in ("json", "csv", "txt")
     }

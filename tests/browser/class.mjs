@@ -219,6 +219,33 @@ await scenario(async () => {
     seen.closedPollInputsDisabled = await named.getByLabel("No").isDisabled();
   });
 
+  await run("Q&A: ask anonymously, upvote, pin as now answering, answer", async () => {
+    await bob.fill("[data-testid=question-text]", "Is gravity a force?");
+    await bob.check("[data-testid=question-anonymous]");
+    await bob.click("[data-testid=ask]");
+    const carolQuestion = carol.locator("[data-testid=question]", { hasText: "Is gravity a force?" });
+    await carolQuestion.waitFor({ timeout: WAIT });
+    seen.carolSeesAsker = await carolQuestion.locator("[data-testid=question-asker]").textContent();
+    await carolQuestion.locator("[data-testid=upvote]").tap();
+    const aliceQuestion = alice.locator("[data-testid=question]", { hasText: "Is gravity a force?" });
+    await waitText(aliceQuestion.locator("[data-testid=upvote]"), "▲ 1");
+    seen.aliceSeesAsker = await aliceQuestion.locator("[data-testid=question-asker]").textContent();
+    // Carol's own answer can come after Alice sees the count: wait for her button to show it.
+    await carolQuestion.locator("[data-testid=upvote][aria-pressed=true]").waitFor({ timeout: WAIT });
+    seen.carolUpvotePressed = await carolQuestion.locator("[data-testid=upvote]").getAttribute("aria-pressed");
+    await aliceQuestion.locator("[data-testid=pin-question]").click();
+    await waitText(carolQuestion, "Now answering");
+    await aliceQuestion.locator("[data-testid=answer-question]").click();
+    await aliceQuestion.locator("[data-testid=answer-text]").fill("Not in general relativity: it is curvature.");
+    await aliceQuestion.locator("[data-testid=post-answer]").click();
+    const bobQuestion = bob.locator("[data-testid=question]", { hasText: "Is gravity a force?" });
+    await waitText(bobQuestion.locator("[data-testid=question-answer]"), "curvature");
+    seen.bobSeesAnswer = await bobQuestion.locator("[data-testid=question-answer]").textContent();
+    seen.bobSeesOwn = await bobQuestion.locator("[data-testid=question-asker]").textContent();
+    await carol.locator("[data-testid=question]", { hasText: "curvature" }).waitFor({ timeout: WAIT });
+    seen.pinnedAfterAnswer = await carol.locator("[data-testid=question].pinned").count();
+  });
+
   await run("export in three formats", async () => {
     seen.exports = {};
     for (const [value, name] of [["1", "json"], ["2", "csv"], ["3", "txt"]]) {

@@ -1,5 +1,5 @@
 // The state of one chat panel: what the live feed says (messages by conversation,
-// people, hands, mutes, pins, policy, polls), kept as the events arrive, and the
+// people, hands, mutes, pins, policy, polls, questions), kept as the events arrive, and the
 // views it drives. Actions are in actions.ts; this file only follows the feed.
 
 import {
@@ -21,6 +21,7 @@ import { Feed, type Shown } from "./feed";
 import { Composer } from "./composer";
 import { Sidebar } from "./sidebar";
 import { PollsView } from "./polls";
+import { QuestionsView } from "./questions";
 import { Actions } from "./actions";
 import { Notices } from "./notices";
 
@@ -38,6 +39,7 @@ export class ChatPanel implements FeedListener {
   readonly composer: Composer;
   readonly sidebar: Sidebar;
   readonly polls: PollsView;
+  readonly questions: QuestionsView;
   readonly actions: Actions;
   me: Participant | undefined;
   reactions: string[] = ["👍"];
@@ -70,6 +72,7 @@ export class ChatPanel implements FeedListener {
     this.composer = new Composer(root, this.actions);
     this.sidebar = new Sidebar(this);
     this.polls = new PollsView(this);
+    this.questions = new QuestionsView(this);
     document.addEventListener("visibilitychange", () => this.countUnread());
     // The host page may hide the chat (a collapsed side panel): unread counts until it is shown again.
     new IntersectionObserver(() => this.countUnread()).observe(host);
@@ -255,6 +258,7 @@ export class ChatPanel implements FeedListener {
         this.polls.render();
         break;
       default:
+        this.questions.follow(kind);
         break;
     }
   }
@@ -278,6 +282,7 @@ export class ChatPanel implements FeedListener {
     this.feed.show(this.conversation(this.active));
     this.sidebar.renderAll();
     this.polls.render();
+    this.questions.reset(snapshot.questions);
     this.blockComposer();
   }
 

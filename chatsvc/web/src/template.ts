@@ -78,6 +78,14 @@ dialog label { display: block; }
 .poll .result { font-size: .85rem; color: var(--muted); }
 .poll .bar-outer { height: .4rem; background: #eef1f6; border-radius: 2px; }
 .poll .bar-inner { height: .4rem; background: #3b5b92; border-radius: 2px; }
+.question { border-top: 1px solid #eef1f6; padding: .3rem 0; display: grid; gap: .15rem; }
+.question.pinned { background: #fff8e1; padding: .3rem; border-radius: 4px; }
+.question .now { font-size: .8rem; font-weight: 600; color: #7a4f00; }
+.question .text { margin: 0; overflow-wrap: anywhere; }
+.question .answer { font-size: .9rem; overflow-wrap: anywhere; }
+.question .result { font-size: .85rem; color: var(--muted); }
+.answer-form, #question-form { display: grid; gap: .25rem; }
+.answer-form textarea, #question-text { width: 100%; box-sizing: border-box; }
 #error { color: #9b2c2c; font-size: .9rem; }
 dialog { border: 1px solid #6b7a90; border-radius: 6px; max-width: min(24rem, 92vw); }
 dialog form { display: grid; gap: .5rem; }
@@ -131,6 +139,17 @@ export const PANEL_HTML = `
         </form>
       </details>
       <div id="polls-error" class="refusal" role="alert" data-testid="polls-error" hidden></div>
+    </section>
+    <section aria-labelledby="questions-title" data-testid="questions-section">
+      <h2 id="questions-title">Questions</h2>
+      <div id="questions" data-testid="questions"></div>
+      <form id="question-form" data-testid="question-form">
+        <label for="question-text">Ask a question</label>
+        <textarea id="question-text" data-testid="question-text" rows="2" required maxlength="2000"></textarea>
+        <label><input type="checkbox" id="question-anonymous" data-testid="question-anonymous"> Anonymous to other participants</label>
+        <button type="submit" class="primary" data-testid="ask">Ask</button>
+      </form>
+      <div id="questions-error" class="refusal" role="alert" data-testid="questions-error" hidden></div>
     </section>
     <section id="mutes-section" aria-labelledby="mutes-title"><h2 id="mutes-title">Muted</h2><ul id="mutes" data-testid="mutes"></ul>
       <div id="mutes-error" class="refusal" role="alert" hidden></div></section>
