@@ -65,6 +65,9 @@ UNARY = {
     "PinMessage": lambda d: pb.PinMessageRequest(session_id=d(strings), message_id=d(strings)),
     "UnpinMessage": lambda d: pb.UnpinMessageRequest(session_id=d(strings), message_id=d(strings)),
     "ListPinnedMessages": lambda d: pb.ListPinnedMessagesRequest(session_id=d(strings)),
+    "SearchMessages": lambda d: pb.SearchMessagesRequest(
+        session_id=d(strings), query=d(strings), page_size=d(integers), page_token=d(strings), order=d(enums)
+    ),
     "AskQuestion": lambda d: pb.AskQuestionRequest(session_id=d(strings), text=d(strings), anonymous=d(st.booleans())),
     "UpvoteQuestion": lambda d: pb.UpvoteQuestionRequest(session_id=d(strings), question_id=d(strings)),
     "AnswerQuestion": lambda d: pb.AnswerQuestionRequest(

@@ -83,6 +83,7 @@ MAX_ID_LENGTH = 128
 FIELD_LIMITS = {
     "reason": 500,
     "question": 500,
+    "query": 200,
     "options": 200,
     "emoji": 32,
     "page_token": 512,

@@ -199,6 +199,13 @@ class SessionChatServicer(QuestionRpcs):
         )
         return pb.ListMessagesResponse(messages=messages, next_page_token=token)
 
+    async def SearchMessages(self, request: pb.SearchMessagesRequest, context) -> pb.SearchMessagesResponse:
+        hits, token = await self.service.search.search_messages(
+            current_principal(), request.session_id, request.query,
+            order=request.order, page_size=request.page_size, page_token=request.page_token,
+        )
+        return pb.SearchMessagesResponse(hits=hits, next_page_token=token)
+
     async def ListParticipants(self, request: pb.ListParticipantsRequest, context) -> pb.ListParticipantsResponse:
         people, token = await self.service.history.list_participants(
             current_principal(),

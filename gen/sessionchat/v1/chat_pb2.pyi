@@ -23,6 +23,12 @@ class PublicChat(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     PUBLIC_CHAT_EVERYONE: _ClassVar[PublicChat]
     PUBLIC_CHAT_INSTRUCTORS_ONLY: _ClassVar[PublicChat]
 
+class SearchOrder(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    SEARCH_ORDER_UNSPECIFIED: _ClassVar[SearchOrder]
+    SEARCH_ORDER_NEWEST: _ClassVar[SearchOrder]
+    SEARCH_ORDER_RELEVANCE: _ClassVar[SearchOrder]
+
 class PollState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     POLL_STATE_UNSPECIFIED: _ClassVar[PollState]
@@ -49,6 +55,9 @@ ROLE_PARTICIPANT: Role
 PUBLIC_CHAT_UNSPECIFIED: PublicChat
 PUBLIC_CHAT_EVERYONE: PublicChat
 PUBLIC_CHAT_INSTRUCTORS_ONLY: PublicChat
+SEARCH_ORDER_UNSPECIFIED: SearchOrder
+SEARCH_ORDER_NEWEST: SearchOrder
+SEARCH_ORDER_RELEVANCE: SearchOrder
 POLL_STATE_UNSPECIFIED: PollState
 POLL_STATE_OPEN: PollState
 POLL_STATE_CLOSED: PollState
@@ -687,6 +696,36 @@ class ListMessagesResponse(_message.Message):
     messages: _containers.RepeatedCompositeFieldContainer[ChatMessage]
     next_page_token: str
     def __init__(self, messages: _Optional[_Iterable[_Union[ChatMessage, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class SearchMessagesRequest(_message.Message):
+    __slots__ = ("session_id", "query", "page_size", "page_token", "order")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    QUERY_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    ORDER_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    query: str
+    page_size: int
+    page_token: str
+    order: SearchOrder
+    def __init__(self, session_id: _Optional[str] = ..., query: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., order: _Optional[_Union[SearchOrder, str]] = ...) -> None: ...
+
+class SearchHit(_message.Message):
+    __slots__ = ("message", "snippet")
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    SNIPPET_FIELD_NUMBER: _ClassVar[int]
+    message: ChatMessage
+    snippet: str
+    def __init__(self, message: _Optional[_Union[ChatMessage, _Mapping]] = ..., snippet: _Optional[str] = ...) -> None: ...
+
+class SearchMessagesResponse(_message.Message):
+    __slots__ = ("hits", "next_page_token")
+    HITS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    hits: _containers.RepeatedCompositeFieldContainer[SearchHit]
+    next_page_token: str
+    def __init__(self, hits: _Optional[_Iterable[_Union[SearchHit, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class ListParticipantsRequest(_message.Message):
     __slots__ = ("session_id", "page_size", "page_token", "include_offline")

@@ -54,6 +54,11 @@ class SessionChatStub:
                 request_serializer=sessionchat_dot_v1_dot_chat__pb2.ListMessagesRequest.SerializeToString,
                 response_deserializer=sessionchat_dot_v1_dot_chat__pb2.ListMessagesResponse.FromString,
                 _registered_method=True)
+        self.SearchMessages = channel.unary_unary(
+                '/sessionchat.v1.SessionChat/SearchMessages',
+                request_serializer=sessionchat_dot_v1_dot_chat__pb2.SearchMessagesRequest.SerializeToString,
+                response_deserializer=sessionchat_dot_v1_dot_chat__pb2.SearchMessagesResponse.FromString,
+                _registered_method=True)
         self.ListParticipants = channel.unary_unary(
                 '/sessionchat.v1.SessionChat/ListParticipants',
                 request_serializer=sessionchat_dot_v1_dot_chat__pb2.ListParticipantsRequest.SerializeToString,
@@ -263,6 +268,13 @@ class SessionChatServicer:
 
     def ListMessages(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SearchMessages(self, request, context):
+        """Full-text search over the messages the caller may see.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -510,6 +522,11 @@ def add_SessionChatServicer_to_server(servicer, server):
                     servicer.ListMessages,
                     request_deserializer=sessionchat_dot_v1_dot_chat__pb2.ListMessagesRequest.FromString,
                     response_serializer=sessionchat_dot_v1_dot_chat__pb2.ListMessagesResponse.SerializeToString,
+            ),
+            'SearchMessages': grpc.unary_unary_rpc_method_handler(
+                    servicer.SearchMessages,
+                    request_deserializer=sessionchat_dot_v1_dot_chat__pb2.SearchMessagesRequest.FromString,
+                    response_serializer=sessionchat_dot_v1_dot_chat__pb2.SearchMessagesResponse.SerializeToString,
             ),
             'ListParticipants': grpc.unary_unary_rpc_method_handler(
                     servicer.ListParticipants,
@@ -800,6 +817,33 @@ class SessionChat:
             '/sessionchat.v1.SessionChat/ListMessages',
             sessionchat_dot_v1_dot_chat__pb2.ListMessagesRequest.SerializeToString,
             sessionchat_dot_v1_dot_chat__pb2.ListMessagesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SearchMessages(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sessionchat.v1.SessionChat/SearchMessages',
+            sessionchat_dot_v1_dot_chat__pb2.SearchMessagesRequest.SerializeToString,
+            sessionchat_dot_v1_dot_chat__pb2.SearchMessagesResponse.FromString,
             options,
             channel_credentials,
             insecure,
