@@ -42,9 +42,9 @@ def parse(query: str) -> list[Term]:
     terms: list[Term] = []
     for phrase, bare in PART.findall(query):
         if phrase:
-            words = tuple(word.lower() for word in WORD.findall(phrase))
-            if words:
-                terms.append(Term(words))
+            phrase_words = tuple(word.lower() for word in WORD.findall(phrase))
+            if phrase_words:
+                terms.append(Term(phrase_words))
             continue
         prefix = bare.endswith("*")
         words = [word.lower() for word in WORD.findall(bare)]
