@@ -155,6 +155,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bench_votes.add_arguments(votes)
     votes.set_defaults(run=bench_votes.run)
+
+    from chatsvc.bench import search as bench_search
+
+    searching = commands.add_parser(
+        "bench-search",
+        help="measure SearchMessages over a session of many messages",
+        description="Fill a session with --messages messages straight into the database, start a server on it and "
+        "time --queries searches of each shape (common word, rare word, phrase, prefix, relevance).",
+    )
+    bench_search.add_arguments(searching)
+    searching.set_defaults(run=bench_search.run)
     return parser
 
 

@@ -145,3 +145,18 @@ def test_bench_votes_counts_a_small_storm_exactly_with_few_tally_events():
 def test_bench_votes_refuses_nonsense_options_before_starting_anything():
     result = subprocess.run(CHATSVC + ["bench-votes", "--options", "11"], env=server_env(), capture_output=True, text=True, timeout=30)
     assert result.returncode == 2 and "--options must be 2-10" in result.stderr
+
+
+def test_bench_search_answers_each_query_shape_over_a_filled_session():
+    result = subprocess.run(
+        CHATSVC + ["bench-search", "--messages", "400", "--queries", "2", "--json"],
+        env=server_env(), capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, f"exit {result.returncode}\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    run = json.loads(result.stdout)
+    assert run["messages"] == 400 and run["database"] == "sqlite"
+    shapes = run["shapes"]
+    assert list(shapes) == ["common word", "rare word", "phrase", "prefix", "common word, by relevance"]
+    assert shapes["common word"]["hits_on_page"] == 20 and shapes["prefix"]["hits_on_page"] == 20
+    for shape in shapes.values():
+        assert 0 < shape["p50_ms"] <= shape["p99_ms"] <= shape["max_ms"]

@@ -33,7 +33,7 @@ RECIPE = re.compile(r"<!-- grpcurl-recipe: (?P<name>[^>]+?) -->\s*```sh\n(?P<bod
 SH_BLOCK = re.compile(r"(?P<marker><!-- grpcurl-recipe: [^>]+ -->\s*)?```sh\n(?P<body>.*?)```", re.S)
 # grpcurl as a command (start of a line, after `$(` or a pipe), not by a path.
 BARE_GRPCURL = re.compile(r"(?:^|\$\(|\|\s*)grpcurl\s", re.M)
-REQUIRED = ["setup", "list", "live stream", "send", "participant", "history", "raised hands", "mute", "unmute", "delete", "export", "polls", "questions"]
+REQUIRED = ["setup", "list", "live stream", "send", "participant", "history", "raised hands", "mute", "unmute", "delete", "export", "polls", "questions", "search"]
 RECIPE_TIMEOUT = 30.0
 
 
@@ -155,10 +155,13 @@ async def test_every_recipe_works_in_the_order_written_on_a_fresh_server(shell_e
         assert '"asker_id": "bob"' in output
         await live_stream_sees('"question_answered"')
 
+    async def after_search(output: str) -> None:
+        assert '"snippet": "«Welcome» to «class»"' in output
+
     checks: dict[str, Callable[[str], Awaitable[None]]] = {
         "list": after_list, "send": after_send, "participant": after_participant, "history": after_history,
         "raised hands": after_raised_hands, "mute": after_mute, "unmute": after_unmute, "delete": after_delete,
-        "export": after_export, "polls": after_polls, "questions": after_questions,
+        "export": after_export, "polls": after_polls, "questions": after_questions, "search": after_search,
     }
     try:
         for name in recipes():

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import statistics
 import sys
 import time
@@ -123,7 +124,7 @@ async def _storm(args: argparse.Namespace) -> dict:
         "accepted_in_s": round(accepted_in, 2),
         "ack_ms": {
             "p50": round(1000 * statistics.median(latencies), 1) if latencies else None,
-            "p99": round(1000 * latencies[int(0.99 * (len(latencies) - 1))], 1) if latencies else None,
+            "p99": round(1000 * latencies[math.ceil(0.99 * len(latencies)) - 1], 1) if latencies else None,
             "max": round(1000 * latencies[-1], 1) if latencies else None,
         },
         "tally_events": len(tallies),

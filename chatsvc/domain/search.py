@@ -45,11 +45,11 @@ class Search:
                 db, sessions, principal.user_id, fts5_query=fts5(terms), tsquery=tsquery(terms),
                 relevance=order == pb.SEARCH_ORDER_RELEVANCE, limit=limit + 1, offset=offset,
             )
-            hits = []
-            for row, snippet in found:
-                [message] = self.message_views(db, row.session_id, [row], principal.user_id)
-                hits.append(pb.SearchHit(message=message, snippet=snippet))
-            return hits
+            views: dict[str, pb.ChatMessage] = {}
+            for session in {row.session_id for row, _ in found}:  # replies and reactions read once per session
+                rows = [row for row, _ in found if row.session_id == session]
+                views.update(zip((row.id for row in rows), self.message_views(db, session, rows, principal.user_id), strict=True))
+            return [pb.SearchHit(message=views[row.id], snippet=snippet) for row, snippet in found]
 
         hits = await self.database.read(find)
         more = len(hits) > limit

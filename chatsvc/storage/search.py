@@ -43,7 +43,10 @@ VISIBLE = "m.deleted_at IS NULL AND (m.recipient_id IS NULL OR m.sender_id = :vi
 
 
 def _sqlite(db: Session, sessions, viewer_id: str, query: str, relevance: bool, limit: int, offset: int) -> list[tuple[Message, str]]:
-    order = "s.rank, m.sequence DESC" if relevance else "m.created_at DESC, m.sequence DESC"
+    # Newest first is the FTS index's own rowid order, backwards (rows are inserted in the order
+    # they were posted): the engine walks its index from the end and stops at the page, instead
+    # of sorting every match of a common word.
+    order = "s.rank, s.rowid DESC" if relevance else "s.rowid DESC"
     statement = text(
         f"SELECT m.id, snippet(messages_search, 0, '{OPEN}', '{CLOSE}', '{ELLIPSIS}', {SNIPPET_WORDS}) "
         "FROM messages_search s JOIN messages m ON m.rowid = s.rowid "
@@ -55,7 +58,10 @@ def _sqlite(db: Session, sessions, viewer_id: str, query: str, relevance: bool, 
 
 
 def _postgresql(db: Session, sessions, viewer_id: str, query: str, relevance: bool, limit: int, offset: int) -> list[tuple[Message, str]]:
-    order = "ts_rank(m.search_vector, q) DESC, m.sequence DESC" if relevance else "m.created_at DESC, m.sequence DESC"
+    # Newest first within one session follows the (session_id, sequence) index backwards, which
+    # the planner may walk and stop at the page when a word is common.
+    newest = "m.sequence DESC" if len(sessions) == 1 else "m.created_at DESC, m.sequence DESC"
+    order = f"ts_rank(m.search_vector, q) DESC, {newest}" if relevance else newest
     options = f"StartSel={OPEN}, StopSel={CLOSE}, MaxWords={SNIPPET_WORDS}, MinWords=6, ShortWord=0, MaxFragments=1, FragmentDelimiter={ELLIPSIS}"
     # The headline is computed for the page only: the inner query picks the page's rows first.
     statement = text(
