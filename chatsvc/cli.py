@@ -1,4 +1,4 @@
-"""The `chatsvc` command: serve, token, migrate, bench."""
+"""The `chatsvc` command: serve, token, migrate, verify, bench."""
 
 from __future__ import annotations
 
@@ -126,46 +126,19 @@ def build_parser() -> argparse.ArgumentParser:
     migrate.add_argument("--database-url", help="SQLAlchemy URL (CHATSVC_DATABASE_URL)")
     migrate.set_defaults(run=run_migrate)
 
-    from chatsvc.bench import add_arguments as add_bench_arguments
-
-    bench = commands.add_parser(
-        "bench",
-        help="measure fan-out: N subscribers in one session, latency, loss, memory",
-        description="Start a server (or --target one), connect N subscribers to one session, publish at "
-        "--rate messages/s and print deliveries/s, latency p50/p99/max, lost and duplicated events and "
-        "server memory per idle subscriber; --baseline compares a minimal websockets broadcast server.",
+    verify = commands.add_parser(
+        "verify",
+        help="check that a JSON export is complete and unaltered (its hash chain, and its signature with --public-key)",
+        description="Recompute the hash chain of a JSON export (ExportChat, EXPORT_FORMAT_JSON) from the file alone; "
+        "exit 0 when it is intact, 1 naming the first record that breaks it.",
     )
-    add_bench_arguments(bench)
-    bench.set_defaults(run=run_bench)
+    verify.add_argument("export_file", help="the JSON export")
+    verify.add_argument("--public-key", help="a PEM file with the server's Ed25519 public key: the signature must verify with it")
+    verify.set_defaults(run=run_verify)
 
-    from chatsvc.bench import profanity as bench_profanity
+    from chatsvc.bench.commands import add_bench_commands
 
-    profanity = commands.add_parser("bench-profanity", help="measure the profanity filter's time per message")
-    bench_profanity.add_arguments(profanity)
-    profanity.set_defaults(run=bench_profanity.run)
-
-    from chatsvc.bench import votes as bench_votes
-
-    votes = commands.add_parser(
-        "bench-votes",
-        help="measure a vote storm: N participants vote on one poll within a few seconds",
-        description="Start a server (or --target one), create a poll and have --voters participants vote on it "
-        "within --within seconds; print votes/s accepted, acknowledgement latency, tally events and whether "
-        "the final tally is exact.",
-    )
-    bench_votes.add_arguments(votes)
-    votes.set_defaults(run=bench_votes.run)
-
-    from chatsvc.bench import search as bench_search
-
-    searching = commands.add_parser(
-        "bench-search",
-        help="measure SearchMessages over a session of many messages",
-        description="Fill a session with --messages messages straight into the database, start a server on it and "
-        "time --queries searches of each shape (common word, rare word, phrase, prefix, relevance).",
-    )
-    bench_search.add_arguments(searching)
-    searching.set_defaults(run=bench_search.run)
+    add_bench_commands(commands, run_bench)
     return parser
 
 
@@ -394,6 +367,22 @@ def run_bench(args: argparse.Namespace) -> int:
     from chatsvc.bench import run_cli
 
     return run_cli(args)
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from chatsvc.domain.export_verify import verify
+
+    try:
+        document = Path(args.export_file).read_bytes()
+        public_key = Path(args.public_key).read_bytes() if args.public_key else None
+    except OSError as error:
+        print(f"chatsvc verify: {error.strerror}: {error.filename}", file=sys.stderr)
+        return 2
+    verdict = verify(document, public_key)
+    print(("OK: " if verdict.ok else "BROKEN: ") + verdict.summary)
+    return 0 if verdict.ok else 1
 
 
 if __name__ == "__main__":

@@ -63,6 +63,8 @@ class Settings:
     tls_cert_file: str | None = None
     tls_key_file: str | None = None
     tls_client_ca_file: str | None = None
+    # An Ed25519 private key (PEM) that signs the chain head of JSON exports; unset: unsigned.
+    export_signing_key: str | None = None
     max_message_length: int = 2000
     # How many recent messages a join snapshot carries.
     snapshot_messages: int = 50

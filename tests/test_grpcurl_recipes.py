@@ -33,7 +33,10 @@ RECIPE = re.compile(r"<!-- grpcurl-recipe: (?P<name>[^>]+?) -->\s*```sh\n(?P<bod
 SH_BLOCK = re.compile(r"(?P<marker><!-- grpcurl-recipe: [^>]+ -->\s*)?```sh\n(?P<body>.*?)```", re.S)
 # grpcurl as a command (start of a line, after `$(` or a pipe), not by a path.
 BARE_GRPCURL = re.compile(r"(?:^|\$\(|\|\s*)grpcurl\s", re.M)
-REQUIRED = ["setup", "list", "live stream", "send", "participant", "history", "raised hands", "mute", "unmute", "delete", "export", "polls", "questions", "search"]
+REQUIRED = [
+    "setup", "list", "live stream", "send", "participant", "history", "raised hands", "mute", "unmute", "delete", "export", "polls",
+    "questions", "search",
+]
 RECIPE_TIMEOUT = 30.0
 
 

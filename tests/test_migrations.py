@@ -11,6 +11,7 @@ from sessionchat.v1 import chat_pb2 as pb
 from sqlalchemy import text
 from sqlmodel import SQLModel
 
+from chatsvc.storage.chain import GENESIS, event_digest, link
 from chatsvc.storage.database import Database
 from chatsvc.transport.server import ChatServer
 from tests.helpers import CHATSVC, Client, server_env
@@ -81,6 +82,17 @@ async def test_upgrading_a_database_of_the_first_migration_keeps_every_row(setti
         assert [m.text for m in started.snapshot.recent_messages] == ["from the old schema"]
         new = await reader.send("old-class", "after the upgrade")
         assert new.sequence == 3  # 1 was kept, 2 is bob's join
+        # The hash chain was filled for the kept event, and new events chain on from it.
+        database = Database(settings.database_url)
+        rows = await database.read(
+            lambda db: db.execute(text("SELECT payload, chain_hash FROM events WHERE session_id = 'old-class' ORDER BY sequence")).all()
+        )
+        await database.close()
+        previous = GENESIS
+        for stored, chain_hash in rows:
+            previous = link(previous, event_digest(bytes(stored)))
+            assert chain_hash == previous
+        assert len(rows) == 3
         stream.cancel()
         await reader.close()
     finally:

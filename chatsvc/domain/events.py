@@ -14,6 +14,7 @@ from chatsvc.auth import Principal
 from chatsvc.clock import Clock
 from chatsvc.domain import views
 from chatsvc.fanout.hub import EVERYONE, Audience, StoredEvent
+from chatsvc.storage import chain
 from chatsvc.storage import repository as repo
 from chatsvc.storage.database import Database
 from chatsvc.storage.tables import MuteRecord
@@ -92,6 +93,7 @@ class Change:
         if self._first_sequence is not None and self._last_sequence != self._first_sequence:
             repo.set_last_sequence(self.db, self.session_id, self._last_sequence)
         if self._event_rows:
+            chain.chain_rows(self.db, self.session_id, self._event_rows)
             repo.insert_events(self.db, self._event_rows)
 
 

@@ -21,12 +21,16 @@ from chatsvc.auth import Principal
 from chatsvc.clock import Clock
 from chatsvc.config import Settings
 from chatsvc.domain import validation, views
+from chatsvc.domain.export_buffer import ChunkBuffer
 from chatsvc.domain.export_cells import iso, neutralise_cell, printable
+from chatsvc.domain.export_chain import PAGE as CHAIN_PAGE
+from chatsvc.domain.export_chain import ExportSigner, chain_page, head_of
 from chatsvc.domain.export_polls import csv_poll_row, poll_records, text_polls
 from chatsvc.domain.export_questions import csv_question_row, question_records, text_questions
 from chatsvc.errors import denied, invalid
 from chatsvc.storage import interactions as store
 from chatsvc.storage import repository as repo
+from chatsvc.storage.chain import sha256
 from chatsvc.storage.database import Database
 from chatsvc.storage.tables import Message
 
@@ -63,6 +67,7 @@ class ChatExport:
         self.database = database
         self.clock = clock
         self.settings = settings
+        self.signer = ExportSigner(settings.export_signing_key) if settings.export_signing_key else None
 
     async def export(
         self,
@@ -116,6 +121,19 @@ class ChatExport:
         now = self.clock.now()
         polls, questions = await self.database.read(lambda db: (poll_records(db, session_id, now), question_records(db, session_id)))
         buffer.write(writer.end(polls, questions))
+        after, last = 0, None
+        while True:  # the hash chain, a page of events at a time
+            entries = await self.database.read(functools.partial(chain_page, session_id=session_id, after=after, through=through,
+                                                                 private_viewer_id=private_viewer_id))
+            if entries:
+                buffer.write(writer.chain(entries))
+                for chunk in buffer.full_chunks():
+                    yield chunk
+                after, last = entries[-1]["sequence"], entries[-1]
+            if len(entries) < CHAIN_PAGE:
+                break
+        head = head_of(last)
+        buffer.write(writer.finish(head, self.signer.sign(session_id, head, writer.exported_at) if self.signer else None))
         for chunk in buffer.rest():
             yield chunk
 
@@ -136,33 +154,6 @@ class ChatExport:
         reactions = store.reactions_for_messages(db, [row.id for row in rows])
         originals = store.messages_by_id(db, session_id, (row.reply_to_id for row in rows if row.reply_to_id))
         return rows, reactions, originals
-
-
-class ChunkBuffer:
-    """Collects text; hands out UTF-8 chunks of about `size` bytes."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._parts: list[bytes] = []
-        self._length = 0
-
-    def write(self, text: str) -> None:
-        if text:
-            data = text.encode("utf-8")
-            self._parts.append(data)
-            self._length += len(data)
-
-    def full_chunks(self) -> list[bytes]:
-        if self._length < self.size:
-            return []
-        return self.rest()
-
-    def rest(self) -> list[bytes]:
-        if not self._parts:
-            return []
-        chunk = b"".join(self._parts)
-        self._parts, self._length = [], 0
-        return [chunk]
 
 
 def _group_reactions(rows) -> dict[str, dict[str, list[str]]]:
@@ -200,7 +191,15 @@ class Writer:
         raise NotImplementedError
 
     def end(self, polls: list[dict], questions: list[dict]) -> str:
-        """After the messages: the polls and questions (export records), and whatever closes the file."""
+        """After the messages: the polls and questions (export records)."""
+        return ""
+
+    def chain(self, entries: list[dict]) -> str:
+        """A page of the hash chain's entries (`export_chain.py`)."""
+        return ""
+
+    def finish(self, head: dict, signature: dict | None) -> str:
+        """The chain head (and the signature over it), and whatever closes the file."""
         return ""
 
     def text_of(self, row: Message) -> str:
@@ -226,6 +225,7 @@ class Writer:
             "recipient_id": row.recipient_id,
             "private": row.recipient_id is not None,
             "text": self.text_of(row),
+            "text_sha256": sha256(row.text),  # what the hash chain covers, so a transcript without the text still verifies
             "deleted": row.deleted_at is not None,
             "deleted_at": iso(row.deleted_at),
             "deleted_by": row.deleted_by,
@@ -261,8 +261,18 @@ class JsonWriter(Writer):
         return separator + json.dumps(self.record(row, reactions, original), ensure_ascii=False)
 
     def end(self, polls: list[dict], questions: list[dict]) -> str:
-        tail = {"polls": polls, "questions": questions}
-        return "\n], " + json.dumps(tail, ensure_ascii=False)[1:] + "\n"
+        tail = json.dumps({"polls": polls, "questions": questions}, ensure_ascii=False)
+        self._first = True
+        return "\n], " + tail[1:-1] + ', "chain": ['
+
+    def chain(self, entries: list[dict]) -> str:
+        separator = "\n" if self._first else ",\n"
+        self._first = False
+        return separator + ",\n".join(json.dumps(entry) for entry in entries)
+
+    def finish(self, head: dict, signature: dict | None) -> str:
+        tail = {"chain_head": head} | ({"signature": signature} if signature else {})
+        return "\n], " + json.dumps(tail)[1:] + "\n"
 
 
 class CsvWriter(Writer):
@@ -336,6 +346,11 @@ class TextWriter(Writer):
 
     def end(self, polls: list[dict], questions: list[dict]) -> str:
         return text_polls(polls) + text_questions(questions)
+
+    def finish(self, head: dict, signature: dict | None) -> str:
+        if not head["sequence"]:
+            return ""
+        return printable(f"Chain head: sequence {head['sequence']}, SHA-256 {head['chain_hash']} (verify the JSON export with `chatsvc verify`)") + "\n"
 
     def start(self) -> str:
         scope = "public and your private messages" if self.include_private else "public messages"

@@ -101,6 +101,8 @@ class EventRecord(SQLModel, table=True):
     party_b: str | None = Field(default=None, max_length=128)
     payload: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     created_at: datetime = Field(sa_column=utc_column())
+    # SHA-256 chained to the session's previous event (storage/chain.py).
+    chain_hash: str | None = Field(default=None, max_length=64)
 
 
 class MuteRecord(SQLModel, table=True):

@@ -1,0 +1,71 @@
+"""The hash chain of a session's events: tamper evidence for exports.
+
+Each stored event gets `chain_hash = SHA-256(previous chain_hash + digest)` (hex strings,
+the first event of a session chained to GENESIS). A message event's digest covers its
+sequence, id, sender, recipient, time (to the millisecond) and a SHA-256 of its text — not
+the text itself, so a transcript that leaves a deleted message's text out still verifies.
+Any other event's digest is the SHA-256 of its stored bytes. `chatsvc verify` recomputes
+the chain of a JSON export from these rules alone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from sessionchat.v1 import chat_pb2 as pb
+from sqlmodel import Session, col, select
+
+from chatsvc.storage.tables import EventRecord
+
+GENESIS = "0" * 64
+MESSAGE_KINDS = ("message_posted", "private_message_posted")
+
+
+def sha256(data: bytes | str) -> str:
+    return hashlib.sha256(data.encode() if isinstance(data, str) else data).hexdigest()
+
+
+def message_digest(sequence: int, message_id: str, sender_id: str, recipient_id: str, time_ms: int, text_sha256: str) -> str:
+    canonical = json.dumps(["message", sequence, message_id, sender_id, recipient_id, time_ms, text_sha256], separators=(",", ":"))
+    return sha256(canonical)
+
+
+def event_digest(payload: bytes) -> str:
+    event = pb.Event.FromString(payload)
+    kind = event.WhichOneof("kind")
+    if kind not in MESSAGE_KINDS:
+        return sha256(payload)
+    message = getattr(event, kind)
+    time_ms = message.create_time.seconds * 1000 + message.create_time.nanos // 1_000_000
+    return message_digest(event.sequence, message.message_id, message.sender_id, message.recipient_id, time_ms, sha256(message.text))
+
+
+def message_id_of(payload: bytes) -> str:
+    """The id of the message a message event posts ("" for any other event)."""
+    event = pb.Event.FromString(payload)
+    kind = event.WhichOneof("kind")
+    return getattr(event, kind).message_id if kind in MESSAGE_KINDS else ""
+
+
+def link(previous: str, digest: str) -> str:
+    return sha256(previous + digest)
+
+
+def last_hash(db: Session, session_id: str) -> str:
+    """The chain hash of the session's newest stored event (GENESIS for none)."""
+    statement = (
+        select(EventRecord.chain_hash)
+        .where(col(EventRecord.session_id) == session_id)
+        .order_by(col(EventRecord.sequence).desc())
+        .limit(1)
+    )
+    found = db.exec(statement).first()
+    return found or GENESIS
+
+
+def chain_rows(db: Session, session_id: str, rows: list[dict]) -> None:
+    """Set `chain_hash` on event rows about to be inserted (the session's row is locked)."""
+    previous = last_hash(db, session_id)
+    for row in sorted(rows, key=lambda row: row["sequence"]):
+        previous = row["chain_hash"] = link(previous, event_digest(row["payload"]))

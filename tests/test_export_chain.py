@@ -1,0 +1,157 @@
+"""Tamper-evident exports: the hash chain of a JSON export, `chatsvc verify`, signatures."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sessionchat.v1 import chat_pb2 as pb
+
+from tests.helpers import CHATSVC, Client, server_env
+from tests.support.streams import SESSION, opened
+
+BOTH_BACKENDS = True
+
+
+def write_key(path: Path) -> tuple[Path, Path]:
+    key = Ed25519PrivateKey.generate()
+    private = path / "signing.pem"
+    private.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    public = path / "public.pem"
+    public.write_bytes(key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    return private, public
+
+
+@pytest.fixture
+def keys(tmp_path_factory) -> tuple[Path, Path]:
+    return write_key(tmp_path_factory.mktemp("keys"))
+
+
+@pytest.fixture
+def settings(settings, keys):
+    settings.export_signing_key = str(keys[0])
+    return settings
+
+
+async def exported(client: Client, **fields) -> dict:
+    request = pb.ExportChatRequest(session_id=SESSION, format=pb.EXPORT_FORMAT_JSON, **fields)
+    call = client.stub.ExportChat(request, metadata=client.metadata)
+    return json.loads(b"".join([response.data async for response in call]))
+
+
+def verify(tmp_path: Path, document: dict, *options: str) -> tuple[int, str]:
+    path = tmp_path / "export.json"
+    path.write_text(json.dumps(document, ensure_ascii=False))
+    result = subprocess.run(CHATSVC + ["verify", str(path), *options], env=server_env(), capture_output=True, text=True, timeout=60)
+    return result.returncode, (result.stdout + result.stderr).strip()
+
+
+@pytest.fixture
+async def lesson(alice, bob, carol) -> dict[str, pb.ChatMessage]:
+    """A class: public messages, a private conversation alice's export does not hold, a reaction, a deletion."""
+    (stream,) = await opened(carol)
+    sent = {
+        "welcome": await alice.send(SESSION, "Welcome to class"),
+        "question": await bob.send(SESSION, "What is the homework?"),
+        "private": await bob.send(SESSION, "I will be late", recipient_id="alice"),
+        "answer": await alice.send(SESSION, "Chapter 4, exercises 1 to 3"),
+        "oops": await carol.send(SESSION, "something I regret"),
+        "thanks": await bob.send(SESSION, "Thanks!"),
+    }
+    await alice.call("AddReaction", pb.AddReactionRequest(session_id=SESSION, message_id=sent["answer"].message_id, emoji="👍"))
+    await alice.call("DeleteMessage", pb.DeleteMessageRequest(session_id=SESSION, message_id=sent["oops"].message_id))
+    stream.cancel()
+    return sent
+
+
+def record(document: dict, message: pb.ChatMessage) -> dict:
+    return next(m for m in document["messages"] if m["message_id"] == message.message_id)
+
+
+async def test_an_untouched_export_verifies_and_shows_the_redaction(alice, lesson, tmp_path, keys):
+    document = await exported(alice)
+    assert [entry["sequence"] for entry in document["chain"]] == list(range(1, document["chain_head"]["sequence"] + 1))
+    assert lesson["private"].message_id not in json.dumps(document)  # another pair's message: only its digest is in the chain
+    assert record(document, lesson["oops"])["text"] == ""  # deleted: its text left out, its digest kept
+    code, output = verify(tmp_path, document, "--public-key", str(keys[1]))
+    assert code == 0, output
+    assert output.startswith("OK: intact:") and f"text left out (deleted) at sequence {lesson['oops'].sequence}" in output
+    assert "signed by the given key" in output
+    with_text = await exported(alice, include_private=True, include_deleted_text=True)
+    code, output = verify(tmp_path, with_text)
+    assert code == 0 and "left out" not in output, output
+
+
+async def test_a_changed_word_fails_at_its_record(alice, lesson, tmp_path):
+    document = await exported(alice)
+    record(document, lesson["answer"])["text"] = "Chapter 5, exercises 1 to 3"
+    code, output = verify(tmp_path, document)
+    assert code == 1 and output == f"BROKEN: sequence {lesson['answer'].sequence}: the text of message {lesson['answer'].message_id} was changed"
+    # Changing the digest too does not help: the chain hash no longer matches.
+    changed = record(document, lesson["answer"])
+    changed["text_sha256"] = __import__("hashlib").sha256(changed["text"].encode()).hexdigest()
+    code, output = verify(tmp_path, document)
+    assert code == 1 and output.startswith(f"BROKEN: sequence {lesson['answer'].sequence}: the record does not match its chain hash"), output
+
+
+async def test_a_removed_line_fails_at_its_sequence(alice, lesson, tmp_path):
+    document = await exported(alice)
+    document["messages"].remove(record(document, lesson["question"]))
+    code, output = verify(tmp_path, document)
+    assert code == 1 and f"sequence {lesson['question'].sequence}: message {lesson['question'].message_id} is in the chain but not in the export" in output
+    document["chain"] = [entry for entry in document["chain"] if entry["sequence"] != lesson["question"].sequence]
+    code, output = verify(tmp_path, document)
+    assert code == 1 and f"the chain jumps from sequence {lesson['question'].sequence - 1} to {lesson['question'].sequence + 1}" in output
+
+
+async def test_a_reordered_pair_fails_where_the_order_breaks(alice, lesson, tmp_path):
+    document = await exported(alice)
+    messages = document["messages"]
+    first, second = messages.index(record(document, lesson["answer"])), messages.index(record(document, lesson["thanks"]))
+    messages[first], messages[second] = messages[second], messages[first]
+    code, output = verify(tmp_path, document)
+    # The first record whose sequence is lower than the one before it is named.
+    assert code == 1 and f"BROKEN: message record {first + 2} (sequence " in output and "is out of order" in output, output
+    # Swapping the texts instead keeps the order but breaks both records' digests: the first one is named.
+    document = await exported(alice)
+    a, b = record(document, lesson["answer"]), record(document, lesson["thanks"])
+    for key in ("text", "text_sha256"):
+        a[key], b[key] = b[key], a[key]
+    code, output = verify(tmp_path, document)
+    assert code == 1 and output.startswith(f"BROKEN: sequence {lesson['answer'].sequence}: the record does not match its chain hash"), output
+
+
+async def test_the_signature_verifies_with_the_servers_key_only(alice, lesson, tmp_path, tmp_path_factory):
+    document = await exported(alice)
+    assert document["signature"]["algorithm"] == "Ed25519"
+    _, other_public = write_key(tmp_path_factory.mktemp("other"))
+    code, output = verify(tmp_path, document, "--public-key", str(other_public))
+    assert code == 1 and "the signature does not verify with this key" in output
+    public = tmp_path / "server.pem"
+    public.write_text(document["signature"]["public_key"])
+    document["exported_at"] = "2020-01-01T00:00:00.000Z"  # an altered export time
+    code, output = verify(tmp_path, document, "--public-key", str(public))
+    assert code == 1 and "the signature does not verify" in output
+    code, output = verify(tmp_path, {"messages": []})
+    assert code == 1 and "not a SessionChat JSON export" in output
+
+
+async def test_every_stored_event_is_chained_on_both_backends(alice, bob, settings, lesson):
+    from sqlalchemy import text
+
+    from chatsvc.storage.chain import GENESIS, event_digest, link
+    from chatsvc.storage.database import Database
+
+    database = Database(settings.database_url)
+    rows = await database.read(lambda db: db.execute(
+        text("SELECT payload, chain_hash FROM events WHERE session_id = :s ORDER BY sequence"), {"s": SESSION}).all())
+    await database.close()
+    previous = GENESIS
+    for payload, chain_hash in rows:
+        previous = link(previous, event_digest(bytes(payload)))
+        assert chain_hash == previous
+    assert len(rows) >= 9  # joins, six messages, a reaction, a deletion
