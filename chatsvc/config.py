@@ -116,6 +116,8 @@ class Settings:
     vote_rate_window_seconds: int = 60
     # A poll's tally goes out at most once per this interval, however many votes arrive.
     poll_tally_interval_ms: float = 500.0
+    # Read marks arriving within this window share one transaction (and one count update for instructors).
+    read_flush_ms: float = 200.0
     # Profanity strikes: this many within the window mute the author automatically.
     strike_window_seconds: int = 3600
     strikes_before_mute: int = 3

@@ -160,3 +160,15 @@ def test_bench_search_answers_each_query_shape_over_a_filled_session():
     assert shapes["common word"]["hits_on_page"] == 20 and shapes["prefix"]["hits_on_page"] == 20
     for shape in shapes.values():
         assert 0 < shape["p50_ms"] <= shape["p99_ms"] <= shape["max_ms"]
+
+
+def test_bench_reads_stores_every_mark_with_few_count_updates():
+    result = subprocess.run(
+        CHATSVC + ["bench-reads", "--users", "30", "--rate", "4", "--duration", "1", "--connections", "2", "--json"],
+        env=server_env(), capture_output=True, text=True, timeout=90,
+    )
+    assert result.returncode == 0, f"exit {result.returncode}\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    run = json.loads(result.stdout)
+    assert run["accepted"] == 120 and run["refused"] == {} and run["final_marks_exact"]
+    assert run["count_updates"] < 120 // 4  # coalesced: a few per second, never one per mark
+    assert 0 < run["ack_ms"]["p50"] <= run["ack_ms"]["p99"]

@@ -68,6 +68,8 @@ UNARY = {
     "SearchMessages": lambda d: pb.SearchMessagesRequest(
         session_id=d(strings), query=d(strings), page_size=d(integers), page_token=d(strings), order=d(enums)
     ),
+    "MarkRead": lambda d: pb.MarkReadRequest(session_id=d(strings), sequence=d(longs)),
+    "ListReadReceipts": lambda d: pb.ListReadReceiptsRequest(session_id=d(strings), page_size=d(integers), page_token=d(strings)),
     "AskQuestion": lambda d: pb.AskQuestionRequest(session_id=d(strings), text=d(strings), anonymous=d(st.booleans())),
     "UpvoteQuestion": lambda d: pb.UpvoteQuestionRequest(session_id=d(strings), question_id=d(strings)),
     "AnswerQuestion": lambda d: pb.AnswerQuestionRequest(
@@ -87,6 +89,7 @@ ACTIONS = {
     "acknowledge_hand": lambda d: pb.HandAction(user_id=d(strings)),
     "set_typing": lambda d: pb.TypingAction(typing=d(st.booleans()), recipient_id=d(strings)),
     "refresh_token": lambda d: pb.RefreshTokenAction(token=d(strings)),
+    "mark_read": lambda d: pb.MarkReadAction(sequence=d(longs)),
     "ask_question": lambda d: pb.AskQuestionAction(text=d(strings), anonymous=d(st.booleans())),
     "pin_question": lambda d: pb.QuestionAction(question_id=d(strings)),
     "answer_question": lambda d: pb.AnswerQuestionAction(question_id=d(strings), answer_text=d(strings), answered_live=d(st.booleans())),

@@ -1,4 +1,4 @@
-"""The `chatsvc bench*` commands: `bench` (fan-out), `bench-profanity`, `bench-votes`, `bench-search`."""
+"""The `chatsvc bench*` commands: `bench` (fan-out), `bench-profanity`, `bench-votes`, `bench-search`, `bench-reads`."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from chatsvc.bench import add_arguments as add_bench_arguments
 from chatsvc.bench import profanity as bench_profanity
+from chatsvc.bench import reads as bench_reads
 from chatsvc.bench import search as bench_search
 from chatsvc.bench import votes as bench_votes
 
@@ -45,3 +46,12 @@ def add_bench_commands(commands, run_bench: Callable[[argparse.Namespace], int])
     )
     bench_search.add_arguments(searching)
     searching.set_defaults(run=bench_search.run)
+
+    reading = commands.add_parser(
+        "bench-reads",
+        help="measure read receipts: N users marking read several times a second",
+        description="Start a server, have --users participants mark read --rate times a second while an instructor "
+        "posts; print marks/s accepted, acknowledgement latency, count updates per second and the server's CPU.",
+    )
+    bench_reads.add_arguments(reading)
+    reading.set_defaults(run=bench_reads.run)

@@ -14,7 +14,7 @@ from chatsvc.auth import Principal
 from chatsvc.clock import Clock
 from chatsvc.domain import views
 from chatsvc.fanout.hub import EVERYONE, Audience, StoredEvent
-from chatsvc.storage import chain
+from chatsvc.storage import chain, reads
 from chatsvc.storage import repository as repo
 from chatsvc.storage.database import Database
 from chatsvc.storage.tables import MuteRecord
@@ -43,6 +43,7 @@ class Change:
         self._first_sequence: int | None = None
         self._last_sequence = 0
         self._event_rows: list[dict] = []
+        self._presence_rows: list[dict] = []  # who joined and left, for read receipts' audiences
         # The session's mutes by user id, once moderation has read them in this change.
         self.mutes: dict[str, MuteRecord] | None = None
 
@@ -84,6 +85,12 @@ class Change:
                 created_at=self.now,
             )
         )
+        for change, joined in (("user_joined", True), ("user_left", False)):
+            if change in kind:
+                person = kind[change].participant
+                self._presence_rows.append(
+                    dict(session_id=self.session_id, sequence=sequence, user_id=person.user_id, display_name=person.display_name, joined=joined)
+                )
         stored = StoredEvent(self.session_id, sequence, audience, payload)
         self.events.append(stored)
         return stored
@@ -95,6 +102,8 @@ class Change:
         if self._event_rows:
             chain.chain_rows(self.db, self.session_id, self._event_rows)
             repo.insert_events(self.db, self._event_rows)
+        if self._presence_rows:
+            reads.add_presence_changes(self.db, self._presence_rows)
 
 
 class EventWriter:

@@ -1,5 +1,5 @@
 """`ChatService`, the one object the transport talks to: it composes the features
-(`sending`, `live` streams, `history`, `reactions`, `hands`, `pins`, `polls`, `questions`, `search`,
+(`sending`, `live` streams, `history`, `reactions`, `hands`, `pins`, `polls`, `questions`, `search`, `reads`,
 `typing`, `moderation`, `exports`), each given its collaborators, and holds no rules itself.
 
 Every caller (the bidi stream, Subscribe, the unary RPCs) goes through the same
@@ -24,6 +24,7 @@ from chatsvc.domain.pins import Pins
 from chatsvc.domain.polls import Polls
 from chatsvc.domain.questions import Questions
 from chatsvc.domain.reactions import Reactions
+from chatsvc.domain.read_receipts import ReadReceipts
 from chatsvc.domain.search import Search
 from chatsvc.domain.sending import Sending
 from chatsvc.domain.stream_caps import StreamCaps
@@ -69,6 +70,7 @@ class ChatService:
         self.polls = Polls(database=database, events=self.events, moderation=self.moderation, clock=clock, settings=settings)
         self.questions = Questions(database=database, events=self.events, moderation=self.moderation, clock=clock, settings=settings)
         self.exports = ChatExport(database=database, clock=clock, settings=settings)
+        self.reads = ReadReceipts(database=database, events=self.events, clock=clock, settings=settings)
         self.search = Search(database=database, message_views=self.message_views)
         self.history = History(database=database, presence=self.presence, message_views=self.message_views)
         self.live = LiveStreams(  # join, resume, snapshot, leave

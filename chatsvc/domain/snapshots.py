@@ -22,6 +22,7 @@ from chatsvc.domain.messages import MessageViews
 from chatsvc.domain.poll_board import PollBoard
 from chatsvc.domain.question_board import QuestionBoard
 from chatsvc.storage import interactions as store
+from chatsvc.storage import reads
 from chatsvc.storage import repository as repo
 
 # The viewer id of the shared part: no user has it, so it sees public messages only and has reacted to none.
@@ -71,6 +72,7 @@ class Snapshots:
         # Every viewer's polls from one read: the tallies once, each viewer's own vote from one query.
         self._polls = PollBoard(db, session_id, now, viewers)
         self._questions = QuestionBoard(db, session_id, viewers)
+        self._marks = reads.marks(db, session_id, [viewer.user_id for viewer in viewers])
 
     def for_viewer(self, viewer: Principal) -> pb.SessionSnapshot:
         if viewer.user_id in self._private:
@@ -88,6 +90,7 @@ class Snapshots:
                         count.reacted_by_me = count.emoji in mine.get(message.message_id, ())
         snapshot.polls.extend(self._polls.for_viewer(viewer))
         snapshot.questions.extend(self._questions.snapshot(viewer))
+        snapshot.my_last_read_sequence = self._marks.get(viewer.user_id, 0)
         snapshot.active_mutes.extend(views.mute(row) for row in self.mutes if viewer.is_instructor or row.user_id == viewer.user_id)
         own = next((row for row in self.mutes if row.user_id == viewer.user_id), None)
         if own is not None:

@@ -248,3 +248,26 @@ class QuestionUpvote(SQLModel, table=True):
     user_id: str = Field(primary_key=True, max_length=128)
     session_id: str = Field(max_length=128)
     created_at: datetime = Field(sa_column=utc_column())
+
+
+class ReadMark(SQLModel, table=True):
+    """How far one user has read a session: one row per user, the highest sequence marked."""
+
+    __tablename__ = "read_marks"
+
+    session_id: str = Field(primary_key=True, max_length=128)
+    user_id: str = Field(primary_key=True, max_length=128)
+    last_read_sequence: int = Field(sa_column=Column(BigInteger, nullable=False))
+    updated_at: datetime = Field(sa_column=utc_column())
+
+
+class PresenceChange(SQLModel, table=True):
+    """A `user_joined` or `user_left` as it was stored: who was online when each message came."""
+
+    __tablename__ = "presence_changes"
+
+    session_id: str = Field(primary_key=True, max_length=128)
+    sequence: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    user_id: str = Field(primary_key=True, max_length=128)
+    display_name: str = Field(max_length=100)
+    joined: bool

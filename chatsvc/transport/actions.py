@@ -10,6 +10,7 @@ from chatsvc.auth import Principal
 from chatsvc.domain.service import ChatService
 from chatsvc.errors import ChatError, ErrorCode, invalid, unimplemented
 from chatsvc.transport.questions_rpc import QUESTION_ACTIONS, perform_question
+from chatsvc.transport.reads_rpc import perform_mark_read
 
 # Messages one stream may have queued and not yet stored; past this the stream
 # reads no further actions until one is stored (HTTP/2 flow control then holds the client).
@@ -52,6 +53,8 @@ async def perform(service: ChatService, principal: Principal, session_id: str, r
         return await perform_poll(service, principal, session_id, request)
     if kind in QUESTION_ACTIONS:
         return await perform_question(service, principal, session_id, request)
+    if kind == "mark_read":
+        return await perform_mark_read(service, principal, session_id, request)
     moderation = service.moderation
     if kind == "delete_message":
         _, sequence = await moderation.delete_message(principal, session_id, request.delete_message.message_id)

@@ -28,11 +28,12 @@ from chatsvc.transport.call_records import action_answered, current_record
 from chatsvc.transport.errors import as_chat_error
 from chatsvc.transport.interceptors import current_principal, current_token_expiry
 from chatsvc.transport.questions_rpc import QuestionRpcs
+from chatsvc.transport.reads_rpc import ReadRpcs
 
 log = logging.getLogger(__name__)
 
 
-class SessionChatServicer(QuestionRpcs):
+class SessionChatServicer(QuestionRpcs, ReadRpcs):
     def __init__(self, service: ChatService, prepare_token: Callable[[str], Awaitable[None]] | None = None) -> None:
         self.service = service
         # Fetches, off the event loop, the identity provider's key a fresh token names (TokenVerifier.prepare).

@@ -182,7 +182,7 @@ class ChatPolicy(_message.Message):
     def __init__(self, public_chat: _Optional[_Union[PublicChat, str]] = ..., private_chat_enabled: _Optional[bool] = ..., slow_mode_seconds: _Optional[int] = ...) -> None: ...
 
 class Event(_message.Message):
-    __slots__ = ("session_id", "sequence", "time", "stream_started", "message_posted", "private_message_posted", "message_deleted", "user_muted", "user_unmuted", "reaction_added", "reaction_removed", "hand_raised", "hand_lowered", "hand_acknowledged", "typing_started", "typing_stopped", "user_joined", "user_left", "chat_policy_changed", "message_pinned", "message_unpinned", "mentioned", "strikes_changed", "action_accepted", "error", "poll_created", "poll_closed", "poll_reopened", "poll_deleted", "poll_results_changed", "vote_cast", "question_asked", "question_author", "question_upvotes_changed", "question_answered", "question_dismissed", "question_withdrawn", "question_pinned", "question_unpinned")
+    __slots__ = ("session_id", "sequence", "time", "stream_started", "message_posted", "private_message_posted", "message_deleted", "user_muted", "user_unmuted", "reaction_added", "reaction_removed", "hand_raised", "hand_lowered", "hand_acknowledged", "typing_started", "typing_stopped", "user_joined", "user_left", "chat_policy_changed", "message_pinned", "message_unpinned", "mentioned", "strikes_changed", "action_accepted", "error", "poll_created", "poll_closed", "poll_reopened", "poll_deleted", "poll_results_changed", "vote_cast", "question_asked", "question_author", "question_upvotes_changed", "question_answered", "question_dismissed", "question_withdrawn", "question_pinned", "question_unpinned", "read_counts_changed")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     TIME_FIELD_NUMBER: _ClassVar[int]
@@ -222,6 +222,7 @@ class Event(_message.Message):
     QUESTION_WITHDRAWN_FIELD_NUMBER: _ClassVar[int]
     QUESTION_PINNED_FIELD_NUMBER: _ClassVar[int]
     QUESTION_UNPINNED_FIELD_NUMBER: _ClassVar[int]
+    READ_COUNTS_CHANGED_FIELD_NUMBER: _ClassVar[int]
     session_id: str
     sequence: int
     time: _timestamp_pb2.Timestamp
@@ -261,10 +262,11 @@ class Event(_message.Message):
     question_withdrawn: QuestionChanged
     question_pinned: QuestionChanged
     question_unpinned: QuestionChanged
-    def __init__(self, session_id: _Optional[str] = ..., sequence: _Optional[int] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., stream_started: _Optional[_Union[StreamStarted, _Mapping]] = ..., message_posted: _Optional[_Union[ChatMessage, _Mapping]] = ..., private_message_posted: _Optional[_Union[ChatMessage, _Mapping]] = ..., message_deleted: _Optional[_Union[MessageDeleted, _Mapping]] = ..., user_muted: _Optional[_Union[UserMuted, _Mapping]] = ..., user_unmuted: _Optional[_Union[UserUnmuted, _Mapping]] = ..., reaction_added: _Optional[_Union[ReactionChanged, _Mapping]] = ..., reaction_removed: _Optional[_Union[ReactionChanged, _Mapping]] = ..., hand_raised: _Optional[_Union[HandRaised, _Mapping]] = ..., hand_lowered: _Optional[_Union[HandLowered, _Mapping]] = ..., hand_acknowledged: _Optional[_Union[HandAcknowledged, _Mapping]] = ..., typing_started: _Optional[_Union[TypingChanged, _Mapping]] = ..., typing_stopped: _Optional[_Union[TypingChanged, _Mapping]] = ..., user_joined: _Optional[_Union[UserJoined, _Mapping]] = ..., user_left: _Optional[_Union[UserLeft, _Mapping]] = ..., chat_policy_changed: _Optional[_Union[ChatPolicyChanged, _Mapping]] = ..., message_pinned: _Optional[_Union[MessagePinned, _Mapping]] = ..., message_unpinned: _Optional[_Union[MessageUnpinned, _Mapping]] = ..., mentioned: _Optional[_Union[Mentioned, _Mapping]] = ..., strikes_changed: _Optional[_Union[StrikesChanged, _Mapping]] = ..., action_accepted: _Optional[_Union[ActionAccepted, _Mapping]] = ..., error: _Optional[_Union[ErrorEvent, _Mapping]] = ..., poll_created: _Optional[_Union[PollCreated, _Mapping]] = ..., poll_closed: _Optional[_Union[PollClosed, _Mapping]] = ..., poll_reopened: _Optional[_Union[PollReopened, _Mapping]] = ..., poll_deleted: _Optional[_Union[PollDeleted, _Mapping]] = ..., poll_results_changed: _Optional[_Union[PollResults, _Mapping]] = ..., vote_cast: _Optional[_Union[VoteCast, _Mapping]] = ..., question_asked: _Optional[_Union[Question, _Mapping]] = ..., question_author: _Optional[_Union[QuestionAuthor, _Mapping]] = ..., question_upvotes_changed: _Optional[_Union[QuestionUpvotes, _Mapping]] = ..., question_answered: _Optional[_Union[QuestionChanged, _Mapping]] = ..., question_dismissed: _Optional[_Union[QuestionChanged, _Mapping]] = ..., question_withdrawn: _Optional[_Union[QuestionChanged, _Mapping]] = ..., question_pinned: _Optional[_Union[QuestionChanged, _Mapping]] = ..., question_unpinned: _Optional[_Union[QuestionChanged, _Mapping]] = ...) -> None: ...
+    read_counts_changed: ReadCounts
+    def __init__(self, session_id: _Optional[str] = ..., sequence: _Optional[int] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., stream_started: _Optional[_Union[StreamStarted, _Mapping]] = ..., message_posted: _Optional[_Union[ChatMessage, _Mapping]] = ..., private_message_posted: _Optional[_Union[ChatMessage, _Mapping]] = ..., message_deleted: _Optional[_Union[MessageDeleted, _Mapping]] = ..., user_muted: _Optional[_Union[UserMuted, _Mapping]] = ..., user_unmuted: _Optional[_Union[UserUnmuted, _Mapping]] = ..., reaction_added: _Optional[_Union[ReactionChanged, _Mapping]] = ..., reaction_removed: _Optional[_Union[ReactionChanged, _Mapping]] = ..., hand_raised: _Optional[_Union[HandRaised, _Mapping]] = ..., hand_lowered: _Optional[_Union[HandLowered, _Mapping]] = ..., hand_acknowledged: _Optional[_Union[HandAcknowledged, _Mapping]] = ..., typing_started: _Optional[_Union[TypingChanged, _Mapping]] = ..., typing_stopped: _Optional[_Union[TypingChanged, _Mapping]] = ..., user_joined: _Optional[_Union[UserJoined, _Mapping]] = ..., user_left: _Optional[_Union[UserLeft, _Mapping]] = ..., chat_policy_changed: _Optional[_Union[ChatPolicyChanged, _Mapping]] = ..., message_pinned: _Optional[_Union[MessagePinned, _Mapping]] = ..., message_unpinned: _Optional[_Union[MessageUnpinned, _Mapping]] = ..., mentioned: _Optional[_Union[Mentioned, _Mapping]] = ..., strikes_changed: _Optional[_Union[StrikesChanged, _Mapping]] = ..., action_accepted: _Optional[_Union[ActionAccepted, _Mapping]] = ..., error: _Optional[_Union[ErrorEvent, _Mapping]] = ..., poll_created: _Optional[_Union[PollCreated, _Mapping]] = ..., poll_closed: _Optional[_Union[PollClosed, _Mapping]] = ..., poll_reopened: _Optional[_Union[PollReopened, _Mapping]] = ..., poll_deleted: _Optional[_Union[PollDeleted, _Mapping]] = ..., poll_results_changed: _Optional[_Union[PollResults, _Mapping]] = ..., vote_cast: _Optional[_Union[VoteCast, _Mapping]] = ..., question_asked: _Optional[_Union[Question, _Mapping]] = ..., question_author: _Optional[_Union[QuestionAuthor, _Mapping]] = ..., question_upvotes_changed: _Optional[_Union[QuestionUpvotes, _Mapping]] = ..., question_answered: _Optional[_Union[QuestionChanged, _Mapping]] = ..., question_dismissed: _Optional[_Union[QuestionChanged, _Mapping]] = ..., question_withdrawn: _Optional[_Union[QuestionChanged, _Mapping]] = ..., question_pinned: _Optional[_Union[QuestionChanged, _Mapping]] = ..., question_unpinned: _Optional[_Union[QuestionChanged, _Mapping]] = ..., read_counts_changed: _Optional[_Union[ReadCounts, _Mapping]] = ...) -> None: ...
 
 class SessionSnapshot(_message.Message):
-    __slots__ = ("as_of_sequence", "online", "recent_messages", "raised_hands", "pinned_messages", "active_mutes", "my_mute", "policy", "polls", "questions")
+    __slots__ = ("as_of_sequence", "online", "recent_messages", "raised_hands", "pinned_messages", "active_mutes", "my_mute", "policy", "polls", "questions", "my_last_read_sequence")
     AS_OF_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     ONLINE_FIELD_NUMBER: _ClassVar[int]
     RECENT_MESSAGES_FIELD_NUMBER: _ClassVar[int]
@@ -275,6 +277,7 @@ class SessionSnapshot(_message.Message):
     POLICY_FIELD_NUMBER: _ClassVar[int]
     POLLS_FIELD_NUMBER: _ClassVar[int]
     QUESTIONS_FIELD_NUMBER: _ClassVar[int]
+    MY_LAST_READ_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     as_of_sequence: int
     online: _containers.RepeatedCompositeFieldContainer[Participant]
     recent_messages: _containers.RepeatedCompositeFieldContainer[ChatMessage]
@@ -285,7 +288,8 @@ class SessionSnapshot(_message.Message):
     policy: ChatPolicy
     polls: _containers.RepeatedCompositeFieldContainer[Poll]
     questions: _containers.RepeatedCompositeFieldContainer[Question]
-    def __init__(self, as_of_sequence: _Optional[int] = ..., online: _Optional[_Iterable[_Union[Participant, _Mapping]]] = ..., recent_messages: _Optional[_Iterable[_Union[ChatMessage, _Mapping]]] = ..., raised_hands: _Optional[_Iterable[_Union[RaisedHand, _Mapping]]] = ..., pinned_messages: _Optional[_Iterable[_Union[ChatMessage, _Mapping]]] = ..., active_mutes: _Optional[_Iterable[_Union[Mute, _Mapping]]] = ..., my_mute: _Optional[_Union[Mute, _Mapping]] = ..., policy: _Optional[_Union[ChatPolicy, _Mapping]] = ..., polls: _Optional[_Iterable[_Union[Poll, _Mapping]]] = ..., questions: _Optional[_Iterable[_Union[Question, _Mapping]]] = ...) -> None: ...
+    my_last_read_sequence: int
+    def __init__(self, as_of_sequence: _Optional[int] = ..., online: _Optional[_Iterable[_Union[Participant, _Mapping]]] = ..., recent_messages: _Optional[_Iterable[_Union[ChatMessage, _Mapping]]] = ..., raised_hands: _Optional[_Iterable[_Union[RaisedHand, _Mapping]]] = ..., pinned_messages: _Optional[_Iterable[_Union[ChatMessage, _Mapping]]] = ..., active_mutes: _Optional[_Iterable[_Union[Mute, _Mapping]]] = ..., my_mute: _Optional[_Union[Mute, _Mapping]] = ..., policy: _Optional[_Union[ChatPolicy, _Mapping]] = ..., polls: _Optional[_Iterable[_Union[Poll, _Mapping]]] = ..., questions: _Optional[_Iterable[_Union[Question, _Mapping]]] = ..., my_last_read_sequence: _Optional[int] = ...) -> None: ...
 
 class StreamStarted(_message.Message):
     __slots__ = ("you", "recovered", "snapshot", "resume_from_sequence", "token_expire_time", "reactions")
@@ -456,7 +460,7 @@ class JoinSession(_message.Message):
     def __init__(self, session_id: _Optional[str] = ..., last_sequence: _Optional[int] = ...) -> None: ...
 
 class StreamEventsRequest(_message.Message):
-    __slots__ = ("request_id", "join", "send_message", "add_reaction", "remove_reaction", "raise_hand", "lower_hand", "acknowledge_hand", "set_typing", "delete_message", "mute_user", "unmute_user", "pin_message", "unpin_message", "refresh_token", "create_poll", "close_poll", "reopen_poll", "delete_poll", "cast_vote", "ask_question", "upvote_question", "retract_question_upvote", "answer_question", "dismiss_question", "pin_question", "unpin_question", "withdraw_question")
+    __slots__ = ("request_id", "join", "send_message", "add_reaction", "remove_reaction", "raise_hand", "lower_hand", "acknowledge_hand", "set_typing", "delete_message", "mute_user", "unmute_user", "pin_message", "unpin_message", "refresh_token", "create_poll", "close_poll", "reopen_poll", "delete_poll", "cast_vote", "ask_question", "upvote_question", "retract_question_upvote", "answer_question", "dismiss_question", "pin_question", "unpin_question", "withdraw_question", "mark_read")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     JOIN_FIELD_NUMBER: _ClassVar[int]
     SEND_MESSAGE_FIELD_NUMBER: _ClassVar[int]
@@ -485,6 +489,7 @@ class StreamEventsRequest(_message.Message):
     PIN_QUESTION_FIELD_NUMBER: _ClassVar[int]
     UNPIN_QUESTION_FIELD_NUMBER: _ClassVar[int]
     WITHDRAW_QUESTION_FIELD_NUMBER: _ClassVar[int]
+    MARK_READ_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     join: JoinSession
     send_message: SendMessageAction
@@ -513,7 +518,8 @@ class StreamEventsRequest(_message.Message):
     pin_question: QuestionAction
     unpin_question: QuestionAction
     withdraw_question: QuestionAction
-    def __init__(self, request_id: _Optional[str] = ..., join: _Optional[_Union[JoinSession, _Mapping]] = ..., send_message: _Optional[_Union[SendMessageAction, _Mapping]] = ..., add_reaction: _Optional[_Union[ReactionAction, _Mapping]] = ..., remove_reaction: _Optional[_Union[ReactionAction, _Mapping]] = ..., raise_hand: _Optional[_Union[HandAction, _Mapping]] = ..., lower_hand: _Optional[_Union[HandAction, _Mapping]] = ..., acknowledge_hand: _Optional[_Union[HandAction, _Mapping]] = ..., set_typing: _Optional[_Union[TypingAction, _Mapping]] = ..., delete_message: _Optional[_Union[MessageAction, _Mapping]] = ..., mute_user: _Optional[_Union[MuteAction, _Mapping]] = ..., unmute_user: _Optional[_Union[UnmuteAction, _Mapping]] = ..., pin_message: _Optional[_Union[MessageAction, _Mapping]] = ..., unpin_message: _Optional[_Union[MessageAction, _Mapping]] = ..., refresh_token: _Optional[_Union[RefreshTokenAction, _Mapping]] = ..., create_poll: _Optional[_Union[CreatePollAction, _Mapping]] = ..., close_poll: _Optional[_Union[PollAction, _Mapping]] = ..., reopen_poll: _Optional[_Union[PollAction, _Mapping]] = ..., delete_poll: _Optional[_Union[PollAction, _Mapping]] = ..., cast_vote: _Optional[_Union[CastVoteAction, _Mapping]] = ..., ask_question: _Optional[_Union[AskQuestionAction, _Mapping]] = ..., upvote_question: _Optional[_Union[QuestionAction, _Mapping]] = ..., retract_question_upvote: _Optional[_Union[QuestionAction, _Mapping]] = ..., answer_question: _Optional[_Union[AnswerQuestionAction, _Mapping]] = ..., dismiss_question: _Optional[_Union[QuestionAction, _Mapping]] = ..., pin_question: _Optional[_Union[QuestionAction, _Mapping]] = ..., unpin_question: _Optional[_Union[QuestionAction, _Mapping]] = ..., withdraw_question: _Optional[_Union[QuestionAction, _Mapping]] = ...) -> None: ...
+    mark_read: MarkReadAction
+    def __init__(self, request_id: _Optional[str] = ..., join: _Optional[_Union[JoinSession, _Mapping]] = ..., send_message: _Optional[_Union[SendMessageAction, _Mapping]] = ..., add_reaction: _Optional[_Union[ReactionAction, _Mapping]] = ..., remove_reaction: _Optional[_Union[ReactionAction, _Mapping]] = ..., raise_hand: _Optional[_Union[HandAction, _Mapping]] = ..., lower_hand: _Optional[_Union[HandAction, _Mapping]] = ..., acknowledge_hand: _Optional[_Union[HandAction, _Mapping]] = ..., set_typing: _Optional[_Union[TypingAction, _Mapping]] = ..., delete_message: _Optional[_Union[MessageAction, _Mapping]] = ..., mute_user: _Optional[_Union[MuteAction, _Mapping]] = ..., unmute_user: _Optional[_Union[UnmuteAction, _Mapping]] = ..., pin_message: _Optional[_Union[MessageAction, _Mapping]] = ..., unpin_message: _Optional[_Union[MessageAction, _Mapping]] = ..., refresh_token: _Optional[_Union[RefreshTokenAction, _Mapping]] = ..., create_poll: _Optional[_Union[CreatePollAction, _Mapping]] = ..., close_poll: _Optional[_Union[PollAction, _Mapping]] = ..., reopen_poll: _Optional[_Union[PollAction, _Mapping]] = ..., delete_poll: _Optional[_Union[PollAction, _Mapping]] = ..., cast_vote: _Optional[_Union[CastVoteAction, _Mapping]] = ..., ask_question: _Optional[_Union[AskQuestionAction, _Mapping]] = ..., upvote_question: _Optional[_Union[QuestionAction, _Mapping]] = ..., retract_question_upvote: _Optional[_Union[QuestionAction, _Mapping]] = ..., answer_question: _Optional[_Union[AnswerQuestionAction, _Mapping]] = ..., dismiss_question: _Optional[_Union[QuestionAction, _Mapping]] = ..., pin_question: _Optional[_Union[QuestionAction, _Mapping]] = ..., unpin_question: _Optional[_Union[QuestionAction, _Mapping]] = ..., withdraw_question: _Optional[_Union[QuestionAction, _Mapping]] = ..., mark_read: _Optional[_Union[MarkReadAction, _Mapping]] = ...) -> None: ...
 
 class CreatePollAction(_message.Message):
     __slots__ = ("question", "options", "multiple_choice", "anonymous", "results_hidden_until_closed", "instructors_vote", "duration")
@@ -546,6 +552,12 @@ class CastVoteAction(_message.Message):
     poll_id: str
     option_ids: _containers.RepeatedScalarFieldContainer[str]
     def __init__(self, poll_id: _Optional[str] = ..., option_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class MarkReadAction(_message.Message):
+    __slots__ = ("sequence",)
+    SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    sequence: int
+    def __init__(self, sequence: _Optional[int] = ...) -> None: ...
 
 class AskQuestionAction(_message.Message):
     __slots__ = ("text", "anonymous")
@@ -1464,6 +1476,64 @@ class ListQuestionsResponse(_message.Message):
     questions: _containers.RepeatedCompositeFieldContainer[Question]
     next_page_token: str
     def __init__(self, questions: _Optional[_Iterable[_Union[Question, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class MarkReadRequest(_message.Message):
+    __slots__ = ("session_id", "sequence")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    sequence: int
+    def __init__(self, session_id: _Optional[str] = ..., sequence: _Optional[int] = ...) -> None: ...
+
+class MarkReadResponse(_message.Message):
+    __slots__ = ("last_read_sequence",)
+    LAST_READ_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    last_read_sequence: int
+    def __init__(self, last_read_sequence: _Optional[int] = ...) -> None: ...
+
+class MessageReadCount(_message.Message):
+    __slots__ = ("message_id", "sequence", "audience_count", "read_count")
+    MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    AUDIENCE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    READ_COUNT_FIELD_NUMBER: _ClassVar[int]
+    message_id: str
+    sequence: int
+    audience_count: int
+    read_count: int
+    def __init__(self, message_id: _Optional[str] = ..., sequence: _Optional[int] = ..., audience_count: _Optional[int] = ..., read_count: _Optional[int] = ...) -> None: ...
+
+class ReadCounts(_message.Message):
+    __slots__ = ("counts",)
+    COUNTS_FIELD_NUMBER: _ClassVar[int]
+    counts: _containers.RepeatedCompositeFieldContainer[MessageReadCount]
+    def __init__(self, counts: _Optional[_Iterable[_Union[MessageReadCount, _Mapping]]] = ...) -> None: ...
+
+class ReadReceipt(_message.Message):
+    __slots__ = ("count", "unread")
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    UNREAD_FIELD_NUMBER: _ClassVar[int]
+    count: MessageReadCount
+    unread: _containers.RepeatedCompositeFieldContainer[Participant]
+    def __init__(self, count: _Optional[_Union[MessageReadCount, _Mapping]] = ..., unread: _Optional[_Iterable[_Union[Participant, _Mapping]]] = ...) -> None: ...
+
+class ListReadReceiptsRequest(_message.Message):
+    __slots__ = ("session_id", "page_size", "page_token")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    page_size: int
+    page_token: str
+    def __init__(self, session_id: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListReadReceiptsResponse(_message.Message):
+    __slots__ = ("receipts", "next_page_token")
+    RECEIPTS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    receipts: _containers.RepeatedCompositeFieldContainer[ReadReceipt]
+    next_page_token: str
+    def __init__(self, receipts: _Optional[_Iterable[_Union[ReadReceipt, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class ExportChatRequest(_message.Message):
     __slots__ = ("session_id", "format", "include_private", "include_deleted_text")

@@ -104,6 +104,16 @@ class SessionChatStub:
                 request_serializer=sessionchat_dot_v1_dot_chat__pb2.ListAuditEventsRequest.SerializeToString,
                 response_deserializer=sessionchat_dot_v1_dot_chat__pb2.ListAuditEventsResponse.FromString,
                 _registered_method=True)
+        self.MarkRead = channel.unary_unary(
+                '/sessionchat.v1.SessionChat/MarkRead',
+                request_serializer=sessionchat_dot_v1_dot_chat__pb2.MarkReadRequest.SerializeToString,
+                response_deserializer=sessionchat_dot_v1_dot_chat__pb2.MarkReadResponse.FromString,
+                _registered_method=True)
+        self.ListReadReceipts = channel.unary_unary(
+                '/sessionchat.v1.SessionChat/ListReadReceipts',
+                request_serializer=sessionchat_dot_v1_dot_chat__pb2.ListReadReceiptsRequest.SerializeToString,
+                response_deserializer=sessionchat_dot_v1_dot_chat__pb2.ListReadReceiptsResponse.FromString,
+                _registered_method=True)
         self.AddReaction = channel.unary_unary(
                 '/sessionchat.v1.SessionChat/AddReaction',
                 request_serializer=sessionchat_dot_v1_dot_chat__pb2.AddReactionRequest.SerializeToString,
@@ -329,6 +339,19 @@ class SessionChatServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListAuditEvents(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def MarkRead(self, request, context):
+        """Read receipts: everyone reports how far they have read; instructors see who has read what.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListReadReceipts(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -572,6 +595,16 @@ def add_SessionChatServicer_to_server(servicer, server):
                     servicer.ListAuditEvents,
                     request_deserializer=sessionchat_dot_v1_dot_chat__pb2.ListAuditEventsRequest.FromString,
                     response_serializer=sessionchat_dot_v1_dot_chat__pb2.ListAuditEventsResponse.SerializeToString,
+            ),
+            'MarkRead': grpc.unary_unary_rpc_method_handler(
+                    servicer.MarkRead,
+                    request_deserializer=sessionchat_dot_v1_dot_chat__pb2.MarkReadRequest.FromString,
+                    response_serializer=sessionchat_dot_v1_dot_chat__pb2.MarkReadResponse.SerializeToString,
+            ),
+            'ListReadReceipts': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListReadReceipts,
+                    request_deserializer=sessionchat_dot_v1_dot_chat__pb2.ListReadReceiptsRequest.FromString,
+                    response_serializer=sessionchat_dot_v1_dot_chat__pb2.ListReadReceiptsResponse.SerializeToString,
             ),
             'AddReaction': grpc.unary_unary_rpc_method_handler(
                     servicer.AddReaction,
@@ -1087,6 +1120,60 @@ class SessionChat:
             '/sessionchat.v1.SessionChat/ListAuditEvents',
             sessionchat_dot_v1_dot_chat__pb2.ListAuditEventsRequest.SerializeToString,
             sessionchat_dot_v1_dot_chat__pb2.ListAuditEventsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def MarkRead(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sessionchat.v1.SessionChat/MarkRead',
+            sessionchat_dot_v1_dot_chat__pb2.MarkReadRequest.SerializeToString,
+            sessionchat_dot_v1_dot_chat__pb2.MarkReadResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListReadReceipts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sessionchat.v1.SessionChat/ListReadReceipts',
+            sessionchat_dot_v1_dot_chat__pb2.ListReadReceiptsRequest.SerializeToString,
+            sessionchat_dot_v1_dot_chat__pb2.ListReadReceiptsResponse.FromString,
             options,
             channel_credentials,
             insecure,
