@@ -37,10 +37,14 @@ def settings(settings, keys):
     return settings
 
 
-async def exported(client: Client, **fields) -> dict:
-    request = pb.ExportChatRequest(session_id=SESSION, format=pb.EXPORT_FORMAT_JSON, **fields)
+async def exported_from(client: Client, session_id: str, **fields) -> dict:
+    request = pb.ExportChatRequest(session_id=session_id, format=pb.EXPORT_FORMAT_JSON, **fields)
     call = client.stub.ExportChat(request, metadata=client.metadata)
     return json.loads(b"".join([response.data async for response in call]))
+
+
+async def exported(client: Client, **fields) -> dict:
+    return await exported_from(client, SESSION, **fields)
 
 
 def verify(tmp_path: Path, document: dict, *options: str) -> tuple[int, str]:
