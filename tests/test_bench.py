@@ -172,3 +172,17 @@ def test_bench_reads_stores_every_mark_with_few_count_updates():
     assert run["accepted"] == 120 and run["refused"] == {} and run["final_marks_exact"]
     assert run["count_updates"] < 120 // 4  # coalesced: a few per second, never one per mark
     assert 0 < run["ack_ms"]["p50"] <= run["ack_ms"]["p99"]
+
+
+def test_bench_chain_times_event_transactions_with_and_without_the_hash_chain_and_leaves_an_intact_chain():
+    result = subprocess.run(
+        CHATSVC + ["bench-chain", "--transactions", "10", "--batches", "1,5", "--json"],
+        env=server_env(), capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 0, f"exit {result.returncode}\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    run = json.loads(result.stdout)
+    assert run["database"] == "sqlite" and run["chain_intact"] is True
+    assert [row["events"] for row in run["rows"]] == [1, 5]
+    for row in run["rows"]:
+        for times in (row["without_ms"], row["with_ms"], row["chain_ms"]):
+            assert 0 < times["p50"] <= times["p99"]

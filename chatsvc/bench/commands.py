@@ -1,4 +1,4 @@
-"""The `chatsvc bench*` commands: `bench` (fan-out), `bench-profanity`, `bench-votes`, `bench-search`, `bench-reads`."""
+"""The `chatsvc bench*` commands: `bench` (fan-out), `bench-profanity`, `bench-votes`, `bench-search`, `bench-reads`, `bench-chain`."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 from collections.abc import Callable
 
 from chatsvc.bench import add_arguments as add_bench_arguments
+from chatsvc.bench import chain as bench_chain
 from chatsvc.bench import profanity as bench_profanity
 from chatsvc.bench import reads as bench_reads
 from chatsvc.bench import search as bench_search
@@ -55,3 +56,12 @@ def add_bench_commands(commands, run_bench: Callable[[argparse.Namespace], int])
     )
     bench_reads.add_arguments(reading)
     reading.set_defaults(run=bench_reads.run)
+
+    chaining = commands.add_parser(
+        "bench-chain",
+        help="measure what the exports' hash chain adds to storing events",
+        description="Store --transactions transactions of each --batches size of message events, alternately "
+        "without and with the hash chain; print transaction p50/p99 both ways and the chain's own time.",
+    )
+    bench_chain.add_arguments(chaining)
+    chaining.set_defaults(run=bench_chain.run)
