@@ -85,6 +85,8 @@ async def test_an_untouched_export_verifies_and_shows_the_redaction(alice, lesso
     assert code == 0, output
     assert output.startswith("OK: intact:") and f"text left out (deleted) at sequence {lesson['oops'].sequence}" in output
     assert "signed by the given key" in output
+    [deletion] = [entry for entry in document["chain"] if entry.get("deleted_message_id") == lesson["oops"].message_id]
+    assert f"deletions in the chain at sequence {deletion['sequence']}" in output
     with_text = await exported(alice, include_private=True, include_deleted_text=True)
     code, output = verify(tmp_path, with_text)
     assert code == 0 and "left out" not in output, output
@@ -127,6 +129,35 @@ async def test_a_reordered_pair_fails_where_the_order_breaks(alice, lesson, tmp_
         a[key], b[key] = b[key], a[key]
     code, output = verify(tmp_path, document)
     assert code == 1 and output.startswith(f"BROKEN: sequence {lesson['answer'].sequence}: the record does not match its chain hash"), output
+
+
+async def test_a_text_blanked_and_marked_deleted_without_a_deletion_in_the_chain_fails(alice, lesson, tmp_path):
+    document = await exported(alice)
+    forged = record(document, lesson["answer"])
+    forged.update(text="", deleted=True, deleted_by="alice")
+    code, output = verify(tmp_path, document)
+    assert code == 1 and output == (
+        f"BROKEN: sequence {lesson['answer'].sequence}: message {lesson['answer'].message_id} is marked deleted, "
+        "but the chain holds no deletion of it (altered)"
+    )
+
+
+async def test_an_altered_deletion_fails_at_its_record(alice, lesson, tmp_path):
+    document = await exported(alice, include_deleted_text=True)
+    [deletion] = [entry for entry in document["chain"] if entry.get("deleted_message_id") == lesson["oops"].message_id]
+    oops = record(document, lesson["oops"])
+    oops["deleted"] = False  # hiding that it was deleted
+    code, output = verify(tmp_path, document)
+    assert code == 1 and output.endswith(f"was deleted at sequence {deletion['sequence']}, but the record says it was not (altered)"), output
+    oops["deleted"], oops["deleted_by"] = True, "bob"  # blaming someone else
+    code, output = verify(tmp_path, document)
+    assert code == 1 and output.endswith("was deleted by alice, not bob (altered)"), output
+    oops["deleted_by"] = "alice"
+    deletion["deleted_message_id"] = lesson["answer"].message_id  # pointing the deletion at another message
+    code, output = verify(tmp_path, document)
+    assert code == 1 and output == (
+        f"BROKEN: sequence {deletion['sequence']}: the entry says it deletes {lesson['answer'].message_id}, but its event does not (altered)"
+    )
 
 
 async def test_the_signature_verifies_with_the_servers_key_only(alice, lesson, tmp_path, tmp_path_factory):

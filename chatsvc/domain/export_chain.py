@@ -1,7 +1,9 @@
 """The hash chain in an export: every event of the session up to the export's last sequence,
 so that `chatsvc verify` can recompute it from the JSON alone. A message in the export is
-named by its id (verify recomputes its digest from the message's record); any other event —
-joins, reactions, deletions, another pair's private messages — by its digest. Optionally
+named by its id (verify recomputes its digest from the message's record); the deletion of
+such a message by its stored bytes (base64), so verify can tell a deleted message from a
+text someone blanked; any other event — joins, reactions, another pair's private messages
+and their deletions — by its digest. Optionally
 signed: an Ed25519 signature over the session, the chain head and the export time.
 """
 
@@ -28,7 +30,7 @@ PAGE = 5000
 
 def chain_page(db: Session, session_id: str, after: int, through: int, private_viewer_id: str | None) -> list[dict]:
     """The chain entries of events after `after` up to `through` (at most PAGE), oldest first:
-    {sequence, message_id | digest, chain_hash}. A message event names its message when the
+    {sequence, message_id | deleted_message_id and event | digest, chain_hash}. A message event names its message when the
     export holds it: a public message, or a private one of `private_viewer_id`'s."""
     rows = db.connection().execute(
         select(EVENTS.c.sequence, EVENTS.c.payload, EVENTS.c.chain_hash, EVENTS.c.everyone, EVENTS.c.party_a, EVENTS.c.party_b)
@@ -39,11 +41,16 @@ def chain_page(db: Session, session_id: str, after: int, through: int, private_v
     entries = []
     for sequence, payload, chain_hash, everyone, party_a, party_b in rows:
         payload = bytes(payload)
-        message_id = chain.message_id_of(payload)
-        exported = message_id and (everyone or (private_viewer_id is not None and private_viewer_id in (party_a, party_b)))
+        kind, message_id = chain.message_id_of(payload)
+        exported = everyone or (private_viewer_id is not None and private_viewer_id in (party_a, party_b))
         entry: dict = {"sequence": sequence}
-        if exported:
+        if kind == "posted" and exported:
             entry["message_id"] = message_id
+        elif kind == "deleted" and exported:
+            # The deletion of a message the export holds, with its stored bytes: the digest is
+            # their SHA-256, and verify reads from them which message was deleted and by whom.
+            entry["deleted_message_id"] = message_id
+            entry["event"] = base64.b64encode(payload).decode()
         else:
             entry["digest"] = chain.event_digest(payload)
         entry["chain_hash"] = chain_hash

@@ -43,11 +43,16 @@ def event_digest(payload: bytes) -> str:
     return message_digest(event.sequence, message.message_id, message.sender_id, message.recipient_id, time_ms, sha256(message.text))
 
 
-def message_id_of(payload: bytes) -> str:
-    """The id of the message a message event posts ("" for any other event)."""
+def message_id_of(payload: bytes) -> tuple[str, str]:
+    """("posted", id) for an event that posts a message, ("deleted", id) for one that deletes
+    one, ("", "") for any other event."""
     event = pb.Event.FromString(payload)
     kind = event.WhichOneof("kind")
-    return getattr(event, kind).message_id if kind in MESSAGE_KINDS else ""
+    if kind in MESSAGE_KINDS:
+        return "posted", getattr(event, kind).message_id
+    if kind == "message_deleted":
+        return "deleted", event.message_deleted.message_id
+    return "", ""
 
 
 def link(previous: str, digest: str) -> str:
