@@ -12,6 +12,8 @@ The other grpcurl blocks call grpcurl by its path in `.venv/bin`, where the
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import os
 import re
 import signal
@@ -35,7 +37,7 @@ SH_BLOCK = re.compile(r"(?P<marker><!-- grpcurl-recipe: [^>]+ -->\s*)?```sh\n(?P
 BARE_GRPCURL = re.compile(r"(?:^|\$\(|\|\s*)grpcurl\s", re.M)
 REQUIRED = [
     "setup", "list", "live stream", "send", "participant", "history", "raised hands", "mute", "unmute", "delete", "export", "polls",
-    "questions", "search",
+    "questions", "search", "tamper-evident export", "verify with standard tools",
 ]
 RECIPE_TIMEOUT = 30.0
 
@@ -161,10 +163,27 @@ async def test_every_recipe_works_in_the_order_written_on_a_fresh_server(shell_e
     async def after_search(output: str) -> None:
         assert '"snippet": "«Welcome» to «class»"' in output
 
+    async def after_tamper_evident_export(output: str) -> None:
+        assert output.startswith("OK: intact:") and "text left out (deleted) at sequence" in output, output
+        assert "deletions in the chain at sequence" in output
+
+    async def after_verify_with_standard_tools(output: str) -> None:
+        head = json.loads((tmp_path / "chat.json").read_text())["chain_head"]["chain_hash"]
+        assert output.strip().endswith(f"OK: the chain ends at the head, {head}"), output
+        # A changed word whose text_sha256 was fixed up too: the standard tools name its sequence.
+        document = json.loads((tmp_path / "chat.json").read_text())
+        [welcome] = [m for m in document["messages"] if m["text"] == "Welcome to class"]
+        welcome.update(text="Welcome to math class", text_sha256=hashlib.sha256(b"Welcome to math class").hexdigest())
+        (tmp_path / "chat.json").write_text(json.dumps(document))
+        process = await start_recipe("verify with standard tools", shell_env, tmp_path)
+        tampered = (await process.communicate())[0].decode()
+        assert process.returncode == 1 and f"BROKEN: sequence {welcome['sequence']}" in tampered, tampered
+
     checks: dict[str, Callable[[str], Awaitable[None]]] = {
         "list": after_list, "send": after_send, "participant": after_participant, "history": after_history,
         "raised hands": after_raised_hands, "mute": after_mute, "unmute": after_unmute, "delete": after_delete,
         "export": after_export, "polls": after_polls, "questions": after_questions, "search": after_search,
+        "tamper-evident export": after_tamper_evident_export, "verify with standard tools": after_verify_with_standard_tools,
     }
     try:
         for name in recipes():
