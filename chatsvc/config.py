@@ -93,6 +93,8 @@ class Settings:
     # With Redis: how often each process compares its sessions with the
     # database to fetch events that pub/sub lost.
     fanout_check_seconds: float = 1.0
+    # With Redis: how long a process stays subscribed to a session after its last local subscriber left.
+    fanout_linger_seconds: float = 5.0
     # With Redis: a crashed process's users leave the online list within about this long.
     presence_ttl_seconds: float = 15.0
     # With Redis: the one connection pool this process shares (fan-out, presence,

@@ -69,6 +69,11 @@ EVENTS_DELIVERED = Counter(
     "chatsvc_events_delivered",
     "Events queued to this process's subscribers (one per event per subscriber that may see it; from any process).",
 )
+EVENTS_RECEIVED = Counter(
+    "chatsvc_events_received",
+    "Events this process received from Redis for the sessions it follows (other processes' and its own).",
+)
+SESSIONS_FOLLOWED = Gauge("chatsvc_sessions_followed", "Sessions whose Redis channel this process is subscribed to.")
 SUBSCRIBER_BACKLOG = Histogram(
     "chatsvc_subscriber_backlog_events",
     "Events a stream's writer found pending when it wrote (one observation per write): 1 when the subscriber keeps up.",

@@ -147,7 +147,9 @@ class ChatServer:
                 settings.redis_url, max_connections=settings.redis_max_connections, wait_seconds=settings.redis_wait_seconds
             )
             listener = listener_client(settings.redis_url)
-            self.fanout = RedisFanout(self.redis, listener, self.database, check_seconds=settings.fanout_check_seconds)
+            self.fanout = RedisFanout(
+                self.redis, listener, self.database, check_seconds=settings.fanout_check_seconds, linger_seconds=settings.fanout_linger_seconds
+            )
             self.limiter = RedisRateLimiter(self.redis, self.clock)
             self.presence = RedisPresence(self.redis, ttl_seconds=settings.presence_ttl_seconds)
             self.typing = RedisTypingRegistry(self.redis)

@@ -1,7 +1,11 @@
 """Fan-out across processes through Redis pub/sub, gap-free.
 
 Each process publishes the events it commits to one Redis channel per
-session and delivers to its own subscribers the events of every process.
+session and delivers to its own subscribers the events of every process. A
+process subscribes to a session's channel when its first local subscriber of
+that session joins (and has Redis confirm it before reading where the session
+stands) and unsubscribes a linger after the last one leaves, so what it
+receives is proportional to its own sessions, not to the platform.
 Redis pub/sub delivers at most once, so it is only the fast path: a
 `SessionFeed` per session delivers events strictly in sequence order, and a
 gap (a lost message, a Redis outage, an event another process published
@@ -18,18 +22,23 @@ import logging
 import uuid
 
 import redis.asyncio as redis
+from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
 from chatsvc.fanout.hub import Audience, Hub, StoredEvent, Subscriber
 from chatsvc.fanout.redis.outage import Outage
 from chatsvc.fanout.redis.pool import close_within
-from chatsvc.metrics import EVENTS_PUBLISHED
+from chatsvc.metrics import EVENTS_PUBLISHED, EVENTS_RECEIVED, SESSIONS_FOLLOWED
 from chatsvc.storage import repository as repo
 from chatsvc.storage.database import Database
 
 log = logging.getLogger(__name__)
 
 CHANNEL_PREFIX = "chatsvc:events:"
+# Subscribed to always, so that the listener's connection stays in pub/sub mode with no session followed.
+IDLE_CHANNEL = "chatsvc:idle"
+# How long a join waits for Redis to confirm its session's subscription; past it, the gap check covers.
+SUBSCRIBE_TIMEOUT = 2.0
 
 
 def encode(origin: str, event: StoredEvent) -> bytes:
@@ -109,7 +118,14 @@ class SessionFeed:
 
 class RedisFanout:
     def __init__(
-        self, client: redis.Redis, listener: redis.Redis, database: Database, *, check_seconds: float = 1.0, hub: Hub | None = None
+        self,
+        client: redis.Redis,
+        listener: redis.Redis,
+        database: Database,
+        *,
+        check_seconds: float = 1.0,
+        linger_seconds: float = 5.0,
+        hub: Hub | None = None,
     ) -> None:
         """`client` is the process's shared pool (publishing gives up fast: the database is the
         fallback); `listener` is this feed's own connection, which waits for messages indefinitely."""
@@ -119,6 +135,11 @@ class RedisFanout:
         self._listener = listener
         self._database = database
         self._check_seconds = check_seconds
+        self._linger_seconds = linger_seconds
+        self._pubsub: PubSub | None = None  # the listener's current PubSub, once subscribed
+        self._confirmations: dict[str, asyncio.Future] = {}  # channel -> confirmed by Redis
+        self._lingering: dict[str, asyncio.TimerHandle] = {}  # sessions with no local subscriber left
+        self._unsubscribing: dict[str, asyncio.Future] = {}  # sent before a new subscription of the same session
         self._feeds: dict[str, SessionFeed] = {}
         self._tracking: dict[str, asyncio.Future] = {}
         self._tasks: list[asyncio.Task] = []
@@ -151,14 +172,42 @@ class RedisFanout:
         self._publishing.recovered()
 
     async def add(self, subscriber: Subscriber) -> None:
+        lingering = self._lingering.pop(subscriber.session_id, None)
+        if lingering is not None:
+            lingering.cancel()  # back within the linger: still subscribed, the feed is current
         await self._track(subscriber.session_id)
         self.hub.add(subscriber)
 
     def remove(self, subscriber: Subscriber) -> None:
         self.hub.remove(subscriber)
-        if not self.hub.subscribers(subscriber.session_id):
-            self._feeds.pop(subscriber.session_id, None)
-            self._tracking.pop(subscriber.session_id, None)
+        session_id = subscriber.session_id
+        if not self.hub.subscribers(session_id) and session_id not in self._lingering:
+            self._lingering[session_id] = asyncio.get_running_loop().call_later(self._linger_seconds, self._unfollow, session_id)
+
+    def _unfollow(self, session_id: str) -> None:
+        """The linger is over and nobody came back: stop receiving the session."""
+        self._lingering.pop(session_id, None)
+        if self.hub.subscribers(session_id):
+            return
+        self._feeds.pop(session_id, None)
+        self._tracking.pop(session_id, None)
+        SESSIONS_FOLLOWED.set(len(self._feeds))
+        pubsub = self._pubsub
+        if pubsub is not None:
+            task = asyncio.ensure_future(self._quietly(pubsub.unsubscribe(CHANNEL_PREFIX + session_id)))
+            self._unsubscribing[session_id] = task
+            task.add_done_callback(functools.partial(self._unsubscribed, session_id))
+
+    def _unsubscribed(self, session_id: str, task: asyncio.Future) -> None:
+        if self._unsubscribing.get(session_id) is task:
+            del self._unsubscribing[session_id]
+
+    @staticmethod
+    async def _quietly(command) -> None:
+        try:
+            await command
+        except (RedisError, OSError):
+            pass  # the listener reconnects and subscribes only to the sessions still followed
 
     async def _track(self, session_id: str) -> None:
         """Start following a session from its current sequence (once, however many join at once)."""
@@ -172,27 +221,58 @@ class RedisFanout:
             raise
 
     async def _open_feed(self, session_id: str) -> None:
+        # Subscribed (and confirmed) first, then where the session stands: every event after
+        # that read arrives on the channel, or is fetched from the database as a gap.
+        await self._subscribe(session_id)
         delivered = await self._database.read(lambda db: repo.last_sequence(db, session_id))
         self._feeds.setdefault(session_id, SessionFeed(session_id, delivered, self.hub, self._database))
+        SESSIONS_FOLLOWED.set(len(self._feeds))
+
+    async def _subscribe(self, session_id: str) -> None:
+        channel = CHANNEL_PREFIX + session_id
+        unsubscribing = self._unsubscribing.get(session_id)
+        if unsubscribing is not None:
+            await unsubscribing  # its UNSUBSCRIBE goes first, so it cannot undo this SUBSCRIBE
+        pubsub = self._pubsub
+        if pubsub is None:
+            return  # Redis is away: the listener subscribes to every followed session when it is back
+        confirmed = self._confirmations.get(channel)
+        if confirmed is None or confirmed.done():
+            confirmed = self._confirmations[channel] = asyncio.get_running_loop().create_future()
+        try:
+            await pubsub.subscribe(channel)
+            await asyncio.wait_for(asyncio.shield(confirmed), SUBSCRIBE_TIMEOUT)
+        except (RedisError, OSError, TimeoutError) as error:
+            log.debug("subscribing to %s was not confirmed (%s); the gap check covers it", channel, error)
 
     async def _listen(self) -> None:
         """Receive every process's events; after a lost connection, resubscribe and fill gaps."""
         delay = 0.1
         while True:
-            pubsub = self._listener.pubsub(ignore_subscribe_messages=True)
+            pubsub = self._listener.pubsub(ignore_subscribe_messages=False)
             try:
-                await pubsub.psubscribe(CHANNEL_PREFIX + "*")
+                # The sessions followed, and those whose feed is opening (their own subscribe may have
+                # gone to the connection that was lost).
+                followed = set(self._feeds) | set(self._tracking)
+                await pubsub.subscribe(IDLE_CHANNEL, *(CHANNEL_PREFIX + session_id for session_id in followed))
+                self._pubsub = pubsub
                 if self._receiving.failing:
                     self._receiving.recovered()
                     self._fill_all()
                 delay = 0.1
                 async for message in pubsub.listen():
-                    if message["type"] == "pmessage":
+                    if message["type"] == "message":
                         self._receive(message["channel"], message["data"])
+                    elif message["type"] == "subscribe":
+                        confirmed = self._confirmations.pop(message["channel"].decode(), None)
+                        if confirmed is not None and not confirmed.done():
+                            confirmed.set_result(None)
             except asyncio.CancelledError:
+                self._pubsub = None
                 await pubsub.aclose()
                 raise
             except (RedisError, OSError) as error:
+                self._pubsub = None
                 self._receiving.failed(error)
                 await pubsub.aclose()
                 await asyncio.sleep(delay)
@@ -202,6 +282,7 @@ class RedisFanout:
     def _receive(self, channel: bytes, data: bytes) -> None:
         session_id = channel.decode()[len(CHANNEL_PREFIX) :]
         feed = self._feeds.get(session_id)
+        EVENTS_RECEIVED.inc()
         if feed is None:
             return
         try:
