@@ -162,6 +162,8 @@ async def test_every_recipe_works_in_the_order_written_on_a_fresh_server(shell_e
 
     async def after_search(output: str) -> None:
         assert '"snippet": "«Welcome» to «class»"' in output
+        # A sender id past ASCII (and past U+FFFF) for the standard tools' canonical JSON.
+        await connect("zoë-𝛑", name="Zoë").send("physics-101", "Merci !")
 
     async def after_tamper_evident_export(output: str) -> None:
         assert output.startswith("OK: intact:") and "text left out (deleted) at sequence" in output, output
