@@ -14,6 +14,7 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sessionchat.v1 import chat_pb2 as pb
 
@@ -24,7 +25,7 @@ from chatsvc.domain import validation
 from chatsvc.domain.events import Change, EventWriter
 from chatsvc.domain.moderation import require_instructor
 from chatsvc.domain.visibility import instructors_only
-from chatsvc.errors import ChatError, invalid
+from chatsvc.errors import ChatError, ErrorCode, invalid
 from chatsvc.storage import reads as store
 from chatsvc.storage import repository as repo
 from chatsvc.storage.database import Database
@@ -114,6 +115,15 @@ class ReadReceipts:
         receipts = await self.database.read(read)
         more = len(receipts) > limit and offset + limit <= MAX_OFFSET
         return receipts[:limit], validation.encode_page_token("read-receipts", session_id, offset + limit) if more else ""
+
+    def close(self) -> None:
+        """The server is stopping: marks not yet stored are refused as unavailable, not left waiting."""
+        if self._flushing is not None:
+            self._flushing.cancel()
+        for mark in self._pending:
+            if not mark.answer.done():
+                mark.answer.set_exception(ChatError(ErrorCode.UNAVAILABLE, "the server is shutting down; mark again", retry_after=timedelta(seconds=1)))
+        self._pending = []
 
     # ------------------------------------------------------------ coalescing
 

@@ -282,6 +282,7 @@ class ChatServer:
             await asyncio.to_thread(self.metrics.stop)  # waits for a scrape in progress
         self.service.typing.close()  # typing timers
         self.service.polls.close()  # poll time limits and pending tallies
+        self.service.reads.close()  # read marks waiting for their flush
         self.stream_tokens.close()
         if self.jwks is not None:
             await self.jwks.close()
