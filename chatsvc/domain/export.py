@@ -121,10 +121,16 @@ class ChatExport:
         now = self.clock.now()
         polls, questions = await self.database.read(lambda db: (poll_records(db, session_id, now), question_records(db, session_id)))
         buffer.write(writer.end(polls, questions))
+        # The chain runs to the session's newest event now, not to `through`: a message deleted
+        # while the pages were read is marked deleted in its record, and its deletion (after
+        # `through`) must be in the chain for verify to accept that. Messages posted after
+        # `through` are in the chain by digest only, as they are not in the file.
+        chain_through = await self.database.read(lambda db: repo.last_sequence(db, session_id))
         after, last = 0, None
         while True:  # the hash chain, a page of events at a time
-            entries = await self.database.read(functools.partial(chain_page, session_id=session_id, after=after, through=through,
-                                                                 private_viewer_id=private_viewer_id))
+            entries = await self.database.read(functools.partial(
+                chain_page, session_id=session_id, after=after, through=chain_through, messages_through=through,
+                private_viewer_id=private_viewer_id))
             if entries:
                 buffer.write(writer.chain(entries))
                 for chunk in buffer.full_chunks():

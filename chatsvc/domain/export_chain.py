@@ -28,10 +28,10 @@ EVENTS = table_of(EventRecord)
 PAGE = 5000
 
 
-def chain_page(db: Session, session_id: str, after: int, through: int, private_viewer_id: str | None) -> list[dict]:
+def chain_page(db: Session, session_id: str, after: int, through: int, messages_through: int, private_viewer_id: str | None) -> list[dict]:
     """The chain entries of events after `after` up to `through` (at most PAGE), oldest first:
     {sequence, message_id | deleted_message_id and event | digest, chain_hash}. A message event names its message when the
-    export holds it: a public message, or a private one of `private_viewer_id`'s."""
+    export holds it: a public message, or a private one of `private_viewer_id`'s, posted by `messages_through`."""
     rows = db.connection().execute(
         select(EVENTS.c.sequence, EVENTS.c.payload, EVENTS.c.chain_hash, EVENTS.c.everyone, EVENTS.c.party_a, EVENTS.c.party_b)
         .where(EVENTS.c.session_id == session_id, EVENTS.c.sequence > after, EVENTS.c.sequence <= through)
@@ -44,7 +44,7 @@ def chain_page(db: Session, session_id: str, after: int, through: int, private_v
         kind, message_id = chain.message_id_of(payload)
         exported = everyone or (private_viewer_id is not None and private_viewer_id in (party_a, party_b))
         entry: dict = {"sequence": sequence}
-        if kind == "posted" and exported:
+        if kind == "posted" and exported and sequence <= messages_through:
             entry["message_id"] = message_id
         elif kind == "deleted" and exported:
             # The deletion of a message the export holds, with its stored bytes: the digest is

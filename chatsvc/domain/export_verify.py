@@ -135,9 +135,7 @@ def _check_deleted(record: dict, deletion: tuple[int, pb.Event] | None) -> None:
     """A record marked deleted has its deletion in the chain, after it, by whom the record says."""
     sequence, message_id = record["sequence"], record.get("message_id")
     if record.get("deleted") is not True:
-        if deletion is not None:
-            raise Broken(f"sequence {sequence}: message {message_id} was deleted at sequence {deletion[0]}, but the record says it was not (altered)")
-        return
+        return  # a deletion after the export read the record; the summary lists it either way
     if deletion is None or deletion[0] < sequence:
         raise Broken(f"sequence {sequence}: message {message_id} is marked deleted, but the chain holds no deletion of it (altered)")
     if record.get("deleted_by") != deletion[1].message_deleted.deleted_by:
