@@ -372,7 +372,7 @@ def run_bench(args: argparse.Namespace) -> int:
 def run_verify(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from chatsvc.domain.export_verify import verify
+    from chatsvc.domain.export_verify import UnusableKey, verify
 
     try:
         document = Path(args.export_file).read_bytes()
@@ -380,7 +380,11 @@ def run_verify(args: argparse.Namespace) -> int:
     except OSError as error:
         print(f"chatsvc verify: {error.strerror}: {error.filename}", file=sys.stderr)
         return 2
-    verdict = verify(document, public_key)
+    try:
+        verdict = verify(document, public_key)
+    except UnusableKey as error:
+        print(f"chatsvc verify: {error}: {args.public_key}", file=sys.stderr)
+        return 2
     print(("OK: " if verdict.ok else "BROKEN: ") + verdict.summary)
     return 0 if verdict.ok else 1
 

@@ -200,8 +200,30 @@ async def test_the_signature_verifies_with_the_servers_key_only(alice, lesson, t
     document["exported_at"] = "2020-01-01T00:00:00.000Z"  # an altered export time
     code, output = verify(tmp_path, document, "--public-key", str(public))
     assert code == 1 and "the signature does not verify" in output
+    not_a_key = tmp_path / "not-a-key.pem"
+    not_a_key.write_text("hello")
+    code, output = verify(tmp_path, document, "--public-key", str(not_a_key))
+    assert code == 2 and output == f"chatsvc verify: the public key file is not a PEM public key: {not_a_key}"
     code, output = verify(tmp_path, {"messages": []})
     assert code == 1 and "not a SessionChat JSON export" in output
+
+
+async def test_an_export_cut_short_with_its_head_moved_back_fails_only_the_signature(alice, lesson, tmp_path):
+    await alice.send(SESSION, "See you next week")
+    document = await exported(alice)
+    code, output = verify(tmp_path, document)
+    assert code == 0 and output.endswith("signed, but the signature was not checked (give --public-key with the key the server's operator published)")
+    public = tmp_path / "server.pem"
+    public.write_text(document["signature"]["public_key"])
+    # Drop the last message and everything chained after it, and move the head back to match.
+    last = document["messages"].pop()
+    assert last["text"] == "See you next week"
+    document["chain"] = [entry for entry in document["chain"] if entry["sequence"] < last["sequence"]]
+    document["chain_head"] = {"sequence": document["chain"][-1]["sequence"], "chain_hash": document["chain"][-1]["chain_hash"]}
+    code, output = verify(tmp_path, document)
+    assert code == 0, output  # a consistent earlier export, as far as the chain alone can tell
+    code, output = verify(tmp_path, document, "--public-key", str(public))
+    assert code == 1 and "the signature does not verify with this key" in output
 
 
 async def test_every_stored_event_is_chained_on_both_backends(alice, bob, settings, lesson):

@@ -38,6 +38,10 @@ class Broken(Exception):
     pass
 
 
+class UnusableKey(Exception):
+    """The public key given to check the signature with cannot be used (nothing about the export)."""
+
+
 def verify(document: bytes, public_key_pem: bytes | None = None) -> Verdict:
     try:
         return _verify(document, public_key_pem)
@@ -98,6 +102,8 @@ def _verify(document: bytes, public_key_pem: bytes | None) -> Verdict:
     if public_key_pem is not None:
         _check_signature(export, head, public_key_pem)
         summary += "; signed by the given key"
+    elif "signature" in export:
+        summary += "; signed, but the signature was not checked (give --public-key with the key the server's operator published)"
     return Verdict(True, summary, redacted)
 
 
@@ -151,9 +157,12 @@ def _check_signature(export: dict, head: dict, public_key_pem: bytes) -> None:
     signature = export.get("signature")
     if not isinstance(signature, dict):
         raise Broken("the export is not signed")
-    key = serialization.load_pem_public_key(public_key_pem)
+    try:
+        key = serialization.load_pem_public_key(public_key_pem)
+    except (ValueError, TypeError):
+        raise UnusableKey("the public key file is not a PEM public key") from None
     if not isinstance(key, Ed25519PublicKey):
-        raise Broken("the public key is not an Ed25519 key")
+        raise UnusableKey("the public key is not an Ed25519 key")
     try:
         key.verify(base64.b64decode(signature.get("value", "")), signed_statement(export.get("session_id", ""), head, export.get("exported_at", "")))
     except (InvalidSignature, ValueError):
