@@ -241,3 +241,26 @@ async def test_every_stored_event_is_chained_on_both_backends(alice, bob, settin
         previous = link(previous, event_digest(bytes(payload)))
         assert chain_hash == previous
     assert len(rows) >= 9  # joins, six messages, a reaction, a deletion
+
+
+async def test_events_stored_without_a_hash_by_an_older_process_are_chained_by_the_next_write(alice, settings, lesson, tmp_path):
+    from datetime import UTC, datetime
+
+    from chatsvc.storage import repository as repo
+    from chatsvc.storage.database import Database
+
+    def older_process_stores(db) -> None:  # what a server of a version before the chain writes
+        sequence = repo.allocate_sequence(db, SESSION)
+        event = pb.Event(session_id=SESSION, sequence=sequence, message_unpinned=pb.MessageUnpinned(message_id="m", unpinned_by="alice"))
+        repo.insert_events(db, [dict(session_id=SESSION, sequence=sequence, everyone=True, instructors=False, party_a=None,
+                                     party_b=None, payload=event.SerializeToString(), created_at=datetime.now(UTC))])
+
+    database = Database(settings.database_url)
+    await database.transaction(older_process_stores)
+    await database.transaction(older_process_stores)
+    await database.close()
+    await alice.send(SESSION, "Back after the upgrade")
+    code, output = verify(tmp_path, await exported(alice))
+    assert code == 0, output
+    await test_every_stored_event_is_chained_on_both_backends(alice, None, settings, lesson)
+

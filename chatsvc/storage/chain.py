@@ -14,7 +14,7 @@ import hashlib
 import json
 
 from sessionchat.v1 import chat_pb2 as pb
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, update
 from sqlmodel import Session
 
 from chatsvc.storage.tables import EventRecord, table_of
@@ -72,8 +72,35 @@ def last_hash(db: Session, session_id: str) -> str:
     # SQLite (chatsvc bench-chain --batches 1).
     events = EVENTS.c
     statement = select(events.chain_hash).where(events.session_id == session_id).order_by(events.sequence.desc()).limit(1)
-    found = db.connection().execute(statement).scalar()
-    return found or GENESIS
+    found = db.connection().execute(statement).first()
+    if found is None:
+        return GENESIS
+    return found[0] or chain_unchained(db, session_id)
+
+
+def chain_unchained(db: Session, session_id: str) -> str:
+    """Chain the session's newest events that were stored without a hash, in sequence order,
+    and return the last hash. A process of a version before the chain, still serving during a
+    rolling upgrade, stores events so; the next chaining process (under the session's lock,
+    like every chaining) links them instead of restarting the chain from GENESIS."""
+    events = EVENTS.c
+    anchor = db.connection().execute(
+        select(events.sequence, events.chain_hash)
+        .where(events.session_id == session_id, events.chain_hash.is_not(None))
+        .order_by(events.sequence.desc())
+        .limit(1)
+    ).first()
+    after, previous = (anchor[0], anchor[1]) if anchor else (0, GENESIS)
+    rows = db.connection().execute(
+        select(events.sequence, events.payload).where(events.session_id == session_id, events.sequence > after).order_by(events.sequence)
+    ).all()
+    changes = []
+    for sequence, payload in rows:
+        previous = link(previous, event_digest(bytes(payload)))
+        changes.append({"q": sequence, "h": previous})
+    statement = update(EVENTS).where(events.session_id == session_id, events.sequence == bindparam("q")).values(chain_hash=bindparam("h"))
+    db.connection().execute(statement, changes)
+    return previous
 
 
 def chain_rows(db: Session, session_id: str, rows: list[dict]) -> None:
