@@ -71,6 +71,12 @@ def test_two_processes_on_redis_deliver_the_same_events_to_every_subscriber(redi
     service = results["service"]
     assert len(service["targets"]) == 2
     assert_sane(service)
+    # One session, subscribers on both processes: each receives the session's events from Redis
+    # (its own too) and delivers them to its own subscribers.
+    processes = service["processes_fanout"]
+    assert len(processes) == 2 and all(p["sessions_followed"] == 1 for p in processes)
+    assert all(p["received"] >= 40 for p in processes)  # at least the 40 messages
+    assert sum(p["delivered"] for p in processes) >= 40 * 20
 
 
 def test_join_storm_figures_and_the_online_list_hang_together():

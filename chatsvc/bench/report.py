@@ -96,6 +96,7 @@ def format_table(results: dict) -> str:
             "server RSS before/idle/after (MB)",
             lambda r: "/".join(megabytes(r.get(k)) for k in ("server_rss_before_kb", "server_rss_idle_kb", "server_rss_after_kb")),
         ),
+        ("per process: received / delivered events", lambda r: fanout_cell(r.get("processes_fanout"))),
         ("server CPU while publishing (%)", lambda r: number(r.get("server_cpu_percent"))),
         ("subscriber CPU while publishing (%)", lambda r: number(r.get("subscriber_cpu_percent"))),
         ("  busiest subscriber process (%)", lambda r: number(r.get("busiest_subscriber_process_cpu_percent"))),
@@ -114,6 +115,13 @@ def format_table(results: dict) -> str:
     lines += ["", "OK: nothing lost, nothing duplicated" if results["ok"] else "FAILED"]
     lines += [f"  {error}" for error in errors]
     return "\n".join(lines)
+
+
+def fanout_cell(processes: list[dict] | None) -> str:
+    """Each process's events received from Redis / delivered to its subscribers (with Redis)."""
+    if not processes or not any(p.get("received") for p in processes):
+        return "-"
+    return "; ".join(f"{p.get('received', 0):.0f} / {p.get('delivered', 0):.0f}" for p in processes)
 
 
 def megabytes(kb: int | None) -> str:

@@ -8,9 +8,11 @@ import asyncio
 import os
 import secrets
 import shutil
+import socket
 import sys
 import tempfile
 import time
+import urllib.request
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -32,6 +34,7 @@ class StartedProcess:
         self.target = child.ready_line.rsplit(" ", 1)[1]
         self.log = log
         self.restart_args: tuple[list[str], Path, dict[str, str]] | None = None
+        self.metrics_port: int | None = None
 
     @classmethod
     async def start(cls, command: list[str], directory: Path, env: dict[str, str], log: Path) -> StartedProcess:
@@ -90,6 +93,11 @@ class Servers:
     def problems(self) -> list[str]:
         return [line for process in self.started for line in process.problems()]
 
+    async def fanout_counters(self) -> list[dict[str, float]]:
+        """Per started process, from its /metrics: events published, received from Redis, delivered
+        to its own subscribers, and sessions followed (empty for a --target)."""
+        return list(await asyncio.gather(*(asyncio.to_thread(_fanout_counters, p.metrics_port) for p in self.started if p.metrics_port)))
+
     async def restart(self) -> float:
         """Restart every started process; the time (time.time()) when all listen again."""
         await asyncio.gather(*(process.restart() for process in self.started))
@@ -118,8 +126,11 @@ async def service_under_test(args: argparse.Namespace) -> AsyncIterator[Servers]
     try:
         for i in range(args.processes):  # one after the other: the first migrates the schema
             command = [sys.executable, "-m", "chatsvc.cli", "serve", "--listen", "127.0.0.1:0", "--database-url", database_url]
-            process = await StartedProcess.start(command, directory, env, directory / f"server-{i}.log")
-            process.restart_args = (command, directory, env)
+            metrics_port = free_port()  # its fan-out counters, read after the run
+            own_env = {**env, "CHATSVC_METRICS_LISTEN": f"127.0.0.1:{metrics_port}"}
+            process = await StartedProcess.start(command, directory, own_env, directory / f"server-{i}.log")
+            process.restart_args = (command, directory, own_env)
+            process.metrics_port = metrics_port
             servers.started.append(process)
             servers.targets.append(process.target)
             servers.pids.append(process.pid)
@@ -144,6 +155,30 @@ async def baseline_server() -> AsyncIterator[Servers]:
         if process is not None:
             await process.stop()
         shutil.rmtree(directory, ignore_errors=True)
+
+
+FANOUT_METRICS = {
+    "chatsvc_events_published_total": "published",
+    "chatsvc_events_received_total": "received",
+    "chatsvc_events_delivered_total": "delivered",
+    "chatsvc_sessions_followed": "sessions_followed",
+}
+
+
+def _fanout_counters(port: int | None) -> dict[str, float]:
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+    values = {}
+    for line in text.splitlines():
+        name, _, value = line.partition(" ")
+        if name in FANOUT_METRICS:
+            values[FANOUT_METRICS[name]] = float(value)
+    return values
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def rss_kb(pid: int | None) -> int | None:

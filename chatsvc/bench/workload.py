@@ -329,6 +329,9 @@ class Workload:
             # The last visitors' leaves are announced once their presence grace has passed.
             await self.settle(quiet=presence_grace_seconds() + 1.0)
         result["server_rss_after_kb"] = server.rss_kb()
+        if server.kind == "grpc":
+            # What each process received from Redis against what it delivered to its own subscribers.
+            result["processes_fanout"] = await server.fanout_counters()
 
         reports = await asyncio.gather(*(worker.call("report") for worker in self.workers))
         latencies = array("i")
