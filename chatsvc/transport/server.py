@@ -10,7 +10,6 @@ import socket
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
-from redis.asyncio import Redis
 from sessionchat.v1 import chat_pb2 as pb
 
 from chatsvc.auth import ClaimNames, TokenVerifier
@@ -22,7 +21,9 @@ from chatsvc.errors import ErrorCode
 from chatsvc.fanout.local import LocalFanout
 from chatsvc.fanout.presence import LocalPresence
 from chatsvc.fanout.redis.channel import RedisFanout
-from chatsvc.fanout.redis.pool import check_reachable, listener_client, shared_client
+from chatsvc.fanout.redis.listener import listener_for
+from chatsvc.fanout.redis.pool import Client as RedisClient
+from chatsvc.fanout.redis.pool import check_reachable, close_client, shared_client
 from chatsvc.fanout.redis.presence import RedisPresence
 from chatsvc.fanout.redis.ratelimit import RedisRateLimiter
 from chatsvc.fanout.redis.typing_registry import RedisTypingRegistry
@@ -124,9 +125,7 @@ def method_handlers(servicer: SessionChatServicer) -> dict[str, grpc.RpcMethodHa
             make = grpc.stream_unary_rpc_method_handler
         else:
             make = grpc.unary_unary_rpc_method_handler
-        handlers[method.name] = make(
-            behavior, request_deserializer=request_type.FromString, response_serializer=serialize
-        )
+        handlers[method.name] = make(behavior, request_deserializer=request_type.FromString, response_serializer=serialize)
     return handlers
 
 
@@ -137,16 +136,14 @@ class ChatServer:
         self.settings = settings
         self.clock = clock or SystemClock()
         self.database = Database(settings.database_url, settings.database_threads)
-        self.redis: Redis | None = None  # one pool for every Redis user here
+        self.redis: RedisClient | None = None  # one pool for every Redis user here
         self.fanout: RedisFanout | LocalFanout
         self.limiter: RedisRateLimiter | LocalRateLimiter
         self.presence: RedisPresence | LocalPresence
         self.typing: RedisTypingRegistry | LocalTypingRegistry
         if settings.redis_url:
-            self.redis = shared_client(
-                settings.redis_url, max_connections=settings.redis_max_connections, wait_seconds=settings.redis_wait_seconds
-            )
-            listener = listener_client(settings.redis_url)
+            self.redis = shared_client(settings.redis_url, max_connections=settings.redis_max_connections, wait_seconds=settings.redis_wait_seconds)
+            listener = listener_for(settings.redis_url, self.redis)
             self.fanout = RedisFanout(
                 self.redis, listener, self.database, check_seconds=settings.fanout_check_seconds, linger_seconds=settings.fanout_linger_seconds
             )
@@ -162,9 +159,7 @@ class ChatServer:
         self.fanout.hub.write_delay_min_subscribers = settings.stream_write_delay_min_subscribers
         self.jwks: JwksKeys | None = None
         if settings.jwt_jwks_url:
-            self.jwks = JwksKeys(
-                settings.jwt_jwks_url, cache_seconds=settings.jwt_jwks_cache_seconds, cooldown_seconds=settings.jwt_jwks_cooldown_seconds
-            )
+            self.jwks = JwksKeys(settings.jwt_jwks_url, cache_seconds=settings.jwt_jwks_cache_seconds, cooldown_seconds=settings.jwt_jwks_cooldown_seconds)
         # Tokens are held to the server's clock, on unary calls and streams alike.
         verifier = self.verifier = TokenVerifier(
             secret=settings.resolve_jwt_secret(),
@@ -172,19 +167,13 @@ class ChatServer:
             jwks=self.jwks,
             issuer=settings.jwt_issuer,
             audience=settings.jwt_audience,
-            claims=ClaimNames(
-                user=settings.jwt_user_claim, name=settings.jwt_name_claim, role=settings.jwt_role_claim, sessions=settings.jwt_sessions_claim
-            ),
+            claims=ClaimNames(user=settings.jwt_user_claim, name=settings.jwt_name_claim, role=settings.jwt_role_claim, sessions=settings.jwt_sessions_claim),
             now=lambda: self.clock.now().timestamp(),
         )
         tls_files = TlsFiles.from_settings(settings)
         self.certificates = ServerCertificates(tls_files) if tls_files is not None else None
-        self.stream_tokens = StreamTokens(
-            lambda token: verifier.verify_expiring(token, remember=False), self.clock, check_seconds=settings.token_check_seconds
-        )
-        self.service = ChatService(
-            self.database, self.fanout, self.clock, settings, self.limiter, self.presence, self.typing, self.stream_tokens
-        )
+        self.stream_tokens = StreamTokens(lambda token: verifier.verify_expiring(token, remember=False), self.clock, check_seconds=settings.token_check_seconds)
+        self.service = ChatService(self.database, self.fanout, self.clock, settings, self.limiter, self.presence, self.typing, self.stream_tokens)
         self.health = health.aio.HealthServicer()
         interceptor = AuthInterceptor(verifier, access_log=settings.access_log)
         self.server = grpc.aio.server(interceptors=[interceptor], options=server_options(settings))
@@ -247,7 +236,9 @@ class ChatServer:
         for name in ("", SERVICE_NAME):
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
         log.info(
-            "SessionChat listening on port %d (%s; database %s)", self.port, self._transport_security(),
+            "SessionChat listening on port %d (%s; database %s)",
+            self.port,
+            self._transport_security(),
             self.database.engine.url.render_as_string(),
         )
         if self.metrics is not None:
@@ -270,9 +261,7 @@ class ChatServer:
     async def stop(self, grace: float | None = None) -> None:
         """Stop taking calls, end live streams after their pending events, then close."""
         await self.health.enter_graceful_shutdown()
-        self.fanout.hub.end_all(
-            ErrorCode.UNAVAILABLE, "the server is shutting down; reconnect with the last sequence you received"
-        )
+        self.fanout.hub.end_all(ErrorCode.UNAVAILABLE, "the server is shutting down; reconnect with the last sequence you received")
         await self.server.stop(self.settings.shutdown_grace_seconds if grace is None else grace)
         await self.service.live.flush_departures()  # users whose streams just ended leave now
         await self._close()
@@ -292,7 +281,7 @@ class ChatServer:
         await self.fanout.close()
         await self.limiter.close()
         if self.redis is not None:
-            await self.redis.aclose(close_connection_pool=True)
+            await close_client(self.redis)
         await self.database.close()
 
     async def wait(self) -> None:

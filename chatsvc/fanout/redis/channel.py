@@ -21,13 +21,12 @@ import json
 import logging
 import uuid
 
-import redis.asyncio as redis
-from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
 from chatsvc.fanout.hub import Audience, Hub, StoredEvent, Subscriber
+from chatsvc.fanout.redis.listener import ClusterListener, SingleNodeListener
 from chatsvc.fanout.redis.outage import Outage
-from chatsvc.fanout.redis.pool import close_within
+from chatsvc.fanout.redis.pool import Client, close_within
 from chatsvc.metrics import EVENTS_PUBLISHED, EVENTS_RECEIVED, SESSIONS_FOLLOWED
 from chatsvc.storage import repository as repo
 from chatsvc.storage.database import Database
@@ -35,10 +34,6 @@ from chatsvc.storage.database import Database
 log = logging.getLogger(__name__)
 
 CHANNEL_PREFIX = "chatsvc:events:"
-# Subscribed to always, so that the listener's connection stays in pub/sub mode with no session followed.
-IDLE_CHANNEL = "chatsvc:idle"
-# How long a join waits for Redis to confirm its session's subscription; past it, the gap check covers.
-SUBSCRIBE_TIMEOUT = 2.0
 
 
 def encode(origin: str, event: StoredEvent) -> bytes:
@@ -119,8 +114,8 @@ class SessionFeed:
 class RedisFanout:
     def __init__(
         self,
-        client: redis.Redis,
-        listener: redis.Redis,
+        client: Client,
+        listener: SingleNodeListener | ClusterListener,
         database: Database,
         *,
         check_seconds: float = 1.0,
@@ -128,18 +123,18 @@ class RedisFanout:
         hub: Hub | None = None,
     ) -> None:
         """`client` is the process's shared pool (publishing gives up fast: the database is the
-        fallback); `listener` is this feed's own connection, which waits for messages indefinitely."""
+        fallback); `listener` receives the channels, on connections of its own that wait for
+        messages indefinitely. On a cluster, events go on sharded channels, each session's on
+        the master that owns its slot."""
         self.hub = hub or Hub()
         self.origin = uuid.uuid4().hex
         self._client = client
         self._listener = listener
+        self._sharded = isinstance(listener, ClusterListener)
         self._database = database
         self._check_seconds = check_seconds
         self._linger_seconds = linger_seconds
-        self._pubsub: PubSub | None = None  # the listener's current PubSub, once subscribed
-        self._confirmations: dict[str, asyncio.Future] = {}  # channel -> confirmed by Redis
         self._lingering: dict[str, asyncio.TimerHandle] = {}  # sessions with no local subscriber left
-        self._unsubscribing: dict[str, asyncio.Future] = {}  # sent before a new subscription of the same session
         self._feeds: dict[str, SessionFeed] = {}
         self._tracking: dict[str, asyncio.Future] = {}
         self._tasks: list[asyncio.Task] = []
@@ -150,12 +145,17 @@ class RedisFanout:
             log, "fanout_receive", down="lost the Redis event channel (catching up from the database meanwhile)", up="receiving events from Redis again"
         )
 
+    def channel(self, session_id: str) -> str:
+        """The session's channel; on a cluster its name is hash-tagged like the session's keys."""
+        return f"{CHANNEL_PREFIX}{{{session_id}}}" if self._sharded else CHANNEL_PREFIX + session_id
+
     async def start(self) -> None:
-        self._tasks = [asyncio.create_task(self._listen()), asyncio.create_task(self._check_gaps())]
+        self._listener.start(self._receive, self._lost, self._back)
+        self._tasks = [asyncio.create_task(self._check_gaps())]
 
     async def close(self) -> None:
         await close_within("the Redis event channel", self._tasks)
-        await close_within("the Redis listener connection", [], self._listener.aclose())  # the shared client is closed by its owner
+        await self._listener.close()  # the shared client is closed by its owner
 
     async def publish(self, event: StoredEvent) -> None:
         """Deliver here at once, then tell the other processes."""
@@ -163,8 +163,9 @@ class RedisFanout:
         feed = self._feeds.get(event.session_id)
         if feed is not None:
             feed.accept(event)
+        channel, data = self.channel(event.session_id), encode(self.origin, event)
         try:
-            await self._client.publish(CHANNEL_PREFIX + event.session_id, encode(self.origin, event))
+            await (self._client.spublish(channel, data) if self._sharded else self._client.publish(channel, data))
         except (RedisError, OSError) as error:
             # The event is stored: other processes fetch it when they check for gaps.
             self._publishing.failed(error)
@@ -192,22 +193,7 @@ class RedisFanout:
         self._feeds.pop(session_id, None)
         self._tracking.pop(session_id, None)
         SESSIONS_FOLLOWED.set(len(self._feeds))
-        pubsub = self._pubsub
-        if pubsub is not None:
-            task = asyncio.ensure_future(self._quietly(pubsub.unsubscribe(CHANNEL_PREFIX + session_id)))
-            self._unsubscribing[session_id] = task
-            task.add_done_callback(functools.partial(self._unsubscribed, session_id))
-
-    def _unsubscribed(self, session_id: str, task: asyncio.Future) -> None:
-        if self._unsubscribing.get(session_id) is task:
-            del self._unsubscribing[session_id]
-
-    @staticmethod
-    async def _quietly(command) -> None:
-        try:
-            await command
-        except (RedisError, OSError):
-            pass  # the listener reconnects and subscribes only to the sessions still followed
+        self._listener.unfollow(self.channel(session_id))
 
     async def _track(self, session_id: str) -> None:
         """Start following a session from its current sequence (once, however many join at once)."""
@@ -223,64 +209,23 @@ class RedisFanout:
     async def _open_feed(self, session_id: str) -> None:
         # Subscribed (and confirmed) first, then where the session stands: every event after
         # that read arrives on the channel, or is fetched from the database as a gap.
-        await self._subscribe(session_id)
+        await self._listener.follow(self.channel(session_id))
         delivered = await self._database.read(lambda db: repo.last_sequence(db, session_id))
         self._feeds.setdefault(session_id, SessionFeed(session_id, delivered, self.hub, self._database))
         SESSIONS_FOLLOWED.set(len(self._feeds))
 
-    async def _subscribe(self, session_id: str) -> None:
-        channel = CHANNEL_PREFIX + session_id
-        unsubscribing = self._unsubscribing.get(session_id)
-        if unsubscribing is not None:
-            await unsubscribing  # its UNSUBSCRIBE goes first, so it cannot undo this SUBSCRIBE
-        pubsub = self._pubsub
-        if pubsub is None:
-            return  # Redis is away: the listener subscribes to every followed session when it is back
-        confirmed = self._confirmations.get(channel)
-        if confirmed is None or confirmed.done():
-            confirmed = self._confirmations[channel] = asyncio.get_running_loop().create_future()
-        try:
-            await pubsub.subscribe(channel)
-            await asyncio.wait_for(asyncio.shield(confirmed), SUBSCRIBE_TIMEOUT)
-        except (RedisError, OSError, TimeoutError) as error:
-            log.debug("subscribing to %s was not confirmed (%s); the gap check covers it", channel, error)
+    def _lost(self, error: BaseException) -> None:
+        self._receiving.failed(error)
+        self._fill_all()
 
-    async def _listen(self) -> None:
-        """Receive every process's events; after a lost connection, resubscribe and fill gaps."""
-        delay = 0.1
-        while True:
-            pubsub = self._listener.pubsub(ignore_subscribe_messages=False)
-            try:
-                # The sessions followed, and those whose feed is opening (their own subscribe may have
-                # gone to the connection that was lost).
-                followed = set(self._feeds) | set(self._tracking)
-                await pubsub.subscribe(IDLE_CHANNEL, *(CHANNEL_PREFIX + session_id for session_id in followed))
-                self._pubsub = pubsub
-                if self._receiving.failing:
-                    self._receiving.recovered()
-                    self._fill_all()
-                delay = 0.1
-                async for message in pubsub.listen():
-                    if message["type"] == "message":
-                        self._receive(message["channel"], message["data"])
-                    elif message["type"] == "subscribe":
-                        confirmed = self._confirmations.pop(message["channel"].decode(), None)
-                        if confirmed is not None and not confirmed.done():
-                            confirmed.set_result(None)
-            except asyncio.CancelledError:
-                self._pubsub = None
-                await pubsub.aclose()
-                raise
-            except (RedisError, OSError) as error:
-                self._pubsub = None
-                self._receiving.failed(error)
-                await pubsub.aclose()
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 2.0)
-                self._fill_all()
+    def _back(self) -> None:
+        self._receiving.recovered()
+        self._fill_all()  # what was published while the connection was away
 
-    def _receive(self, channel: bytes, data: bytes) -> None:
-        session_id = channel.decode()[len(CHANNEL_PREFIX) :]
+    def _receive(self, channel: str, data: bytes) -> None:
+        session_id = channel[len(CHANNEL_PREFIX) :]
+        if self._sharded:
+            session_id = session_id[1:-1]  # the hash tag's braces
         feed = self._feeds.get(session_id)
         EVENTS_RECEIVED.inc()
         if feed is None:

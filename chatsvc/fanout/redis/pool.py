@@ -8,6 +8,12 @@ listed online. A blocking pool makes a burst wait for a free connection
 (up to `redis_wait_seconds`) instead, and bounds what one process takes from
 Redis's `maxclients`. Only the pub/sub listener has a connection of its own:
 it holds it for ever and must never time out while the channel is quiet.
+
+A Redis Cluster is named by the scheme `redis+cluster://` (or
+`rediss+cluster://`) on any of its nodes: the process then uses redis-py's
+cluster client, which finds the other nodes and routes each key to its slot's
+master, and the listener follows each master on a connection of its own
+(`chatsvc.fanout.redis.listener`).
 """
 
 from __future__ import annotations
@@ -15,8 +21,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable
+from urllib.parse import urlsplit, urlunsplit
 
 import redis.asyncio as redis
+from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
@@ -37,8 +45,44 @@ def _one_retry() -> Retry:
     return Retry(NoBackoff(), 1)
 
 
-def shared_client(url: str, *, max_connections: int, wait_seconds: float) -> redis.Redis:
-    """The process's client: at most `max_connections`, waiting up to `wait_seconds` for one."""
+CLUSTER_SCHEMES = {"redis+cluster": "redis", "rediss+cluster": "rediss"}
+
+# What the Redis adapters take: a single node's client or a cluster's (the same commands).
+Client = redis.Redis | RedisCluster
+
+
+def session_key(prefix: str, session_id: str, rest: str = "") -> str:
+    """A key of a session's: the session id as its hash tag, so that on a cluster every key of
+    one session (presence, typing, rate limits) and its event channel share one slot."""
+    return f"{prefix}{{{session_id}}}{rest}"
+
+
+def is_cluster_url(url: str) -> bool:
+    return url.partition("://")[0] in CLUSTER_SCHEMES
+
+
+def _node_url(url: str) -> str:
+    """The URL as redis-py spells it (`redis+cluster://h:p` names the node `redis://h:p`)."""
+    scheme, separator, rest = url.partition("://")
+    return CLUSTER_SCHEMES.get(scheme, scheme) + separator + rest
+
+
+def shared_client(url: str, *, max_connections: int, wait_seconds: float) -> Client:
+    """The process's client: at most `max_connections` (per node of a cluster), waiting up to
+    `wait_seconds` for one (a cluster's client refuses at once instead: a Redis failure, which
+    every adapter survives)."""
+    if is_cluster_url(url):
+        try:
+            return RedisCluster.from_url(
+                _node_url(url),
+                max_connections=max_connections,
+                require_full_coverage=False,  # one master down leaves the others' sessions served
+                socket_connect_timeout=CONNECT_TIMEOUT_SECONDS,
+                socket_timeout=COMMAND_TIMEOUT_SECONDS,
+                retry=_one_retry(),
+            )
+        except (ValueError, redis.RedisError) as error:
+            raise StartupError(f"--redis-url {url!r} is not usable: {error}") from None
     try:
         pool = redis.BlockingConnectionPool.from_url(
             url,
@@ -53,8 +97,15 @@ def shared_client(url: str, *, max_connections: int, wait_seconds: float) -> red
     return redis.Redis(connection_pool=pool)
 
 
-def listener_client(url: str) -> redis.Redis:
-    """A client for the pub/sub listener: no read timeout, keepalive to notice a dead peer."""
+def listener_client(url: str, node: tuple[str, int] | None = None) -> redis.Redis:
+    """A client for a pub/sub listener: no read timeout, keepalive to notice a dead peer.
+    `node` (host, port) is a cluster's master, reached with the URL's other settings."""
+    url = _node_url(url)
+    if node is not None:
+        parts = urlsplit(url)
+        credentials = parts.netloc.rpartition("@")[0]
+        host = f"[{node[0]}]" if ":" in node[0] else node[0]
+        url = urlunsplit(parts._replace(netloc=f"{credentials}{'@' if credentials else ''}{host}:{node[1]}"))
     return redis.Redis.from_url(
         url,
         socket_connect_timeout=CONNECT_TIMEOUT_SECONDS,
@@ -64,12 +115,29 @@ def listener_client(url: str) -> redis.Redis:
     )
 
 
-async def check_reachable(client: redis.Redis, url: str) -> None:
-    """StartupError, with the reason on one line, when Redis does not answer a PING."""
+async def check_reachable(client: Client, url: str) -> None:
+    """StartupError, with the reason on one line, when Redis does not answer a PING, or is a
+    cluster named as a single node (or the other way round)."""
     try:
+        if isinstance(client, RedisCluster):
+            await client.initialize()  # asks the node for the cluster's slots and masters
+            return
         await client.ping()
+        info = await client.info("cluster")
     except (redis.RedisError, OSError) as error:
+        if is_cluster_url(url) and "cluster support disabled" in str(error):
+            raise StartupError(f"Redis at {url} is not a cluster: name a single node redis://host:port") from None
         raise StartupError(f"cannot reach Redis at {url}: {error}") from None
+    if info.get("cluster_enabled"):
+        raise StartupError(f"Redis at {url} is a node of a Redis Cluster: name it redis+cluster://host:port") from None
+
+
+async def close_client(client: Client) -> None:
+    """Close the process's shared client and its connections."""
+    if isinstance(client, RedisCluster):
+        await client.aclose()
+    else:
+        await client.aclose(close_connection_pool=True)
 
 
 # How long closing waits for a Redis adapter's tasks and connections; a Redis that came back

@@ -1,10 +1,12 @@
 """Presence shared by every process through Redis, surviving crashed processes.
 
 Each process writes one hash field per (process, user) it has streams for,
-and keeps a heartbeat key alive. A user is online while a field of theirs
-belongs to a live process. Every process regularly removes the fields of
-processes whose heartbeat expired, and reports those users as gone, so a
-crashed process's users leave within `ttl` plus one check.
+in one hash per session, and renews its heartbeat in a sorted set. A user is
+online while a field of theirs belongs to a process whose heartbeat has not
+expired. Every process regularly removes the fields of processes whose
+heartbeat expired (in the sessions each listed), and reports those users as
+gone, so a crashed process's users leave within `ttl` plus one check. Each
+script touches one key, so the same code runs on a Redis Cluster.
 
 A write can fail (Redis busy or away) or land out of order (a leave that
 overtook its join on another pooled connection), so Redis is never trusted
@@ -23,28 +25,46 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable
 
-import redis.asyncio as redis
 from redis.exceptions import RedisError
 
 from chatsvc.auth import Principal, Role
 from chatsvc.fanout.presence import LocalPresence
 from chatsvc.fanout.redis.outage import Outage
-from chatsvc.fanout.redis.pool import close_within
+from chatsvc.fanout.redis.pool import Client, close_within, session_key
 
 log = logging.getLogger(__name__)
 
-PREFIX = "chatsvc:presence:"
-SESSIONS = "chatsvc:presence-sessions"
-ALIVE = "chatsvc:alive:"
+PREFIX = "chatsvc:presence:"  # + {session}: a hash of "origin/user" -> the user
+ALIVE = "chatsvc:alive"  # a sorted set: each process (origin) and when its heartbeat expires
+SESSIONS = "chatsvc:presence-sessions:"  # + origin: the sessions where that process wrote users
 
-# KEYS: hash, sessions set. ARGV: origin, user id, value, alive prefix, session id.
+# Every script touches one key, so that on a cluster it runs on the master of that key's slot:
+# whether another process is alive is not looked up inside a script, the caller passes the
+# processes known dead (heartbeat expired) as the last arguments.
+
+# KEYS: alive. ARGV: origin, ttl ms. Renews the origin's heartbeat (by Redis's clock, which
+# every process shares); returns the origins whose heartbeat expired.
+HEARTBEAT = """
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
+return redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. now)
+"""
+
+DEAD_ORIGINS = """
+local dead = {}
+for i = FIRST_DEAD, #ARGV do dead[ARGV[i]] = true end
+"""
+
+# KEYS: hash. ARGV: origin, user id, value, then the dead origins.
 # Returns 1 when no live process had this user in the session before.
-CONNECT = """
-redis.call('SADD', KEYS[2], ARGV[5])
+CONNECT = (
+    DEAD_ORIGINS.replace("FIRST_DEAD", "4")
+    + """
 local others = 0
 for _, field in ipairs(redis.call('HKEYS', KEYS[1])) do
   local origin, user = string.match(field, '^([^/]+)/(.*)$')
-  if user == ARGV[2] and origin ~= ARGV[1] and redis.call('EXISTS', ARGV[4] .. origin) == 1 then
+  if user == ARGV[2] and origin ~= ARGV[1] and not dead[origin] then
     others = others + 1
   end
 end
@@ -52,56 +72,56 @@ redis.call('HSET', KEYS[1], ARGV[1] .. '/' .. ARGV[2], ARGV[3])
 if others == 0 then return 1 end
 return 0
 """
+)
 
-# KEYS: hash. ARGV: origin, user id, alive prefix. Returns 1 when no live process has the user left.
-DISCONNECT = """
+# KEYS: hash. ARGV: origin, user id, then the dead origins. Returns 1 when no live process has the user left.
+DISCONNECT = (
+    DEAD_ORIGINS.replace("FIRST_DEAD", "3")
+    + """
 redis.call('HDEL', KEYS[1], ARGV[1] .. '/' .. ARGV[2])
 for _, field in ipairs(redis.call('HKEYS', KEYS[1])) do
   local origin, user = string.match(field, '^([^/]+)/(.*)$')
-  if user == ARGV[2] and redis.call('EXISTS', ARGV[3] .. origin) == 1 then return 0 end
+  if user == ARGV[2] and not dead[origin] then return 0 end
 end
 return 1
 """
+)
 
-# KEYS: hash, sessions set. ARGV: alive prefix, session id.
-# Removes the fields of dead processes; returns the values of users now gone.
-REAP = """
+# KEYS: hash. ARGV: the dead origins. Removes their fields; returns the values of users now gone.
+REAP = (
+    DEAD_ORIGINS.replace("FIRST_DEAD", "1")
+    + """
 local fields = redis.call('HGETALL', KEYS[1])
-local live, dead = {}, {}
+local live, gone_values = {}, {}
 for i = 1, #fields, 2 do
   local origin, user = string.match(fields[i], '^([^/]+)/(.*)$')
-  if redis.call('EXISTS', ARGV[1] .. origin) == 1 then
-    live[user] = true
-  else
+  if dead[origin] then
     redis.call('HDEL', KEYS[1], fields[i])
-    dead[user] = fields[i + 1]
+    gone_values[user] = fields[i + 1]
+  else
+    live[user] = true
   end
 end
 local gone = {}
-for user, value in pairs(dead) do
+for user, value in pairs(gone_values) do
   if not live[user] then table.insert(gone, value) end
 end
-if redis.call('HLEN', KEYS[1]) == 0 then redis.call('SREM', KEYS[2], ARGV[2]) end
 return gone
 """
+)
 
-# KEYS: hash, sessions set. ARGV: origin, session id, then user id and value pairs:
-# the users this process has streams for. Makes this origin's fields exactly those.
+# KEYS: hash. ARGV: origin, then user id and value pairs: the users this process has
+# streams for. Makes this origin's fields exactly those.
 RECONCILE = """
 local prefix = ARGV[1] .. '/'
 local wanted = {}
-for i = 3, #ARGV, 2 do wanted[ARGV[i]] = ARGV[i + 1] end
+for i = 2, #ARGV, 2 do wanted[ARGV[i]] = ARGV[i + 1] end
 for _, field in ipairs(redis.call('HKEYS', KEYS[1])) do
   if string.sub(field, 1, #prefix) == prefix and not wanted[string.sub(field, #prefix + 1)] then
     redis.call('HDEL', KEYS[1], field)
   end
 end
 for user, value in pairs(wanted) do redis.call('HSET', KEYS[1], prefix .. user, value) end
-if redis.call('HLEN', KEYS[1]) == 0 then
-  redis.call('SREM', KEYS[2], ARGV[2])
-else
-  redis.call('SADD', KEYS[2], ARGV[2])
-end
 return 0
 """
 
@@ -127,11 +147,14 @@ def _text(value: bytes | str) -> str:
 
 
 class RedisPresence:
-    def __init__(self, client: redis.Redis, *, ttl_seconds: float = 15.0) -> None:
+    def __init__(self, client: Client, *, ttl_seconds: float = 15.0) -> None:
         self.origin = uuid.uuid4().hex
         self._client = client  # the process's shared pool, closed by its owner
         self._ttl_ms = int(ttl_seconds * 1000)
         self._local = LocalPresence()  # this process's streams; also the answer while Redis is down
+        self._sessions = SESSIONS + self.origin
+        self._dead: list[str] = []  # origins whose heartbeat expired, as of the last heartbeat
+        self._heartbeat = self._client.register_script(HEARTBEAT)
         self._connect = self._client.register_script(CONNECT)
         self._disconnect = self._client.register_script(DISCONNECT)
         self._reap = self._client.register_script(REAP)
@@ -142,9 +165,7 @@ class RedisPresence:
         self._dirty: set[str] = set()
         self._dirty_added = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
-        self._outage = Outage(
-            log, "presence", down="presence falls back to this process until Redis answers", up="presence is shared through Redis again"
-        )
+        self._outage = Outage(log, "presence", down="presence falls back to this process until Redis answers", up="presence is shared through Redis again")
 
     async def start(self, on_left: OnLeft) -> None:
         await self._heartbeat_once()
@@ -153,19 +174,20 @@ class RedisPresence:
     async def close(self) -> None:
         await close_within("Redis presence", self._tasks)
         try:
-            await self._client.delete(ALIVE + self.origin)
+            # Expired at once: the next process's check removes whatever fields of ours are left.
+            await self._client.zadd(ALIVE, {self.origin: 0})
         except (RedisError, OSError):
             pass
 
     async def connect(self, session_id: str, principal: Principal) -> bool:
         if not self._local.count_up(session_id, principal):
             return False  # this process already has the user online
+        new = session_id not in self._written
         self._written.add(session_id)
         try:
-            first = await self._connect(
-                keys=[PREFIX + session_id, SESSIONS],
-                args=[self.origin, principal.user_id, _value(principal), ALIVE, session_id],
-            )
+            if new:  # listed before the first write, so that our fields are found if we crash
+                await self._client.sadd(self._sessions, session_id)
+            first = await self._connect(keys=[session_key(PREFIX, session_id)], args=[self.origin, principal.user_id, _value(principal), *self._dead])
         except (RedisError, OSError) as error:
             self._outage.failed(error)
             self._mark_dirty(session_id)
@@ -178,7 +200,7 @@ class RedisPresence:
         if not self._local.count_down(session_id, principal):
             return False
         try:
-            last = await self._disconnect(keys=[PREFIX + session_id], args=[self.origin, principal.user_id, ALIVE])
+            last = await self._disconnect(keys=[session_key(PREFIX, session_id)], args=[self.origin, principal.user_id, *self._dead])
         except (RedisError, OSError) as error:
             self._outage.failed(error)
             self._mark_dirty(session_id)
@@ -194,10 +216,10 @@ class RedisPresence:
     async def reconcile(self, session_id: str) -> None:
         """Make this process's fields in a session exactly its users with live streams here."""
         users = self._local.local_online(session_id)
-        args: list[str] = [self.origin, session_id]
+        args: list[str] = [self.origin]
         for principal in users:
             args += [principal.user_id, _value(principal)]
-        await self._reconcile(keys=[PREFIX + session_id, SESSIONS], args=args)
+        await self._reconcile(keys=[session_key(PREFIX, session_id)], args=args)
         if [p.user_id for p in self._local.local_online(session_id)] != [p.user_id for p in users]:
             self._mark_dirty(session_id)  # streams opened or closed during the round trip
         elif not users:
@@ -234,25 +256,40 @@ class RedisPresence:
 
     async def online(self, session_id: str) -> list[Principal]:
         try:
-            fields = await self._client.hgetall(PREFIX + session_id)
-            origins = sorted({_text(field).split("/", 1)[0] for field in fields})
-            alive = await self._client.mget([ALIVE + origin for origin in origins]) if origins else []
+            fields = await self._client.hgetall(session_key(PREFIX, session_id))
         except (RedisError, OSError) as error:
             self._outage.failed(error)
             return self._local.local_online(session_id)
-        live = {origin for origin, value in zip(origins, alive, strict=False) if value is not None}
+        dead = set(self._dead)
         people = {}
         for field, value in fields.items():
-            if _text(field).split("/", 1)[0] in live:
+            if _text(field).split("/", 1)[0] not in dead:
                 principal = _principal(value)
                 people[principal.user_id] = principal
         return [people[user_id] for user_id in sorted(people)]
 
     async def _heartbeat_once(self) -> None:
-        await self._client.set(ALIVE + self.origin, "1", px=self._ttl_ms)
+        dead = await self._heartbeat(keys=[ALIVE], args=[self.origin, self._ttl_ms])
+        self._dead = sorted(_text(origin) for origin in dead)
         # Whatever Redis holds for us now (lost in a restart, reaped after an outage longer
         # than the ttl, written out of order in a burst) becomes what our streams say.
-        await self._reconcile_all(self._written | {session_id for session_id, _ in self._local.entries()})
+        sessions = self._written | {session_id for session_id, _ in self._local.entries()}
+        if sessions:
+            await self._client.sadd(self._sessions, *sessions)
+        await self._reconcile_all(sessions)
+
+    async def _reap_dead(self, on_left: OnLeft) -> None:
+        """Remove the users of processes whose heartbeat expired, reporting those now gone;
+        then forget those processes (another process may be doing the same: each field is
+        removed, and its user reported, once)."""
+        dead = list(self._dead)
+        for origin in dead:
+            for session in await self._client.smembers(SESSIONS + origin):
+                session_id = _text(session)
+                for value in await self._reap(keys=[session_key(PREFIX, session_id)], args=dead):
+                    await on_left(session_id, _principal(value))
+            await self._client.delete(SESSIONS + origin)
+            await self._client.zrem(ALIVE, origin)
 
     async def _maintain(self, on_left: OnLeft) -> None:
         """Keep this process alive in Redis, and report the users of dead processes as gone."""
@@ -260,10 +297,7 @@ class RedisPresence:
             await asyncio.sleep(self._ttl_ms / 3000)
             try:
                 await self._heartbeat_once()
-                for session in await self._client.smembers(SESSIONS):
-                    session_id = _text(session)
-                    for value in await self._reap(keys=[PREFIX + session_id, SESSIONS], args=[ALIVE, session_id]):
-                        await on_left(session_id, _principal(value))
+                await self._reap_dead(on_left)
                 self._outage.recovered()
             except (RedisError, OSError) as error:
                 self._outage.failed(error)

@@ -6,11 +6,11 @@ import logging
 import uuid
 from datetime import timedelta
 
-import redis.asyncio as redis
 from redis.exceptions import RedisError
 
 from chatsvc.clock import Clock
 from chatsvc.fanout.redis.outage import Outage
+from chatsvc.fanout.redis.pool import Client, session_key
 
 log = logging.getLogger(__name__)
 
@@ -34,20 +34,23 @@ class RedisRateLimiter:
     """Shared by every process on the same Redis. If Redis fails, attempts are
     allowed (the chat keeps working) and one warning is logged per outage."""
 
-    def __init__(self, client: redis.Redis, clock: Clock, *, prefix: str = "chatsvc:rate:") -> None:
+    def __init__(self, client: Client, clock: Clock, *, prefix: str = "chatsvc:rate:") -> None:
         self._client = client  # the process's shared pool, closed by its owner
         self._clock = clock
         self._prefix = prefix
         self._script = client.register_script(SLIDING_WINDOW)
         self._outage = Outage(log, "rate_limit", down="rate limits are off until Redis answers again", up="Redis answers again; rate limits are back on")
 
+    def _key(self, key: str) -> str:
+        # The domain's keys start with the session id ("session:user:what"): its hash tag.
+        session_id, separator, rest = key.partition(":")
+        return session_key(self._prefix, session_id, separator + rest)
+
     async def hit(self, key: str, limit: int, window: timedelta) -> timedelta | None:
         now_ms = int(self._clock.now().timestamp() * 1000)
         window_ms = int(window.total_seconds() * 1000)
         try:
-            wait_ms = await self._script(
-                keys=[self._prefix + key], args=[now_ms, window_ms, limit, f"{now_ms}-{uuid.uuid4().hex[:8]}"]
-            )
+            wait_ms = await self._script(keys=[self._key(key)], args=[now_ms, window_ms, limit, f"{now_ms}-{uuid.uuid4().hex[:8]}"])
         except (RedisError, OSError) as error:
             self._outage.failed(error)
             return None

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import logging
 
-import redis.asyncio as redis
 from redis.exceptions import RedisError
 
 from chatsvc.fanout.redis.outage import Outage
+from chatsvc.fanout.redis.pool import Client, session_key
 from chatsvc.fanout.typing_registry import LocalTypingRegistry, TypingKey
 
 log = logging.getLogger(__name__)
@@ -56,7 +56,7 @@ def _field(user_id: str, recipient_id: str) -> str:
 class RedisTypingRegistry:
     """If Redis fails, this process answers alone until it is back (one warning per outage)."""
 
-    def __init__(self, client: redis.Redis) -> None:
+    def __init__(self, client: Client) -> None:
         self._client = client  # the process's shared pool, closed by its owner
         self._begin = self._client.register_script(BEGIN)
         self._end = self._client.register_script(END)
@@ -69,7 +69,7 @@ class RedisTypingRegistry:
     async def begin(self, key: TypingKey, token: str, now_ms: int, deadline_ms: int) -> bool:
         local = await self._fallback.begin(key, token, now_ms, deadline_ms)
         try:
-            answer = await self._begin(keys=[PREFIX + key[0]], args=[_field(key[1], key[2]), token, now_ms, deadline_ms, HASH_TTL_MS])
+            answer = await self._begin(keys=[session_key(PREFIX, key[0])], args=[_field(key[1], key[2]), token, now_ms, deadline_ms, HASH_TTL_MS])
         except (RedisError, OSError) as error:
             self._outage.failed(error)
             return local
@@ -79,7 +79,7 @@ class RedisTypingRegistry:
     async def end(self, key: TypingKey, now_ms: int) -> bool:
         local = await self._fallback.end(key, now_ms)
         try:
-            answer = await self._end(keys=[PREFIX + key[0]], args=[_field(key[1], key[2]), now_ms])
+            answer = await self._end(keys=[session_key(PREFIX, key[0])], args=[_field(key[1], key[2]), now_ms])
         except (RedisError, OSError) as error:
             self._outage.failed(error)
             return local
@@ -89,7 +89,7 @@ class RedisTypingRegistry:
     async def expire(self, key: TypingKey, token: str) -> bool:
         local = await self._fallback.expire(key, token)
         try:
-            answer = await self._expire(keys=[PREFIX + key[0]], args=[_field(key[1], key[2]), token])
+            answer = await self._expire(keys=[session_key(PREFIX, key[0])], args=[_field(key[1], key[2]), token])
         except (RedisError, OSError) as error:
             self._outage.failed(error)
             return local
