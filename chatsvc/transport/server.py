@@ -125,7 +125,9 @@ def method_handlers(servicer: SessionChatServicer) -> dict[str, grpc.RpcMethodHa
             make = grpc.stream_unary_rpc_method_handler
         else:
             make = grpc.unary_unary_rpc_method_handler
-        handlers[method.name] = make(behavior, request_deserializer=request_type.FromString, response_serializer=serialize)
+        handlers[method.name] = make(
+            behavior, request_deserializer=request_type.FromString, response_serializer=serialize
+        )
     return handlers
 
 
@@ -142,7 +144,9 @@ class ChatServer:
         self.presence: RedisPresence | LocalPresence
         self.typing: RedisTypingRegistry | LocalTypingRegistry
         if settings.redis_url:
-            self.redis = shared_client(settings.redis_url, max_connections=settings.redis_max_connections, wait_seconds=settings.redis_wait_seconds)
+            self.redis = shared_client(
+                settings.redis_url, max_connections=settings.redis_max_connections, wait_seconds=settings.redis_wait_seconds
+            )
             listener = listener_for(settings.redis_url, self.redis)
             self.fanout = RedisFanout(
                 self.redis, listener, self.database, check_seconds=settings.fanout_check_seconds, linger_seconds=settings.fanout_linger_seconds
@@ -159,7 +163,9 @@ class ChatServer:
         self.fanout.hub.write_delay_min_subscribers = settings.stream_write_delay_min_subscribers
         self.jwks: JwksKeys | None = None
         if settings.jwt_jwks_url:
-            self.jwks = JwksKeys(settings.jwt_jwks_url, cache_seconds=settings.jwt_jwks_cache_seconds, cooldown_seconds=settings.jwt_jwks_cooldown_seconds)
+            self.jwks = JwksKeys(
+                settings.jwt_jwks_url, cache_seconds=settings.jwt_jwks_cache_seconds, cooldown_seconds=settings.jwt_jwks_cooldown_seconds
+            )
         # Tokens are held to the server's clock, on unary calls and streams alike.
         verifier = self.verifier = TokenVerifier(
             secret=settings.resolve_jwt_secret(),
@@ -167,13 +173,19 @@ class ChatServer:
             jwks=self.jwks,
             issuer=settings.jwt_issuer,
             audience=settings.jwt_audience,
-            claims=ClaimNames(user=settings.jwt_user_claim, name=settings.jwt_name_claim, role=settings.jwt_role_claim, sessions=settings.jwt_sessions_claim),
+            claims=ClaimNames(
+                user=settings.jwt_user_claim, name=settings.jwt_name_claim, role=settings.jwt_role_claim, sessions=settings.jwt_sessions_claim
+            ),
             now=lambda: self.clock.now().timestamp(),
         )
         tls_files = TlsFiles.from_settings(settings)
         self.certificates = ServerCertificates(tls_files) if tls_files is not None else None
-        self.stream_tokens = StreamTokens(lambda token: verifier.verify_expiring(token, remember=False), self.clock, check_seconds=settings.token_check_seconds)
-        self.service = ChatService(self.database, self.fanout, self.clock, settings, self.limiter, self.presence, self.typing, self.stream_tokens)
+        self.stream_tokens = StreamTokens(
+            lambda token: verifier.verify_expiring(token, remember=False), self.clock, check_seconds=settings.token_check_seconds
+        )
+        self.service = ChatService(
+            self.database, self.fanout, self.clock, settings, self.limiter, self.presence, self.typing, self.stream_tokens
+        )
         self.health = health.aio.HealthServicer()
         interceptor = AuthInterceptor(verifier, access_log=settings.access_log)
         self.server = grpc.aio.server(interceptors=[interceptor], options=server_options(settings))
@@ -236,9 +248,7 @@ class ChatServer:
         for name in ("", SERVICE_NAME):
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
         log.info(
-            "SessionChat listening on port %d (%s; database %s)",
-            self.port,
-            self._transport_security(),
+            "SessionChat listening on port %d (%s; database %s)", self.port, self._transport_security(),
             self.database.engine.url.render_as_string(),
         )
         if self.metrics is not None:
@@ -261,7 +271,9 @@ class ChatServer:
     async def stop(self, grace: float | None = None) -> None:
         """Stop taking calls, end live streams after their pending events, then close."""
         await self.health.enter_graceful_shutdown()
-        self.fanout.hub.end_all(ErrorCode.UNAVAILABLE, "the server is shutting down; reconnect with the last sequence you received")
+        self.fanout.hub.end_all(
+            ErrorCode.UNAVAILABLE, "the server is shutting down; reconnect with the last sequence you received"
+        )
         await self.server.stop(self.settings.shutdown_grace_seconds if grace is None else grace)
         await self.service.live.flush_departures()  # users whose streams just ended leave now
         await self._close()

@@ -21,12 +21,10 @@ import json
 import logging
 import uuid
 
-from redis.exceptions import RedisError
-
 from chatsvc.fanout.hub import Audience, Hub, StoredEvent, Subscriber
 from chatsvc.fanout.redis.listener import ClusterListener, SingleNodeListener
 from chatsvc.fanout.redis.outage import Outage
-from chatsvc.fanout.redis.pool import Client, close_within
+from chatsvc.fanout.redis.pool import REDIS_FAILURES, Client, close_within, settle_seconds
 from chatsvc.metrics import EVENTS_PUBLISHED, EVENTS_RECEIVED, SESSIONS_FOLLOWED
 from chatsvc.storage import repository as repo
 from chatsvc.storage.database import Database
@@ -139,10 +137,17 @@ class RedisFanout:
         self._tracking: dict[str, asyncio.Future] = {}
         self._tasks: list[asyncio.Task] = []
         self._publishing = Outage(
-            log, "fanout_publish", down="cannot publish to Redis (other processes will catch up from the database)", up="publishing to Redis works again"
+            log,
+            "fanout_publish",
+            down="cannot publish to Redis (other processes will catch up from the database)",
+            up="publishing to Redis works again",
+            settle_seconds=settle_seconds(client),
         )
         self._receiving = Outage(
-            log, "fanout_receive", down="lost the Redis event channel (catching up from the database meanwhile)", up="receiving events from Redis again"
+            log,
+            "fanout_receive",
+            down="lost the Redis event channel (catching up from the database meanwhile)",
+            up="receiving events from Redis again",  # the listener says when every master is back
         )
 
     def channel(self, session_id: str) -> str:
@@ -166,7 +171,7 @@ class RedisFanout:
         channel, data = self.channel(event.session_id), encode(self.origin, event)
         try:
             await (self._client.spublish(channel, data) if self._sharded else self._client.publish(channel, data))
-        except (RedisError, OSError) as error:
+        except REDIS_FAILURES as error:
             # The event is stored: other processes fetch it when they check for gaps.
             self._publishing.failed(error)
             return

@@ -21,9 +21,9 @@ from collections.abc import Callable
 import redis.asyncio as redis
 from redis.asyncio.client import PubSub
 from redis.asyncio.cluster import RedisCluster
-from redis.exceptions import AskError, MovedError, RedisError
+from redis.exceptions import AskError, MovedError
 
-from chatsvc.fanout.redis.pool import Client, close_within, listener_client
+from chatsvc.fanout.redis.pool import REDIS_FAILURES, Client, close_within, listener_client
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ OnUp = Callable[[], None]
 async def _quietly(command) -> None:
     try:
         await command
-    except (RedisError, OSError):
+    except REDIS_FAILURES:
         pass  # the listener reconnects and subscribes only to the channels still wanted
 
 
@@ -79,16 +79,18 @@ class NodeListener:
         if unsubscribing is not None:
             await unsubscribing  # its UNSUBSCRIBE goes first, so it cannot undo this SUBSCRIBE
         pubsub = self._pubsub
-        if pubsub is None:
-            self._wanted.set()  # not connected: the loop subscribes to every wanted channel when it is
-            return
+        if pubsub is None and self.failing:
+            return  # Redis is away: subscribed when it is back, the gap check covers meanwhile
         confirmed = self._confirmations.get(channel)
         if confirmed is None or confirmed.done():
             confirmed = self._confirmations[channel] = asyncio.get_running_loop().create_future()
         try:
-            await (pubsub.ssubscribe if self._sharded else pubsub.subscribe)(channel)
+            if pubsub is None:
+                self._wanted.set()  # connecting: the loop subscribes to every wanted channel
+            else:
+                await (pubsub.ssubscribe if self._sharded else pubsub.subscribe)(channel)
             await asyncio.wait_for(asyncio.shield(confirmed), SUBSCRIBE_TIMEOUT)
-        except (RedisError, OSError, TimeoutError) as error:
+        except (*REDIS_FAILURES, TimeoutError) as error:
             log.debug("subscribing to %s was not confirmed (%s); the gap check covers it", channel, error)
 
     def unfollow(self, channel: str) -> None:
@@ -134,7 +136,7 @@ class NodeListener:
                 self._on_moved()
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, RETRY_CAP_SECONDS)
-            except (RedisError, OSError) as error:
+            except REDIS_FAILURES as error:
                 self._pubsub = None
                 await pubsub.aclose()
                 if not self.failing:
@@ -144,12 +146,16 @@ class NodeListener:
                 delay = min(delay * 2, RETRY_CAP_SECONDS)
 
     async def _subscribe_all(self, pubsub: PubSub) -> None:
+        """Subscribe to every wanted channel, including those wanted while this ran (until the
+        connection is published as `_pubsub`, a new `follow` leaves its channel to this)."""
         if not self._sharded:
-            await pubsub.subscribe(IDLE_CHANNEL, *self.channels)
-            return
-        # One SSUBSCRIBE per channel: a batch would be refused (CROSSSLOT) when the slots differ.
-        for channel in sorted(self.channels):
-            await pubsub.ssubscribe(channel)
+            await pubsub.subscribe(IDLE_CHANNEL)
+        subscribed: set[str] = set()
+        while missing := self.channels - subscribed:
+            for channel in sorted(missing):
+                # One SSUBSCRIBE per channel: a batch would be refused (CROSSSLOT) when the slots differ.
+                await (pubsub.ssubscribe if self._sharded else pubsub.subscribe)(channel)
+                subscribed.add(channel)
 
     def _handle(self, message: dict) -> None:
         kind = message["type"]
@@ -222,7 +228,7 @@ class ClusterListener:
         """The name of the master that owns the channel's slot; "" when none does right now."""
         try:
             node = self._cluster.get_node_from_key(channel)
-        except RedisError:
+        except REDIS_FAILURES:
             return ""
         return node.name if node is not None else ""
 
@@ -274,7 +280,7 @@ class ClusterListener:
             try:
                 await self._cluster.nodes_manager.initialize()
                 await self._reroute()
-            except (RedisError, OSError) as error:
+            except REDIS_FAILURES as error:
                 log.debug("could not refresh the Redis cluster's topology: %s", error)
                 self._unsettled.set()
             if self._unsettled.is_set() or any(node.failing for node in self._nodes.values()):

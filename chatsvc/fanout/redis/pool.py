@@ -27,6 +27,7 @@ import redis.asyncio as redis
 from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from redis.exceptions import RedisClusterException, RedisError
 
 from chatsvc.errors import StartupError
 
@@ -45,10 +46,20 @@ def _one_retry() -> Retry:
     return Retry(NoBackoff(), 1)
 
 
+# What a Redis command may raise when Redis is away, busy or moving slots (the cluster client's
+# own errors are not RedisErrors).
+REDIS_FAILURES = (RedisError, RedisClusterException, OSError)
+
 CLUSTER_SCHEMES = {"redis+cluster": "redis", "rediss+cluster": "rediss"}
 
 # What the Redis adapters take: a single node's client or a cluster's (the same commands).
 Client = redis.Redis | RedisCluster
+
+
+def settle_seconds(client: Client) -> float:
+    """How long a Redis adapter's commands must not fail before its outage counts as over: on a
+    cluster, commands to the masters still up succeed while one is away (see `Outage`)."""
+    return 1.0 if isinstance(client, RedisCluster) else 0.0
 
 
 def session_key(prefix: str, session_id: str, rest: str = "") -> str:
@@ -81,7 +92,7 @@ def shared_client(url: str, *, max_connections: int, wait_seconds: float) -> Cli
                 socket_timeout=COMMAND_TIMEOUT_SECONDS,
                 retry=_one_retry(),
             )
-        except (ValueError, redis.RedisError) as error:
+        except (ValueError, *REDIS_FAILURES) as error:
             raise StartupError(f"--redis-url {url!r} is not usable: {error}") from None
     try:
         pool = redis.BlockingConnectionPool.from_url(
@@ -124,12 +135,14 @@ async def check_reachable(client: Client, url: str) -> None:
             return
         await client.ping()
         info = await client.info("cluster")
-    except (redis.RedisError, OSError) as error:
-        if is_cluster_url(url) and "cluster support disabled" in str(error):
+    except REDIS_FAILURES as error:
+        if is_cluster_url(url) and "Cluster mode is not enabled" in str(error):
             raise StartupError(f"Redis at {url} is not a cluster: name a single node redis://host:port") from None
         raise StartupError(f"cannot reach Redis at {url}: {error}") from None
     if info.get("cluster_enabled"):
-        raise StartupError(f"Redis at {url} is a node of a Redis Cluster: name it redis+cluster://host:port") from None
+        scheme, _, rest = url.partition("://")
+        suggested = f"{scheme}+cluster://{rest.rpartition('/')[0] if rest.count('/') else rest}"
+        raise StartupError(f"Redis at {url} is a node of a Redis Cluster: name it {suggested}") from None
 
 
 async def close_client(client: Client) -> None:

@@ -25,12 +25,10 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable
 
-from redis.exceptions import RedisError
-
 from chatsvc.auth import Principal, Role
 from chatsvc.fanout.presence import LocalPresence
 from chatsvc.fanout.redis.outage import Outage
-from chatsvc.fanout.redis.pool import Client, close_within, session_key
+from chatsvc.fanout.redis.pool import REDIS_FAILURES, Client, close_within, session_key, settle_seconds
 
 log = logging.getLogger(__name__)
 
@@ -165,7 +163,13 @@ class RedisPresence:
         self._dirty: set[str] = set()
         self._dirty_added = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
-        self._outage = Outage(log, "presence", down="presence falls back to this process until Redis answers", up="presence is shared through Redis again")
+        self._outage = Outage(
+            log,
+            "presence",
+            down="presence falls back to this process until Redis answers",
+            up="presence is shared through Redis again",
+            settle_seconds=settle_seconds(client),
+        )
 
     async def start(self, on_left: OnLeft) -> None:
         await self._heartbeat_once()
@@ -176,7 +180,7 @@ class RedisPresence:
         try:
             # Expired at once: the next process's check removes whatever fields of ours are left.
             await self._client.zadd(ALIVE, {self.origin: 0})
-        except (RedisError, OSError):
+        except REDIS_FAILURES:
             pass
 
     async def connect(self, session_id: str, principal: Principal) -> bool:
@@ -188,7 +192,7 @@ class RedisPresence:
             if new:  # listed before the first write, so that our fields are found if we crash
                 await self._client.sadd(self._sessions, session_id)
             first = await self._connect(keys=[session_key(PREFIX, session_id)], args=[self.origin, principal.user_id, _value(principal), *self._dead])
-        except (RedisError, OSError) as error:
+        except REDIS_FAILURES as error:
             self._outage.failed(error)
             self._mark_dirty(session_id)
             return True
@@ -201,7 +205,7 @@ class RedisPresence:
             return False
         try:
             last = await self._disconnect(keys=[session_key(PREFIX, session_id)], args=[self.origin, principal.user_id, *self._dead])
-        except (RedisError, OSError) as error:
+        except REDIS_FAILURES as error:
             self._outage.failed(error)
             self._mark_dirty(session_id)
             return True
@@ -232,7 +236,7 @@ class RedisPresence:
             self._dirty.discard(session_id)
             try:
                 await self.reconcile(session_id)
-            except (RedisError, OSError) as error:
+            except REDIS_FAILURES as error:
                 self._mark_dirty(session_id)  # the repair task retries it with backoff
                 failure = error
         if failure is not None:
@@ -247,7 +251,7 @@ class RedisPresence:
             try:
                 await self._reconcile_all(set(self._dirty))
                 delay = RETRY_FIRST_SECONDS
-            except (RedisError, OSError) as error:
+            except REDIS_FAILURES as error:
                 self._outage.failed(error)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, RETRY_CAP_SECONDS)
@@ -257,7 +261,7 @@ class RedisPresence:
     async def online(self, session_id: str) -> list[Principal]:
         try:
             fields = await self._client.hgetall(session_key(PREFIX, session_id))
-        except (RedisError, OSError) as error:
+        except REDIS_FAILURES as error:
             self._outage.failed(error)
             return self._local.local_online(session_id)
         dead = set(self._dead)
@@ -299,7 +303,7 @@ class RedisPresence:
                 await self._heartbeat_once()
                 await self._reap_dead(on_left)
                 self._outage.recovered()
-            except (RedisError, OSError) as error:
+            except REDIS_FAILURES as error:
                 self._outage.failed(error)
             except Exception:
                 log.exception("presence maintenance failed")

@@ -6,11 +6,9 @@ import logging
 import uuid
 from datetime import timedelta
 
-from redis.exceptions import RedisError
-
 from chatsvc.clock import Clock
 from chatsvc.fanout.redis.outage import Outage
-from chatsvc.fanout.redis.pool import Client, session_key
+from chatsvc.fanout.redis.pool import REDIS_FAILURES, Client, session_key, settle_seconds
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +37,13 @@ class RedisRateLimiter:
         self._clock = clock
         self._prefix = prefix
         self._script = client.register_script(SLIDING_WINDOW)
-        self._outage = Outage(log, "rate_limit", down="rate limits are off until Redis answers again", up="Redis answers again; rate limits are back on")
+        self._outage = Outage(
+            log,
+            "rate_limit",
+            down="rate limits are off until Redis answers again",
+            up="Redis answers again; rate limits are back on",
+            settle_seconds=settle_seconds(client),
+        )
 
     def _key(self, key: str) -> str:
         # The domain's keys start with the session id ("session:user:what"): its hash tag.
@@ -51,7 +55,7 @@ class RedisRateLimiter:
         window_ms = int(window.total_seconds() * 1000)
         try:
             wait_ms = await self._script(keys=[self._key(key)], args=[now_ms, window_ms, limit, f"{now_ms}-{uuid.uuid4().hex[:8]}"])
-        except (RedisError, OSError) as error:
+        except REDIS_FAILURES as error:
             self._outage.failed(error)
             return None
         self._outage.recovered()

@@ -5,10 +5,8 @@ from __future__ import annotations
 import json
 import logging
 
-from redis.exceptions import RedisError
-
 from chatsvc.fanout.redis.outage import Outage
-from chatsvc.fanout.redis.pool import Client, session_key
+from chatsvc.fanout.redis.pool import REDIS_FAILURES, Client, session_key, settle_seconds
 from chatsvc.fanout.typing_registry import LocalTypingRegistry, TypingKey
 
 log = logging.getLogger(__name__)
@@ -63,14 +61,18 @@ class RedisTypingRegistry:
         self._expire = self._client.register_script(EXPIRE)
         self._fallback = LocalTypingRegistry()
         self._outage = Outage(
-            log, "typing", down="typing indicators are per process until Redis answers", up="typing indicators are shared through Redis again"
+            log,
+            "typing",
+            down="typing indicators are per process until Redis answers",
+            up="typing indicators are shared through Redis again",
+            settle_seconds=settle_seconds(client),
         )
 
     async def begin(self, key: TypingKey, token: str, now_ms: int, deadline_ms: int) -> bool:
         local = await self._fallback.begin(key, token, now_ms, deadline_ms)
         try:
             answer = await self._begin(keys=[session_key(PREFIX, key[0])], args=[_field(key[1], key[2]), token, now_ms, deadline_ms, HASH_TTL_MS])
-        except (RedisError, OSError) as error:
+        except REDIS_FAILURES as error:
             self._outage.failed(error)
             return local
         self._outage.recovered()
@@ -80,7 +82,7 @@ class RedisTypingRegistry:
         local = await self._fallback.end(key, now_ms)
         try:
             answer = await self._end(keys=[session_key(PREFIX, key[0])], args=[_field(key[1], key[2]), now_ms])
-        except (RedisError, OSError) as error:
+        except REDIS_FAILURES as error:
             self._outage.failed(error)
             return local
         self._outage.recovered()
@@ -90,7 +92,7 @@ class RedisTypingRegistry:
         local = await self._fallback.expire(key, token)
         try:
             answer = await self._expire(keys=[session_key(PREFIX, key[0])], args=[_field(key[1], key[2]), token])
-        except (RedisError, OSError) as error:
+        except REDIS_FAILURES as error:
             self._outage.failed(error)
             return local
         self._outage.recovered()
@@ -99,7 +101,7 @@ class RedisTypingRegistry:
     async def recipients(self, session_id: str, user_id: str) -> list[str]:
         try:
             fields = await self._client.hkeys(PREFIX + session_id)
-        except (RedisError, OSError) as error:
+        except REDIS_FAILURES as error:
             self._outage.failed(error)
             return await self._fallback.recipients(session_id, user_id)
         pairs = [json.loads(field) for field in fields]
