@@ -98,6 +98,8 @@ def format_table(results: dict) -> str:
         ),
         ("per process: received / delivered events", lambda r: fanout_cell(r.get("processes_fanout"))),
         ("server CPU while publishing (%)", lambda r: number(r.get("server_cpu_percent"))),
+        ("  per process (%)", lambda r: "; ".join(number(c) for c in r["processes_cpu_percent"]) if r.get("processes_cpu_percent") else "-"),
+        ("Redis commands/s, CPU % (per node)", lambda r: redis_cell(r.get("redis"))),
         ("subscriber CPU while publishing (%)", lambda r: number(r.get("subscriber_cpu_percent"))),
         ("  busiest subscriber process (%)", lambda r: number(r.get("busiest_subscriber_process_cpu_percent"))),
     ]
@@ -115,6 +117,13 @@ def format_table(results: dict) -> str:
     lines += ["", "OK: nothing lost, nothing duplicated" if results["ok"] else "FAILED"]
     lines += [f"  {error}" for error in errors]
     return "\n".join(lines)
+
+
+def redis_cell(nodes: list[dict] | None) -> str:
+    """Each Redis node's (each master's) commands per second and CPU while publishing (with --redis-url)."""
+    if not nodes:
+        return "-"
+    return "; ".join(f"{n['commands_per_s']:.0f}/s {n['cpu_percent']:.0f}%" for n in nodes)
 
 
 def fanout_cell(processes: list[dict] | None) -> str:

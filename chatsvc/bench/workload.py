@@ -14,6 +14,7 @@ from array import array
 from collections import Counter
 from dataclasses import dataclass
 
+from chatsvc.bench import redis_load
 from chatsvc.bench.publishers import (
     GrpcPublisher,
     Published,
@@ -271,6 +272,8 @@ class Workload:
         args, server = self.args, self.server
         saturate = not args.rate
         cpu_server = server.cpu_seconds()
+        cpu_processes = [cpu_seconds(pid) for pid in server.pids]
+        redis_before = await asyncio.to_thread(redis_load.sample, args.redis_url) if args.redis_url else None
         cpu_workers = [cpu_seconds(worker.pid) for worker in self.workers]
         cpu_self = time.process_time()
         first = await self.snapshot()
@@ -293,6 +296,10 @@ class Workload:
         window_end = await self.snapshot()
         elapsed = time.perf_counter() - started
         result["server_cpu_percent"] = percent(server.cpu_seconds(), cpu_server, elapsed)
+        if len(server.pids) > 1:
+            result["processes_cpu_percent"] = [percent(cpu_seconds(pid), before, elapsed) for pid, before in zip(server.pids, cpu_processes, strict=False)]
+        if redis_before is not None:
+            result["redis"] = redis_load.rates(redis_before, await asyncio.to_thread(redis_load.sample, args.redis_url), elapsed)
         result["subscriber_cpu_percent"] = round(
             sum(percent(cpu_seconds(w.pid), before, elapsed) or 0 for w, before in zip(self.workers, cpu_workers, strict=False)), 1
         )

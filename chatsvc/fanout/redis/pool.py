@@ -72,10 +72,17 @@ def is_cluster_url(url: str) -> bool:
     return url.partition("://")[0] in CLUSTER_SCHEMES
 
 
-def _node_url(url: str) -> str:
-    """The URL as redis-py spells it (`redis+cluster://h:p` names the node `redis://h:p`)."""
+def node_url(url: str, node: tuple[str, int] | None = None) -> str:
+    """The URL as redis-py spells it (`redis+cluster://h:p` names the node `redis://h:p`);
+    with `node` (host, port), that node's, with the URL's other settings (credentials, TLS)."""
     scheme, separator, rest = url.partition("://")
-    return CLUSTER_SCHEMES.get(scheme, scheme) + separator + rest
+    url = CLUSTER_SCHEMES.get(scheme, scheme) + separator + rest
+    if node is not None:
+        parts = urlsplit(url)
+        credentials = parts.netloc.rpartition("@")[0]
+        host = f"[{node[0]}]" if ":" in node[0] else node[0]
+        url = urlunsplit(parts._replace(netloc=f"{credentials}{'@' if credentials else ''}{host}:{node[1]}"))
+    return url
 
 
 def shared_client(url: str, *, max_connections: int, wait_seconds: float) -> Client:
@@ -85,7 +92,7 @@ def shared_client(url: str, *, max_connections: int, wait_seconds: float) -> Cli
     if is_cluster_url(url):
         try:
             return RedisCluster.from_url(
-                _node_url(url),
+                node_url(url),
                 max_connections=max_connections,
                 require_full_coverage=False,  # one master down leaves the others' sessions served
                 socket_connect_timeout=CONNECT_TIMEOUT_SECONDS,
@@ -111,14 +118,8 @@ def shared_client(url: str, *, max_connections: int, wait_seconds: float) -> Cli
 def listener_client(url: str, node: tuple[str, int] | None = None) -> redis.Redis:
     """A client for a pub/sub listener: no read timeout, keepalive to notice a dead peer.
     `node` (host, port) is a cluster's master, reached with the URL's other settings."""
-    url = _node_url(url)
-    if node is not None:
-        parts = urlsplit(url)
-        credentials = parts.netloc.rpartition("@")[0]
-        host = f"[{node[0]}]" if ":" in node[0] else node[0]
-        url = urlunsplit(parts._replace(netloc=f"{credentials}{'@' if credentials else ''}{host}:{node[1]}"))
     return redis.Redis.from_url(
-        url,
+        node_url(url, node),
         socket_connect_timeout=CONNECT_TIMEOUT_SECONDS,
         socket_keepalive=True,
         health_check_interval=10,
