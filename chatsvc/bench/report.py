@@ -100,6 +100,10 @@ def format_table(results: dict) -> str:
         ("server CPU while publishing (%)", lambda r: number(r.get("server_cpu_percent"))),
         ("  per process (%)", lambda r: "; ".join(number(c) for c in r["processes_cpu_percent"]) if r.get("processes_cpu_percent") else "-"),
         ("Redis commands/s, CPU % (per node)", lambda r: redis_cell(r.get("redis"))),
+        (
+            "PostgreSQL commits/s, rows written/s",
+            lambda r: f"{r['postgres']['commits_per_s']:,.0f} / {r['postgres']['rows_per_s']:,.0f}" if r.get("postgres") else "-",
+        ),
         ("subscriber CPU while publishing (%)", lambda r: number(r.get("subscriber_cpu_percent"))),
         ("  busiest subscriber process (%)", lambda r: number(r.get("busiest_subscriber_process_cpu_percent"))),
     ]
@@ -123,7 +127,7 @@ def redis_cell(nodes: list[dict] | None) -> str:
     """Each Redis node's (each master's) commands per second and CPU while publishing (with --redis-url)."""
     if not nodes:
         return "-"
-    return "; ".join(f"{n['commands_per_s']:.0f}/s {n['cpu_percent']:.0f}%" for n in nodes)
+    return "; ".join(f"{n['commands_per_s']:.0f}/s {n['cpu_percent']:.1f}%" for n in nodes)
 
 
 def fanout_cell(processes: list[dict] | None) -> str:

@@ -37,7 +37,7 @@ class Outage:
             self.failing = True
             REDIS_OUTAGES.labels(self._component).inc()
             REDIS_FAILING.labels(self._component).inc()
-            self._log.warning("%s: %s", self._down, error, extra={"component": self._component})
+            self._log.warning("%s: %s", self._down, str(error) or type(error).__name__, extra={"component": self._component})
 
     def recovered(self) -> None:
         if self.failing and time.monotonic() - self._last_failure >= self._settle_seconds:
