@@ -65,8 +65,8 @@ def test_small_run_against_a_started_server_and_the_websockets_baseline():
     assert "OK: nothing lost, nothing duplicated" in table
 
 
-def test_two_processes_on_redis_deliver_the_same_events_to_every_subscriber(redis_server):
-    results = bench("--processes", "2", "--redis-url", redis_server.url)
+def test_two_processes_on_redis_deliver_the_same_events_to_every_subscriber(redis_server, postgres_url):
+    results = bench("--processes", "2", "--redis-url", redis_server.url, "--database-url", postgres_url)
     assert results["ok"] is True
     service = results["service"]
     assert len(service["targets"]) == 2
@@ -77,6 +77,14 @@ def test_two_processes_on_redis_deliver_the_same_events_to_every_subscriber(redi
     assert len(processes) == 2 and all(p["sessions_followed"] == 1 for p in processes)
     assert all(p["received"] >= 40 for p in processes)  # at least the 40 messages
     assert sum(p["delivered"] for p in processes) >= 40 * 20
+    # The load on Redis and PostgreSQL while publishing: each message was published to Redis
+    # and written to PostgreSQL at least once (other users of a shared server only add to it).
+    [node] = service["redis"]
+    assert node["commands_per_s"] >= service["publish_rate"] and node["cpu_percent"] >= 0
+    assert service["postgres"]["commits_per_s"] > 0 and service["postgres"]["rows_per_s"] >= service["publish_rate"]
+    assert len(service["processes_cpu_percent"]) == 2 and all(cpu > 0 for cpu in service["processes_cpu_percent"])
+    table = format_table(results)
+    assert "Redis commands/s, CPU % (per node)" in table and "PostgreSQL commits/s, rows written/s" in table
 
 
 def test_join_storm_figures_and_the_online_list_hang_together():

@@ -184,3 +184,16 @@ def test_a_cluster_named_as_a_single_node_and_a_single_node_named_as_a_cluster_a
         assert plain.ping()
     single = redis_server.url.replace("redis://", "redis+cluster://").removesuffix("/0")
     refuses(serve(tmp_path, "--redis-url", single), "serve", "is not a cluster")
+
+
+def test_bench_on_the_cluster_shows_each_masters_load_and_each_processs_inbound_events(cluster, postgres_url):
+    from tests.test_bench import bench
+
+    results = bench("--processes", "2", "--redis-url", cluster.url, "--database-url", postgres_url, "--sessions", "6")
+    assert results["ok"] is True, results["service"]["errors"]
+    service = results["service"]
+    # Six sessions spread over the three masters: every master published some of them.
+    assert sorted(node["node"] for node in service["redis"]) == sorted(node.address for node in cluster.nodes)
+    assert all(node["commands_per_s"] > 0 for node in service["redis"])
+    assert [p["sessions_followed"] for p in service["processes_fanout"]] == [6, 6]
+    assert service["lost"] == service["duplicated"] == 0
