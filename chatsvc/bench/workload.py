@@ -14,7 +14,7 @@ from array import array
 from collections import Counter
 from dataclasses import dataclass
 
-from chatsvc.bench import database_load, redis_load
+from chatsvc.bench.backend_load import BackendLoad
 from chatsvc.bench.publishers import (
     GrpcPublisher,
     Published,
@@ -273,9 +273,8 @@ class Workload:
         saturate = not args.rate
         cpu_server = server.cpu_seconds()
         cpu_processes = [cpu_seconds(pid) for pid in server.pids]
-        redis_before = await asyncio.to_thread(redis_load.sample, args.redis_url) if args.redis_url else None
-        postgres = args.database_url if args.database_url and args.database_url.startswith("postgres") else None
-        database_before = await asyncio.to_thread(database_load.sample, postgres) if postgres else None
+        backends = BackendLoad(args.redis_url, args.database_url)
+        await backends.start()
         cpu_workers = [cpu_seconds(worker.pid) for worker in self.workers]
         cpu_self = time.process_time()
         first = await self.snapshot()
@@ -300,11 +299,7 @@ class Workload:
         result["server_cpu_percent"] = percent(server.cpu_seconds(), cpu_server, elapsed)
         if len(server.pids) > 1:
             result["processes_cpu_percent"] = [percent(cpu_seconds(pid), before, elapsed) for pid, before in zip(server.pids, cpu_processes, strict=False)]
-        if redis_before is not None:
-            result["redis"] = redis_load.rates(redis_before, await asyncio.to_thread(redis_load.sample, args.redis_url), elapsed)
-        if postgres and database_before is not None:
-            await asyncio.sleep(1.0)  # PostgreSQL's statistics arrive within a second (the rates divide by the window alone)
-            result["postgres"] = database_load.rates(database_before, await asyncio.to_thread(database_load.sample, postgres), elapsed)
+        result.update(await backends.finish(elapsed))
         result["subscriber_cpu_percent"] = round(
             sum(percent(cpu_seconds(w.pid), before, elapsed) or 0 for w, before in zip(self.workers, cpu_workers, strict=False)), 1
         )
