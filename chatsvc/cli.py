@@ -98,7 +98,11 @@ def build_parser() -> argparse.ArgumentParser:
         "deployment; envoy/envoy.yaml is this output for the defaults.",
     )
     envoy_config.add_argument("--web-listen", default="127.0.0.1:8080", help="Envoy's listener (default 127.0.0.1:8080)")
-    envoy_config.add_argument("--grpc-upstream", default="127.0.0.1:50051", help="the chat server (default 127.0.0.1:50051)")
+    envoy_config.add_argument(
+        "--grpc-upstream", action="append", metavar="HOST:PORT",
+        help="the chat server (default 127.0.0.1:50051); repeat it for several processes sharing PostgreSQL and Redis: "
+        "Envoy balances over them with gRPC health checks",
+    )
     envoy_config.add_argument("--panel-upstream", default="127.0.0.1:8081", help="the panel's static files (default 127.0.0.1:8081)")
     envoy_config.add_argument("--web-allow-origin", action="append", metavar="ORIGIN", help="a CORS origin (repeatable)")
     envoy_config.add_argument("--tls-cert", metavar="FILE", help="serve browsers TLS with this certificate chain")
@@ -312,7 +316,7 @@ def run_envoy_config(args: argparse.Namespace) -> int:
     print(
         render_envoy_config(
             listen=args.web_listen,
-            grpc_upstream=args.grpc_upstream,
+            grpc_upstream=args.grpc_upstream or "127.0.0.1:50051",
             panel_upstream=args.panel_upstream,
             allowed_origins=args.web_allow_origin,
             listener_tls=ListenerTls(args.tls_cert, args.tls_key) if args.tls_cert else None,

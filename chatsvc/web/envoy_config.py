@@ -8,6 +8,7 @@ prints it; a test keeps the two in step).
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from string import Template
@@ -109,47 +110,88 @@ def _origin_matchers(origins: list[str], indent: str) -> str:
     return "\n".join(lines) if lines else f"{indent}[]"
 
 
-def _cluster_endpoint(name: str, host: str, port: int) -> str:
-    discovery = "STATIC" if is_ip(host) else "STRICT_DNS"
+def _cluster_endpoint(name: str, *addresses: tuple[str, int]) -> str:
+    discovery = "STATIC" if all(is_ip(host) for host, _ in addresses) else "STRICT_DNS"
+    endpoints = "\n".join(
+        f"""\
+        - endpoint:
+            address:
+{_socket_address(host, port, "              ")}"""
+        for host, port in addresses
+    )
     return f"""\
     type: {discovery}
     load_assignment:
       cluster_name: {name}
       endpoints:
       - lb_endpoints:
-        - endpoint:
-            address:
-{_socket_address(host, port, "              ")}"""
+{endpoints}"""
+
+
+def _balancing(health_check_interval: str) -> str:
+    """For several chat processes: spread the calls over the healthy ones, by how busy each is."""
+    return f"""
+    # Several chat processes sharing PostgreSQL and Redis: any of them serves any session, so
+    # each call goes to the least busy healthy one (live streams count until they end). A
+    # process that stops answering grpc.health.v1 (or says NOT_SERVING as it shuts down) gets
+    # no new calls; its streams end and their clients resume on another from their last sequence.
+    lb_policy: LEAST_REQUEST
+    health_checks:
+    - timeout: 1s
+      interval: {health_check_interval}
+      no_traffic_interval: {health_check_interval}
+      unhealthy_threshold: 1
+      healthy_threshold: 1
+      grpc_health_check: {{ service_name: "sessionchat.v1.SessionChat" }}"""
+
+
+# Several processes: a call whose connection was refused (a process that died before the health
+# check noticed) goes to another one. Only failures before the call reached a process are retried.
+ROUTE_RETRY = """
+                  retry_policy:
+                    retry_on: connect-failure,refused-stream
+                    num_retries: 2
+                    retry_host_predicate:
+                    - name: envoy.retry_host_predicates.previous_hosts
+                      typed_config:
+                        "@type": type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate
+                    host_selection_retry_max_attempts: 3"""
 
 
 def render_envoy_config(
     *,
     listen: str = DEFAULT_WEB_LISTEN,
-    grpc_upstream: str = DEFAULT_GRPC_UPSTREAM,
+    grpc_upstream: str | Sequence[str] = DEFAULT_GRPC_UPSTREAM,
     panel_upstream: str = DEFAULT_PANEL_LISTEN,
     allowed_origins: list[str] | None = None,
     listener_tls: ListenerTls | None = None,
     upstream_tls: UpstreamTls | None = None,
+    health_check_interval: str = "2s",
 ) -> str:
     """Envoy's bootstrap (YAML) for a grpc-web listener on `listen` in front of the chat
     server at `grpc_upstream` and the panel's static server at `panel_upstream`.
 
     `allowed_origins` are the CORS origins ("*" allows any); by default the origins of
     the listener itself and of the panel server. `listener_tls` serves browsers over
-    TLS; `upstream_tls` speaks TLS to a chat server that serves it.
+    TLS; `upstream_tls` speaks TLS to a chat server that serves it. Several `grpc_upstream`
+    addresses (processes sharing PostgreSQL and Redis) are balanced, with active gRPC health
+    checks every `health_check_interval`.
     """
     listen_host, listen_port = split_host_port(listen)
-    grpc_host, grpc_port = split_host_port(grpc_upstream)
+    upstreams = [grpc_upstream] if isinstance(grpc_upstream, str) else list(grpc_upstream)
+    grpc_addresses = [(connect_host(host), port) for host, port in map(split_host_port, upstreams)]
+    balanced = len(grpc_addresses) > 1
     panel_host, panel_port = split_host_port(panel_upstream)
-    grpc_host, panel_host = connect_host(grpc_host), connect_host(panel_host)
+    panel_host = connect_host(panel_host)
     if allowed_origins is None:
         allowed_origins = origins_for(listen, secure=listener_tls is not None) + origins_for(panel_upstream)
     return TEMPLATE.substitute(
         admin_address=_socket_address("127.0.0.1", 0, "    "),
         listener_address=_socket_address(listen_host, listen_port, "      "),
         origin_matchers=_origin_matchers(allowed_origins, "                  "),
-        grpc_cluster_endpoint=_cluster_endpoint("sessionchat_grpc", grpc_host, grpc_port),
-        panel_cluster_endpoint=_cluster_endpoint("sessionchat_panel", panel_host, panel_port),
+        grpc_cluster_endpoint=_cluster_endpoint("sessionchat_grpc", *grpc_addresses) + (_balancing(health_check_interval) if balanced else ""),
+        grpc_route_retry=ROUTE_RETRY if balanced else "",
+        panel_cluster_endpoint=_cluster_endpoint("sessionchat_panel", (panel_host, panel_port)),
         listener_transport_socket=_listener_transport_socket(listener_tls),
         grpc_transport_socket=_grpc_transport_socket(upstream_tls),
     )
