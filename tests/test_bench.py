@@ -87,6 +87,17 @@ def test_two_processes_on_redis_deliver_the_same_events_to_every_subscriber(redi
     assert "Redis commands/s, CPU % (per node)" in table and "PostgreSQL commits/s, rows written/s" in table
 
 
+def test_sessions_placed_on_processes_are_received_only_where_they_are_followed(redis_server):
+    results = bench("--processes", "2", "--redis-url", redis_server.url, "--sessions", "2", "--placement", "session")
+    service = results["service"]
+    assert results["ok"] is True and service["lost"] == service["duplicated"] == 0
+    # Session j's users are all on process j: each process follows one session and receives its events only.
+    processes = service["processes_fanout"]
+    assert [p["sessions_followed"] for p in processes] == [1, 1]
+    everything = sum(p["published"] for p in processes)
+    assert all(40 <= p["received"] <= 0.75 * everything for p in processes), (everything, processes)
+
+
 def test_join_storm_figures_and_the_online_list_hang_together():
     service = bench()["service"]
     join = service["join_ms"]

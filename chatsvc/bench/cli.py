@@ -41,6 +41,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--processes", type=int, default=1, help="server processes to start, sharing the database and --redis-url (default 1)")
     parser.add_argument("--redis-url", help="Redis for the started servers' fan-out (required with --processes 2+)")
     parser.add_argument("--database-url", help="database of the started servers (default: SQLite in a temporary directory)")
+    parser.add_argument(
+        "--placement",
+        choices=("spread", "session"),
+        default="spread",
+        help="with several processes: spread each session's users over all of them (default), or put all of session j's on process j %% P, "
+        "as balancing by session id would",
+    )
     parser.add_argument("--session", help="session id (default: a fresh one per run)")
     parser.add_argument(
         "--sessions",

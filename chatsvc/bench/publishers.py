@@ -13,6 +13,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from chatsvc.bench.wire import bench_text
 
@@ -43,25 +44,34 @@ class GrpcPublisher:
         self.sessions = sessions
         self.token = token  # (user_id, name, role, sessions) -> a token for this run's server
         self.args = args
-        self.clients: list = []
+        self.clients: dict[tuple[int, str], Any] = {}  # (client index, target) -> its ChatClient there
         # (client index, session): who publishes where.
         self.pairs = [(c, sessions[k]) for c, k in publishing_pairs(args.publishers, len(sessions))]
+
+    def target(self, pair: tuple[int, str]) -> str:
+        """Publisher i's process (i % P), or with --placement session its session's (session j on j % P)."""
+        index = self.sessions.index(pair[1]) if self.args.placement == "session" else pair[0]
+        return self.targets[index % len(self.targets)]
+
+    def client(self, pair: tuple[int, str]):
+        return self.clients[(pair[0], self.target(pair))]
 
     async def open(self) -> None:
         from chatsvc.client import ChatClient
 
         role = self.args.publisher_role
-        for i in range(self.args.publishers):
-            token = self.token(f"pub-{i:03d}", f"Publisher {i}", role, [session for c, session in self.pairs if c == i])
-            target = self.targets[i % len(self.targets)]
-            self.clients.append(ChatClient(target, token, channel_options=SEPARATE_CONNECTION))
+        for pair in self.pairs:
+            i = pair[0]
+            if (i, self.target(pair)) not in self.clients:
+                token = self.token(f"pub-{i:03d}", f"Publisher {i}", role, [session for c, session in self.pairs if c == i])
+                self.clients[(i, self.target(pair))] = ChatClient(self.target(pair), token, channel_options=SEPARATE_CONNECTION)
 
     async def warm_up(self) -> None:
-        for c, session in self.pairs:
-            await self.clients[c].send_message(session, "warming up")
+        for pair in self.pairs:
+            await self.client(pair).send_message(pair[1], "warming up")
 
     async def close(self) -> None:
-        for client in self.clients:
+        for client in self.clients.values():
             await client.close()
 
     async def _send(self, pair: tuple[int, str], published: Published) -> None:
@@ -77,7 +87,7 @@ class GrpcPublisher:
         published.ack_latencies_us.append((time.perf_counter_ns() - started) // 1000)
 
     async def _deliver(self, pair: tuple[int, str], text: str) -> None:
-        await self.clients[pair[0]].send_message(pair[1], text, attempts=1)
+        await self.client(pair).send_message(pair[1], text, attempts=1)
 
     async def at_rate(self, rate: float, duration: float) -> Published:
         published = Published()
@@ -111,7 +121,7 @@ class StreamPublisher(GrpcPublisher):
 
     async def open(self) -> None:
         await super().open()
-        self.senders = {pair: self.clients[pair[0]].sender(pair[1]) for pair in self.pairs}
+        self.senders = {pair: self.client(pair).sender(pair[1]) for pair in self.pairs}
         for sender in self.senders.values():
             await sender.__aenter__()
 

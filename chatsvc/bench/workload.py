@@ -144,9 +144,10 @@ class Workload:
 
     async def start_workers(self) -> None:
         args, server = self.args, self.server
-        # Subscriber i is user sub-i on server process i % P.
+        # Subscriber i is user sub-i on server process i % P (with --placement session: session j's on j % P).
+        process = (lambda i, j: j) if args.placement == "session" else (lambda i, j: i)
         everyone = [
-            (server.targets[i % len(server.targets)], self.token(*self._subscriber(i, session), "participant", [session]), session)
+            (server.targets[process(i, j) % len(server.targets)], self.token(*self._subscriber(i, session), "participant", [session]), session)
             for j, session in enumerate(self.sessions)
             for i in range(j * args.subscribers, (j + 1) * args.subscribers)
         ]
@@ -189,7 +190,8 @@ class Workload:
 
         async def visit(n: int) -> None:
             session = rng.choice(self.sessions)
-            client = ChatClient(targets[n % len(targets)], self.token(f"churn-{n:05d}", f"Visitor {n}", "participant", [session]))
+            process = self.sessions.index(session) if self.args.placement == "session" else n
+            client = ChatClient(targets[process % len(targets)], self.token(f"churn-{n:05d}", f"Visitor {n}", "participant", [session]))
             started = time.perf_counter_ns()
             events = client.events(session)
             try:
