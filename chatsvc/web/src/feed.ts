@@ -109,7 +109,8 @@ export class Feed {
 
   private renderAll(): void {
     this.rendered.clear();
-    this.openMenu = undefined;
+    // An open message menu stays open: item() opens it again on the message's new element (a
+    // late message drawn in its place redraws the window, and must not shut the reader's menu).
     const fragment = document.createDocumentFragment();
     for (let index = this.start; index < this.end; index++) fragment.append(this.item(this.items[index]));
     this.list.replaceChildren(fragment);
