@@ -113,3 +113,19 @@ async def test_streams_resuming_together_each_get_exactly_what_they_missed(alice
         assert sequences == sorted(set(sequences)), "in order, none twice"
     for stream in (teacher, *resumed.values(), *fresh):
         stream.cancel()
+
+
+async def test_a_batch_of_joiners_is_recorded_as_members_with_their_current_names(alice: Client, connect):
+    # Bob took part before under another name (a message, no stream); the crowd is new. They all join at once.
+    await connect("bob", name="Bobby").send(SESSION, "hello")
+    everyone = [connect("bob", name="Robert"), *(connect(f"m{n:02d}", name=f"Member {n}") for n in range(CROWD))]
+    streams = [client.subscribe(SESSION) for client in everyone]
+    await asyncio.gather(*(stream.next("stream_started") for stream in streams))
+
+    listed = await alice.call("ListParticipants", pb.ListParticipantsRequest(session_id=SESSION, include_offline=True, page_size=100))
+    names = {person.user_id: person.display_name for person in listed.participants}
+    assert names["bob"] == "Robert"  # the name as of the latest join, one row per user
+    assert all(names[f"m{n:02d}"] == f"Member {n}" for n in range(CROWD))
+    assert len(listed.participants) == len(names) == CROWD + 1 + ("alice" in names)
+    for stream in streams:
+        stream.cancel()

@@ -55,6 +55,17 @@ class Change:
         repo.upsert_member(self.db, self.session_id, principal.user_id, value[0], value[1], self.now)
         self.new_members[key] = value
 
+    def ensure_members(self, principals: list[Principal]) -> None:
+        """`ensure_member` for many users (a batch of joiners) with one query."""
+        unknown = {}
+        for principal in principals:
+            key, value = (self.session_id, principal.user_id), (principal.display_name, principal.role.value)
+            if self._known_members.get(key) != value:
+                unknown[principal.user_id] = value
+        if unknown:
+            repo.upsert_members(self.db, self.session_id, unknown, self.now)
+            self.new_members.update({(self.session_id, user_id): value for user_id, value in unknown.items()})
+
     def emit(self, audience: Audience = EVERYONE, **kind) -> StoredEvent:
         """Store an event (e.g. `message_posted=...`) with the session's next sequence."""
         return self.record(self.allocate(), audience, **kind)

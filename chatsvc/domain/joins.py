@@ -133,8 +133,8 @@ class Joins:
         if announced:
 
             def record(change) -> None:
+                change.ensure_members([join.principal for join in announced])
                 for join in announced:
-                    change.ensure_member(join.principal)
                     change.emit(user_joined=pb.UserJoined(participant=views.participant(join.principal, online=True)))
 
             await self.events.run(session_id, record)

@@ -221,6 +221,19 @@ def upsert_member(db: Session, session_id: str, user_id: str, display_name: str,
     return member
 
 
+def upsert_members(db: Session, session_id: str, people: dict[str, tuple[str, str]], now: datetime) -> None:
+    """`upsert_member` for many users (user id -> name, role) with one query for those already known."""
+    statement = select(Member).where(col(Member.session_id) == session_id, col(Member.user_id).in_(list(people)))
+    existing = {member.user_id: member for member in db.exec(statement).all()}
+    for user_id, (display_name, role) in people.items():
+        member = existing.get(user_id)
+        if member is None:
+            db.add(Member(session_id=session_id, user_id=user_id, display_name=display_name, role=role, first_seen=now))
+        elif member.display_name != display_name or member.role != role:
+            member.display_name, member.role = display_name, role
+            db.add(member)
+
+
 def get_member(db: Session, session_id: str, user_id: str) -> Member | None:
     return db.get(Member, (session_id, user_id))
 
