@@ -51,3 +51,29 @@ async def test_a_session_the_token_does_not_allow_refuses_every_send(server):
         assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
         with pytest.raises(SendRefused):
             await sender.send("again")
+
+
+class CancelledAfterSending(grpc.aio.UnaryUnaryClientInterceptor):
+    """The first SendMessage reaches the server and is stored, but its answer is CANCELLED, as a
+    server shutting down answers calls in flight."""
+
+    def __init__(self) -> None:
+        self.cancelled = 0
+
+    async def intercept_unary_unary(self, continuation, client_call_details, request):
+        call = await continuation(client_call_details, request)
+        if self.cancelled == 0 and isinstance(request, pb.SendMessageRequest):
+            await call
+            self.cancelled += 1
+            raise grpc.aio.AioRpcError(grpc.StatusCode.CANCELLED, grpc.aio.Metadata(), grpc.aio.Metadata(), "CANCELLED")
+        return call
+
+
+async def test_send_message_sends_again_after_a_servers_cancelled_and_the_message_is_stored_once(server, alice: Client):
+    token = mint_token(secret=SECRET, user_id="svc", name="Svc", role="instructor")
+    cancelling = CancelledAfterSending()
+    async with ChatClient(f"127.0.0.1:{server.port}", token, interceptors=[cancelling], initial_backoff=0.01) as client:
+        message = await client.send_message(SESSION, "the quiz starts now")
+    assert cancelling.cancelled == 1
+    history = await alice.call("ListMessages", pb.ListMessagesRequest(session_id=SESSION))
+    assert [(m.message_id, m.text) for m in history.messages] == [(message.message_id, "the quiz starts now")]

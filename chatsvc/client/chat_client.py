@@ -13,7 +13,7 @@ import grpc
 from sessionchat.v1 import chat_pb2 as pb
 from sessionchat.v1 import chat_pb2_grpc
 
-from chatsvc.client.codes import FINAL_CODES
+from chatsvc.client.codes import FINAL_CODES, RESEND_CODES
 from chatsvc.client.position import StreamPosition
 from chatsvc.client.sender import MessageSender
 from chatsvc.client.tls import TlsOptions
@@ -112,7 +112,7 @@ class ChatClient:
     async def send_message(
         self, session_id: str, text: str, *, recipient_id: str = "", client_message_id: str | None = None, attempts: int = 5
     ) -> pb.ChatMessage:
-        """Send, retrying on UNAVAILABLE with the same client message id (so never twice)."""
+        """Send, retrying on UNAVAILABLE or a server's CANCELLED with the same client message id (so never twice)."""
         request = pb.SendMessageRequest(
             session_id=session_id,
             text=text,
@@ -123,7 +123,7 @@ class ChatClient:
             try:
                 return (await self.stub.SendMessage(request, metadata=await self.fresh_metadata())).message
             except grpc.aio.AioRpcError as error:
-                if error.code() != grpc.StatusCode.UNAVAILABLE or attempt == attempts - 1:
+                if error.code() not in RESEND_CODES or attempt == attempts - 1:
                     raise
                 await asyncio.sleep(self.backoff(attempt))
                 await self.next_target()
