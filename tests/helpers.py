@@ -250,6 +250,19 @@ def server_env(**overrides: str) -> dict[str, str]:
     return env
 
 
+def shared_env(database_url: str, redis_url: str, **overrides: str) -> dict[str, str]:
+    """The environment for `chatsvc serve` children sharing one PostgreSQL and one Redis, as
+    processes behind a load balancer do; the fan-out compares with the database every 0.2 s, so
+    an event Redis did not deliver arrives quickly."""
+    return server_env(
+        CHATSVC_DATABASE_URL=database_url,
+        CHATSVC_REDIS_URL=redis_url,
+        CHATSVC_JWT_SECRET=SECRET,
+        CHATSVC_FANOUT_CHECK_SECONDS="0.2",
+        **overrides,
+    )
+
+
 class ServerProcess:
     """`chatsvc serve` as a child process on a free port; `output` is what it printed (stdout and stderr)."""
 

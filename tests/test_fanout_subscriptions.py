@@ -12,7 +12,7 @@ import redis.asyncio as redis
 from sessionchat.v1 import chat_pb2 as pb
 
 from chatsvc.client import ChatClient
-from tests.helpers import EVENT_TIMEOUT, SECRET, Client, ServerProcess, server_env
+from tests.helpers import EVENT_TIMEOUT, Client, ServerProcess, shared_env
 from tests.test_scale_out import Collector, token
 
 LINGER = 0.3
@@ -21,14 +21,7 @@ LINGER = 0.3
 @pytest.fixture
 async def pair(tmp_path, postgres_url, redis_server):
     """Two `chatsvc serve` processes on PostgreSQL and Redis, with a short linger."""
-    env = server_env(
-        CHATSVC_DATABASE_URL=postgres_url,
-        CHATSVC_REDIS_URL=redis_server.url,
-        CHATSVC_JWT_SECRET=SECRET,
-        CHATSVC_FANOUT_CHECK_SECONDS="0.2",
-        CHATSVC_FANOUT_LINGER_SECONDS=str(LINGER),
-        CHATSVC_PRESENCE_GRACE_SECONDS="0",
-    )
+    env = shared_env(postgres_url, redis_server.url, CHATSVC_FANOUT_LINGER_SECONDS=str(LINGER), CHATSVC_PRESENCE_GRACE_SECONDS="0")
     processes = [await ServerProcess.start(tmp_path, env) for _ in range(2)]
     client = redis.from_url(redis_server.url)
     yield processes, client

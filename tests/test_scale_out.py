@@ -10,7 +10,7 @@ from sessionchat.v1 import chat_pb2 as pb
 
 from chatsvc.auth import mint_token
 from chatsvc.client import ChatClient
-from tests.helpers import EVENT_TIMEOUT, SECRET, Client, ServerProcess, server_env
+from tests.helpers import EVENT_TIMEOUT, SECRET, Client, ServerProcess, shared_env
 
 
 def token(user_id: str, role: str = "participant") -> str:
@@ -28,13 +28,8 @@ async def start_cluster(tmp_path, postgres_url, redis_server):
     processes: list[ServerProcess] = []
 
     async def start(count: int, redis_url: str | None = None) -> list[ServerProcess]:
-        env = server_env(
-            CHATSVC_DATABASE_URL=postgres_url,
-            CHATSVC_REDIS_URL=redis_url or redis_server.url,
-            CHATSVC_JWT_SECRET=SECRET,
-            CHATSVC_FANOUT_CHECK_SECONDS="0.2",
-            CHATSVC_PRESENCE_TTL_SECONDS="1",
-            CHATSVC_TYPING_TIMEOUT_SECONDS="0.3",
+        env = shared_env(
+            postgres_url, redis_url or redis_server.url, CHATSVC_PRESENCE_TTL_SECONDS="1", CHATSVC_TYPING_TIMEOUT_SECONDS="0.3"
         )
         started = [await ServerProcess.start(tmp_path, env) for _ in range(count)]
         processes.extend(started)
