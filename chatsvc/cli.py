@@ -98,11 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
         "deployment; envoy/envoy.yaml is this output for the defaults.",
     )
     envoy_config.add_argument("--web-listen", default="127.0.0.1:8080", help="Envoy's listener (default 127.0.0.1:8080)")
-    envoy_config.add_argument(
-        "--grpc-upstream", action="append", metavar="HOST:PORT",
-        help="the chat server (default 127.0.0.1:50051); repeat it for several processes sharing PostgreSQL and Redis: "
-        "Envoy balances over them with gRPC health checks",
-    )
+    envoy_config.add_argument("--grpc-upstream", action="append", metavar="HOST:PORT", help="a chat server (default 127.0.0.1:50051); repeat to balance")
+    envoy_config.add_argument("--health-check-interval", type=float, metavar="SECONDS", help="with several --grpc-upstream: seconds between checks (default 1)")
     envoy_config.add_argument("--panel-upstream", default="127.0.0.1:8081", help="the panel's static files (default 127.0.0.1:8081)")
     envoy_config.add_argument("--web-allow-origin", action="append", metavar="ORIGIN", help="a CORS origin (repeatable)")
     envoy_config.add_argument("--tls-cert", metavar="FILE", help="serve browsers TLS with this certificate chain")
@@ -304,6 +301,7 @@ async def _stop_on_failure(server, stop: asyncio.Event) -> None:
 
 
 def run_envoy_config(args: argparse.Namespace) -> int:
+    from chatsvc.web.addresses import DEFAULT_GRPC_UPSTREAM
     from chatsvc.web.envoy_config import ListenerTls, UpstreamTls, render_envoy_config
 
     if bool(args.tls_cert) != bool(args.tls_key) or bool(args.grpc_upstream_cert) != bool(args.grpc_upstream_key):
@@ -313,17 +311,19 @@ def run_envoy_config(args: argparse.Namespace) -> int:
     upstream_tls = None
     if args.grpc_upstream_ca:
         upstream_tls = UpstreamTls(args.grpc_upstream_ca, args.grpc_upstream_server_name, args.grpc_upstream_cert, args.grpc_upstream_key)
-    print(
-        render_envoy_config(
+    try:
+        config = render_envoy_config(
             listen=args.web_listen,
-            grpc_upstream=args.grpc_upstream or "127.0.0.1:50051",
+            grpc_upstreams=args.grpc_upstream or [DEFAULT_GRPC_UPSTREAM],
+            health_check_interval=args.health_check_interval,
             panel_upstream=args.panel_upstream,
             allowed_origins=args.web_allow_origin,
             listener_tls=ListenerTls(args.tls_cert, args.tls_key) if args.tls_cert else None,
             upstream_tls=upstream_tls,
-        ),
-        end="",
-    )
+        )
+    except ValueError as error:  # an address or interval it cannot render: one line, not a traceback
+        raise StartupError(str(error)) from None
+    print(config, end="")
     return 0
 
 

@@ -84,7 +84,7 @@ def test_other_renderings_validate_too(tmp_path):
     """Any origin, a host name upstream (DNS), IPv6 and wildcard listeners."""
     variants = {
         "any-origin.yaml": render_envoy_config(allowed_origins=["*"]),
-        "dns.yaml": render_envoy_config(listen="0.0.0.0:9090", grpc_upstream="chat.internal:50051", panel_upstream="[::1]:8081"),
+        "dns.yaml": render_envoy_config(listen="0.0.0.0:9090", grpc_upstreams=["chat.internal:50051"], panel_upstream="[::1]:8081"),
         "no-origin.yaml": render_envoy_config(listen="127.0.0.1:0", panel_upstream="127.0.0.1:0"),
     }
     for name, text in variants.items():

@@ -1,88 +1,250 @@
-"""One real Envoy in front of three `chatsvc serve` processes (PostgreSQL and Redis shared), as
-`chatsvc envoy-config --grpc-upstream A --grpc-upstream B --grpc-upstream C` renders it: native
-gRPC and grpc-web clients are spread over the processes, one process is killed mid-class, and
-every client resumes through Envoy with nothing lost or doubled."""
+"""One real Envoy in front of three `chatsvc serve` processes (the shape of envoy/envoy-multi.yaml):
+native gRPC and grpc-web clients spread across them, one process killed (or stopped) while
+messages are sent, and every client resumed through Envoy from its last sequence, nothing lost
+and nothing twice. envoy/envoy-multi.yaml is the rendering of the README's command."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import urllib.request
 import uuid
-from pathlib import Path
+from collections.abc import Awaitable, Callable
 
 import aiohttp
 import pytest
 from sessionchat.v1 import chat_pb2 as pb
 
+from chatsvc.cli import main
 from chatsvc.client import ChatClient
 from chatsvc.web.envoy_config import render_envoy_config
 from chatsvc.web.envoy_process import EnvoyProcess
-from tests.grpcweb import FrameReader, GrpcWebClient
-from tests.helpers import EVENT_TIMEOUT, SECRET, ServerProcess, server_env
-from tests.support.servers import free_port
-from tests.test_envoy import SERVICE, auth, validate
+from tests.grpcweb import FrameReader, GrpcWebClient, parse_trailers
+from tests.helpers import EVENT_TIMEOUT, ServerProcess, shared_env
+from tests.test_envoy import ROOT, SERVICE, validate
+from tests.test_envoy_tls import render
 from tests.test_scale_out import Collector, token
 
-ROOT = Path(__file__).resolve().parent.parent
-UPSTREAMS = ["127.0.0.1:50051", "127.0.0.1:50052", "127.0.0.1:50053"]
-# Short for the test; the rendering's default is 2 s.
-HEALTH_CHECK_INTERVAL = "0.2s"
+# The README's command for envoy/envoy-multi.yaml: three processes on one machine.
+MULTI_EXAMPLE = [
+    "envoy-config",
+    "--grpc-upstream",
+    "127.0.0.1:50051",
+    "--grpc-upstream",
+    "127.0.0.1:50052",
+    "--grpc-upstream",
+    "127.0.0.1:50053",
+]
+# The test's Envoy checks health four times as often as the default (1 s), so that a killed
+# process is out of rotation within about half a second.
+HEALTH_CHECK_INTERVAL = 0.25
+# How long a grpc-web follower waits before it resubscribes (the panel backs off likewise).
+RECONNECT_DELAY = 0.05
+METRICS_LINE = re.compile(r"^SessionChat metrics on http://([^/\s]+)/metrics", re.MULTILINE)
+PROCESSES = 3
+MESSAGES = 30
 
 
-def test_envoy_multi_yaml_is_the_rendering_for_three_processes_and_envoy_validates_it():
+# ---------------------------------------------------------------- the config
+
+
+def test_envoy_multi_yaml_is_the_readme_command_and_envoy_validates_it(capsys):
     committed = (ROOT / "envoy" / "envoy-multi.yaml").read_text()
-    assert committed == render_envoy_config(grpc_upstream=UPSTREAMS), (
-        "envoy/envoy-multi.yaml is stale: run `chatsvc envoy-config "
-        + " ".join(f"--grpc-upstream {u}" for u in UPSTREAMS)
-        + " > envoy/envoy-multi.yaml`"
-    )
-    for needed in ("lb_policy: LEAST_REQUEST", "grpc_health_check", "retry_on: connect-failure,refused-stream", "port_value: 50053"):
-        assert needed in committed, needed
+    assert committed == render(capsys, MULTI_EXAMPLE), "envoy/envoy-multi.yaml is stale: run the command in the README's section on several processes"
+    for needle in (
+        "port_value: 50051",
+        "port_value: 50052",
+        "port_value: 50053",
+        "selection_method: FULL_SCAN",
+        'grpc_health_check: { service_name: "sessionchat.v1.SessionChat" }',
+        "interval: 1s",
+        "no_traffic_interval: 1s",
+        "unhealthy_threshold: 2",
+        "healthy_threshold: 2",
+        "outlier_detection",
+        "enforcing_consecutive_5xx: 0",
+        "retry_on: connect-failure,refused-stream,reset-before-request",
+        "envoy.retry_host_predicates.previous_hosts",
+    ):
+        assert needle in committed, needle
+    assert "unavailable" not in committed and "retry_on: 5xx" not in committed  # calls that reached a server are never replayed
     result = validate(ROOT / "envoy" / "envoy-multi.yaml")
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
-class WebSubscriber:
-    """A browser's feed through Envoy's grpc-web bridge: Subscribe, and after the stream ends
-    (its process died), Subscribe again from the last sequence it received, as the panel does."""
+def test_one_grpc_upstream_renders_the_single_server_config_unchanged(capsys):
+    assert render(capsys, ["envoy-config", "--grpc-upstream", "127.0.0.1:50051"]) == (ROOT / "envoy" / "envoy.yaml").read_text()
 
-    def __init__(self, base_url: str, session: str, user_id: str) -> None:
-        self.client = GrpcWebClient(base_url)
-        self.session, self.user_id = session, user_id
+
+def test_balanced_renderings_with_host_names_and_tls_validate(tmp_path):
+    text = render_envoy_config(grpc_upstreams=["chat-1.internal:50051", "chat-2.internal:50051"], health_check_interval=0.5)
+    assert "STRICT_DNS" in text and "interval: 0.5s" in text
+    (tmp_path / "dns.yaml").write_text(text)
+    result = validate(tmp_path / "dns.yaml")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("arguments", "phrase"),
+    [
+        (["--grpc-upstream", "127.0.0.1:50051", "--grpc-upstream", "127.0.0.1:50051"], "named twice"),
+        (["--grpc-upstream", "127.0.0.1:50051", "--grpc-upstream", "chat-2.internal"], "expected host:port, got 'chat-2.internal'"),
+        (["--grpc-upstream", "127.0.0.1:50051", "--health-check-interval", "0.5"], "two or more chat servers"),
+        (["--grpc-upstream", "127.0.0.1:50051", "--grpc-upstream", "127.0.0.1:50052", "--health-check-interval", "0"], "a positive number of seconds"),
+    ],
+)
+def test_envoy_config_refuses_flags_it_cannot_render(capsys, arguments, phrase):
+    assert main(["envoy-config", *arguments]) == 2
+    assert phrase in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- three processes behind one Envoy
+
+
+class Balanced:
+    """Three `chatsvc serve` processes on one PostgreSQL and one Redis, and Envoy in front of them."""
+
+    def __init__(self, processes: list[ServerProcess], envoy: EnvoyProcess) -> None:
+        self.processes = processes
+        self.envoy = envoy
+        self.clients: list[Collector | WebFollower] = []  # stopped after the test
+
+    @property
+    def target(self) -> str:
+        """Envoy's listener, for native gRPC."""
+        return f"127.0.0.1:{self.envoy.port}"
+
+    @property
+    def url(self) -> str:
+        """Envoy's listener, for grpc-web."""
+        return f"http://{self.target}"
+
+    async def native(self, user_id: str, session: str) -> Collector:
+        """A native ChatClient following the session through Envoy, once it has joined."""
+        native = Collector(ChatClient(self.target, token(user_id), initial_backoff=0.05), session)
+        self.clients.append(native)
+        await native.wait_for(lambda events: events, f"{user_id}'s join")
+        return native
+
+    async def web(self, user_id: str, session: str) -> WebFollower:
+        """A grpc-web feed of the session through Envoy, once it has joined."""
+        web = WebFollower(self.url, user_id, session)
+        self.clients.append(web)
+        await web.wait_for(lambda follower: follower.starts, f"{user_id}'s join")
+        return web
+
+    async def upstreams(self) -> dict[str, dict]:
+        """Envoy's view of each process (by its address): whether it is in rotation, and the
+        requests open on it."""
+        clusters = json.loads(await self.envoy.admin("/clusters?format=json"))["cluster_statuses"]
+        [grpc] = [cluster for cluster in clusters if cluster["name"] == "sessionchat_grpc"]
+        view = {}
+        for host in grpc["host_statuses"]:
+            address = host["address"]["socket_address"]
+            stats = {stat["name"]: int(stat.get("value", 0)) for stat in host["stats"]}
+            health = host["health_status"]
+            failed = [flag for flag in ("failed_active_health_check", "failed_outlier_check") if health.get(flag)]
+            view[f"{address['address']}:{address['port_value']}"] = {"failed": failed, "rq_active": stats.get("rq_active", 0)}
+        return view
+
+    async def live_streams(self, process: ServerProcess) -> int:
+        """The process's own count of live streams, from its Prometheus metrics."""
+        [address] = METRICS_LINE.findall("".join(process.output))
+
+        def scrape() -> str:
+            with urllib.request.urlopen(f"http://{address}/metrics", timeout=5) as response:
+                return response.read().decode()
+
+        [value] = re.findall(r"^chatsvc_live_streams ([0-9.e+]+)$", await asyncio.to_thread(scrape), re.MULTILINE)
+        return int(float(value))
+
+
+@pytest.fixture
+async def balanced(tmp_path, postgres_url, redis_server):
+    env = shared_env(postgres_url, redis_server.url)
+    processes = [await ServerProcess.start(tmp_path, env, "--metrics-listen", "127.0.0.1:0") for _ in range(PROCESSES)]
+    config = render_envoy_config(
+        listen="127.0.0.1:0",
+        panel_upstream="127.0.0.1:0",
+        grpc_upstreams=[process.target for process in processes],
+        health_check_interval=HEALTH_CHECK_INTERVAL,
+    )
+    envoy = EnvoyProcess(config)
+    balanced = Balanced(processes, envoy)
+    try:
+        await envoy.start()
+        yield balanced
+    finally:
+        for client in balanced.clients:
+            await client.stop()
+        await envoy.stop()
+        for process in processes:
+            await process.kill()
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], what: str) -> None:
+    """Ask `check` until it says yes (for facts only a poll can read: metrics, Envoy's admin API)."""
+
+    async def poll() -> None:
+        while not await check():
+            await asyncio.sleep(0.02)
+
+    try:
+        await asyncio.wait_for(poll(), EVENT_TIMEOUT)
+    except TimeoutError:
+        raise AssertionError(f"timed out waiting for {what}") from None
+
+
+class WebFollower:
+    """A browser's live feed: Subscribe over grpc-web through Envoy, subscribed again from the last
+    sequence it holds whenever the stream breaks (as the panel's connection.ts does)."""
+
+    def __init__(self, url: str, user_id: str, session: str) -> None:
+        self.web = GrpcWebClient(url)
+        self.metadata = {"authorization": f"Bearer {token(user_id)}"}
+        self.session = session
         self.events: list[pb.Event] = []
-        self.streams = 0
+        self.starts: list[pb.StreamStarted] = []
+        self.endings: list[str] = []  # why each stream ended
+        self.last_sequence = 0
         self._changed = asyncio.Event()
         self._task = asyncio.create_task(self._run())
 
+    @property
+    def reconnects(self) -> int:
+        return len(self.starts) - 1
+
     async def _run(self) -> None:
-        last = 0
         while True:
-            request = pb.SubscribeRequest(session_id=self.session, last_sequence=last).SerializeToString()
+            request = pb.SubscribeRequest(session_id=self.session, last_sequence=self.last_sequence).SerializeToString()
+            ending = "the body ended without a trailer"
             try:
-                async with self.client.post(f"{SERVICE}/Subscribe", request, auth(self.user_id)) as response:
-                    self.streams += 1
-                    reader = FrameReader(response)
-                    while (item := await reader.next()) is not None:
+                async with self.web.post(f"{SERVICE}/Subscribe", request, self.metadata) as response:
+                    frames = FrameReader(response)
+                    while (item := await frames.next()) is not None:
                         is_trailer, payload = item
                         if is_trailer:
-                            break  # ended (UNAVAILABLE when its process died): resume
-                        for event in pb.SubscribeResponse.FromString(payload).events:
-                            if event.sequence and event.sequence <= last:
-                                continue
-                            if event.WhichOneof("kind") == "stream_started" and not event.stream_started.recovered:
-                                last = event.stream_started.snapshot.as_of_sequence
-                            last = max(last, event.sequence)
-                            self.events.append(event)
-                            self._changed.set()
-            except (aiohttp.ClientError, OSError):  # the connection broke: resume
-                pass
-            await asyncio.sleep(0.1)
+                            ending = f"trailer {parse_trailers(payload)}"
+                            break
+                        self._receive(pb.SubscribeResponse.FromString(payload))
+            except aiohttp.ClientError as error:
+                ending = f"{type(error).__name__}: {error}"
+            self.endings.append(ending)
+            await asyncio.sleep(RECONNECT_DELAY)
 
-    def texts(self) -> list[str]:
-        return [e.message_posted.text for e in self.events if e.WhichOneof("kind") == "message_posted"]
+    def _receive(self, response: pb.SubscribeResponse) -> None:
+        for event in response.events:
+            if event.WhichOneof("kind") == "stream_started":
+                self.starts.append(event.stream_started)
+                if not event.stream_started.recovered:
+                    self.last_sequence = event.stream_started.snapshot.as_of_sequence
+            elif event.sequence:
+                self.last_sequence = event.sequence
+            self.events.append(event)
+        self._changed.set()
 
-    async def wait_for(self, predicate, what: str) -> None:
+    async def wait_for(self, predicate: Callable[[WebFollower], bool], what: str) -> None:
         async def until() -> None:
             while not predicate(self):
                 self._changed.clear()
@@ -91,88 +253,109 @@ class WebSubscriber:
         try:
             await asyncio.wait_for(until(), EVENT_TIMEOUT)
         except TimeoutError:
-            raise AssertionError(f"timed out waiting for {what}; got {self.texts()}") from None
+            raise AssertionError(f"timed out waiting for {what}; streams ended: {self.endings}") from None
+
+    def texts(self) -> list[str]:
+        return [e.message_posted.text for e in self.events if e.WhichOneof("kind") == "message_posted"]
+
+    def sequences(self) -> list[int]:
+        return [e.sequence for e in self.events if e.sequence]
 
     async def stop(self) -> None:
         self._task.cancel()
         await asyncio.gather(self._task, return_exceptions=True)
-        await self.client.close()
+        await self.web.close()
 
 
-def live_streams(metrics_port: int) -> int:
-    text = urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).read().decode()
-    return int(float(re.search(r"^chatsvc_live_streams (\S+)$", text, re.M).group(1)))
+def started_again_where_it_left(starts: list[pb.StreamStarted]) -> bool:
+    """Every stream after the first resumed from the last sequence (not a fresh snapshot)."""
+    return all(start.recovered for start in starts[1:])
 
 
-@pytest.fixture
-async def three(tmp_path, postgres_url, redis_server):
-    """Three processes on PostgreSQL and Redis, each serving metrics; one Envoy in front."""
-    env = server_env(
-        CHATSVC_DATABASE_URL=postgres_url,
-        CHATSVC_REDIS_URL=redis_server.url,
-        CHATSVC_JWT_SECRET=SECRET,
-        CHATSVC_FANOUT_CHECK_SECONDS="0.2",
-        CHATSVC_PRESENCE_GRACE_SECONDS="0",
-    )
-    metrics = [free_port() for _ in range(3)]
-    processes = [await ServerProcess.start(tmp_path, env, "--metrics-listen", f"127.0.0.1:{port}") for port in metrics]
-    envoy = EnvoyProcess(
-        render_envoy_config(
-            listen="127.0.0.1:0",
-            grpc_upstream=[process.target for process in processes],
-            panel_upstream=f"127.0.0.1:{free_port()}",
-            allowed_origins=["*"],
-            health_check_interval=HEALTH_CHECK_INTERVAL,
-        )
-    )
-    await envoy.start()
-    yield processes, metrics, envoy
-    await envoy.stop()
-    for process in processes:
-        await process.kill()
-
-
-async def test_clients_of_both_kinds_spread_over_three_processes_resume_through_envoy_when_one_is_killed(three):
-    processes, metrics, envoy = three
+@pytest.mark.parametrize("ending", ["SIGKILL", "SIGTERM"])
+async def test_clients_of_both_kinds_spread_over_three_processes_resume_through_envoy_when_one_ends(balanced, ending):
+    """SIGKILL: the process vanishes mid-call. SIGTERM: it answers NOT_SERVING to Envoy's checks and
+    ends its streams with UNAVAILABLE first. Either way, while messages are being sent."""
     session = f"multi-{uuid.uuid4().hex[:8]}"
-    through_envoy = f"127.0.0.1:{envoy.port}"
-    natives = [Collector(ChatClient(through_envoy, token(f"native{n}")), session) for n in range(6)]
-    browsers = [WebSubscriber(f"http://{through_envoy}", session, f"browser{n}") for n in range(6)]
+    hosts = await balanced.upstreams()
+    assert sorted(hosts) == sorted(process.target for process in balanced.processes)
+    assert all(not host["failed"] for host in hosts.values()), hosts
+
+    # One after the other, each in before the next: Envoy sends each new stream to the process
+    # holding the fewest, so the three native clients land on three processes, then the three
+    # grpc-web ones too.
+    natives = [await balanced.native(f"native{number}", session) for number in range(PROCESSES)]
+    webs = [await balanced.web(f"web{number}", session) for number in range(PROCESSES)]
+
+    # Each process says it serves two of the six streams, and Envoy agrees.
+    async def two_each() -> bool:
+        return [await balanced.live_streams(process) for process in balanced.processes] == [2] * PROCESSES
+
+    await eventually(two_each, "two live streams on each process")
+    assert [host["rq_active"] for host in (await balanced.upstreams()).values()] == [2] * PROCESSES
+
+    victim, *survivors = balanced.processes
+    halfway, ended = asyncio.Event(), asyncio.Event()
+    sender = ChatClient(balanced.target, token("teacher", "instructor"), initial_backoff=0.05)
+
+    async def send_all() -> list[pb.ChatMessage]:
+        sent = []
+        for number in range(MESSAGES):
+            if number == MESSAGES // 3:
+                halfway.set()  # the victim ends while the next third is sent
+            if number == 2 * MESSAGES // 3:
+                await ended.wait()  # and the last third goes after it, for certain
+            sent.append(await sender.send_message(session, f"m{number}"))
+        return sent
+
+    sending = asyncio.create_task(send_all())
+    await halfway.wait()
+    if ending == "SIGKILL":
+        await victim.kill()  # to its PID: no goodbye to Envoy or to anyone
+    else:
+        assert await victim.stop() == 0
+    ended.set()
+    sent = await sending
+
+    expected = [f"m{number}" for number in range(MESSAGES)]
     for native in natives:
-        await native.wait_for(lambda events: events, "the join")
-    for browser in browsers:
-        await browser.wait_for(lambda b: b.events, "the join through grpc-web")
-
-    # Envoy spread the twelve streams over the processes.
-    streams = [await asyncio.to_thread(live_streams, port) for port in metrics]
-    assert sum(streams) == 12 and sum(1 for count in streams if count) >= 2, streams
-    doomed = max(range(3), key=lambda index: streams[index])
-
-    teacher = ChatClient(through_envoy, token("teacher", "instructor"))
-    for number in range(5):
-        await teacher.send_message(session, f"before {number}")
-    await processes[doomed].kill()  # SIGKILL, mid-class
-    for number in range(5):
-        # Through Envoy: a call that would have gone to the dead process goes to another one.
-        await teacher.send_message(session, f"after {number}")
-    expected = [f"before {n}" for n in range(5)] + [f"after {n}" for n in range(5)]
+        await native.wait_for(lambda events, native=native: len(native.texts()) >= MESSAGES, "every message")
+    for web in webs:
+        await web.wait_for(lambda follower: len(follower.texts()) >= MESSAGES, "every message")
+    # Exactly the messages sent, in order, once each, whoever lost their process.
+    assert len({message.message_id for message in sent}) == MESSAGES
     for native in natives:
-        await native.wait_for(lambda events, c=native: c.texts() == expected, "every message, once, in order")
-    for browser in browsers:
-        await browser.wait_for(lambda b: b.texts() == expected, "every message through grpc-web, once, in order")
+        assert native.texts() == expected
+        assert len(set(native.sequences())) == len(native.sequences())
+    for web in webs:
+        assert web.texts() == expected, web.endings
+        assert len(set(web.sequences())) == len(web.sequences())
 
-    # The clients of the killed process (and only they) came back on a new stream, resuming.
-    resumed_natives = [n for n in natives if sum(e.WhichOneof("kind") == "stream_started" for e in n.events) > 1]
-    resumed_browsers = [b for b in browsers if b.streams > 1]
-    assert len(resumed_natives) + len(resumed_browsers) == streams[doomed]
-    for client in [*resumed_natives, *resumed_browsers]:
-        starts = [e.stream_started for e in client.events if e.WhichOneof("kind") == "stream_started"]
-        assert all(start.recovered for start in starts[1:])  # resumed from the last sequence, no fresh snapshot
-    survivors = [await asyncio.to_thread(live_streams, port) for index, port in enumerate(metrics) if index != doomed]
-    assert sum(survivors) == 12
-
-    await teacher.close()
+    # The victim's two clients, one of each kind, saw their stream end and resumed from their
+    # last sequence; the other four kept theirs.
+    assert [native.client.reconnects > 0 for native in natives].count(True) == 1, [n.client.reconnects for n in natives]
+    assert [web.reconnects > 0 for web in webs].count(True) == 1, [w.endings for w in webs]
     for native in natives:
-        await native.stop()
-    for browser in browsers:
-        await browser.stop()
+        starts = [e.stream_started for e in native.events if e.WhichOneof("kind") == "stream_started"]
+        assert started_again_where_it_left(starts)
+    for web in webs:
+        assert started_again_where_it_left(web.starts)
+    if ending == "SIGTERM":  # the browser was told why, in the grpc-web trailer
+        [ended_web] = [web for web in webs if web.reconnects]
+        assert "'grpc-status': '14'" in ended_web.endings[0], ended_web.endings
+
+    # Envoy took the victim out of rotation, and the survivors hold all six streams.
+    async def victim_out() -> bool:
+        return bool((await balanced.upstreams())[victim.target]["failed"])
+
+    await eventually(victim_out, "Envoy to take the ended process out of rotation")
+
+    async def six_on_survivors() -> bool:
+        return sum([await balanced.live_streams(process) for process in survivors]) == 2 * PROCESSES
+
+    await eventually(six_on_survivors, "the six streams on the two surviving processes")
+
+    history = await sender.stub.ListMessages(pb.ListMessagesRequest(session_id=session, page_size=100), metadata=sender.metadata)
+    assert [message.text for message in reversed(history.messages)] == expected  # stored once each (newest first)
+
+    await sender.close()

@@ -68,6 +68,8 @@ class EnvoyProcess:
         self.log_level = log_level
         self.process: asyncio.subprocess.Process | None = None
         self.port = 0
+        # host:port of Envoy's admin API (loopback, a free port), known once started.
+        self.admin_address = ""
         self._dir = tempfile.TemporaryDirectory(prefix="chatsvc-envoy-")
 
     async def start(self, timeout: float = ENVOY_START_TIMEOUT) -> int:
@@ -91,6 +93,7 @@ class EnvoyProcess:
                 status, _ = await _http_get(host, int(port), "/ready")
                 if status != 200:
                     return None
+                self.admin_address = f"{host}:{port}"
                 _, body = await _http_get(host, int(port), "/listeners?format=json")
                 listener = json.loads(body)["listener_statuses"][0]
                 return int(listener["local_address"]["socket_address"]["port_value"])
@@ -99,6 +102,15 @@ class EnvoyProcess:
 
         self.port = await wait_until_ready(self.process, listener_port, name="envoy", timeout=timeout, grace=ENVOY_STOP_GRACE)
         return self.port
+
+    async def admin(self, path: str) -> str:
+        """The body of a GET from Envoy's admin API (e.g. "/clusters?format=json": each upstream
+        host's health and open requests)."""
+        host, _, port = self.admin_address.rpartition(":")
+        status, body = await _http_get(host, int(port), path)
+        if status != 200:
+            raise RuntimeError(f"Envoy's admin API answered {status} to GET {path}")
+        return body
 
     async def wait(self) -> int:
         assert self.process is not None

@@ -110,7 +110,7 @@ class WebGateway:
         try:
             config = render_envoy_config(
                 listen=self.options.listen,
-                grpc_upstream=self.grpc_listen,
+                grpc_upstreams=(self.grpc_listen,),
                 panel_upstream=self.panel.address,
                 allowed_origins=self.options.allowed_origins,
                 listener_tls=self.listener_tls,
