@@ -1,10 +1,12 @@
 """A user whose last stream ends stays online for the presence grace: a stream that drops and
 comes back within it announces nothing; one that does not come back leaves when it ends; a
-server that stops records the pending departures before it exits."""
+server that stops leaves its users' grace to the next one to start (without Redis), or records
+their departures before it exits (with Redis, where other processes serve the session)."""
 
 from __future__ import annotations
 
 import dataclasses
+import uuid
 
 import pytest
 from sessionchat.v1 import chat_pb2 as pb
@@ -13,6 +15,8 @@ from chatsvc.config import Settings
 from chatsvc.transport.server import ChatServer
 from tests.helpers import Client
 from tests.support.streams import SESSION
+
+BOTH_BACKENDS = True
 
 
 @pytest.fixture
@@ -44,29 +48,108 @@ async def test_a_stream_that_drops_and_comes_back_within_the_grace_announces_not
     again.cancel()
 
 
-async def test_a_stopping_server_records_the_departures_still_in_their_grace(settings: Settings):
-    patient = dataclasses.replace(settings, presence_grace_seconds=60)
-    first = ChatServer(patient)
-    port = await first.start()
+def presence_events(events: list[pb.Event]) -> list[tuple[str, str]]:
+    return [
+        (event.WhichOneof("kind"), event.user_joined.participant.user_id or event.user_left.participant.user_id)
+        for event in events
+        if event.WhichOneof("kind") in ("user_joined", "user_left")
+    ]
+
+
+async def join_everyone(port: int, session: str) -> tuple[int, list[Client], list]:
+    """alice (instructor), bob and carol join; the sequence of the last user_joined alice saw."""
     alice = Client(f"127.0.0.1:{port}", "alice", "instructor")
-    clients = [Client(f"127.0.0.1:{port}", user) for user in ("bob", "carol")]
-    teacher = alice.stream(SESSION)
+    others = [Client(f"127.0.0.1:{port}", user) for user in ("bob", "carol")]
+    teacher = alice.stream(session)
     last = (await teacher.next("stream_started")).stream_started.resume_from_sequence
-    for client in clients:
-        stream = client.subscribe(SESSION)
+    streams = []
+    for client in others:
+        stream = client.subscribe(session)
+        streams.append(stream)
         await stream.next("stream_started")
         last = (await teacher.next("user_joined")).sequence
-        stream.cancel()
-    teacher.cancel()
-    await first.stop(grace=1)  # bob and carol are still in their 60 s grace: recorded now
-    for client in (alice, *clients):
+    return last, [alice, *others], [teacher, *streams]
+
+
+async def test_a_restart_carries_the_grace_over_who_comes_back_announces_nothing_who_does_not_leaves_after_it(settings: Settings):
+    """Without Redis the stopping server leaves its users' grace to the next one: a deploy under
+    a class announces no leave and join of everyone."""
+    first = ChatServer(dataclasses.replace(settings, presence_grace_seconds=60))
+    last, clients, streams = await join_everyone(await first.start(), SESSION)
+    await first.stop(grace=1)  # ends all three streams: everyone is in their grace
+    for client in clients:
+        await client.close()
+
+    second = ChatServer(dataclasses.replace(settings, presence_grace_seconds=0.5))
+    port = await second.start()
+    alice, bob = Client(f"127.0.0.1:{port}", "alice", "instructor"), Client(f"127.0.0.1:{port}", "bob")
+    try:
+        resumed = alice.stream(SESSION, last_sequence=last)
+        assert (await resumed.next("stream_started")).stream_started.recovered
+        back = bob.subscribe(SESSION, last_sequence=last)
+        assert (await back.next("stream_started")).stream_started.recovered
+        people = await alice.call("ListParticipants", pb.ListParticipantsRequest(session_id=SESSION))
+        assert [p.user_id for p in people.participants] == ["alice", "bob", "carol"]  # carol: still in her grace
+
+        left = await resumed.next("user_left")  # carol did not come back: she leaves when the grace ends
+        assert left.user_left.participant.user_id == "carol"
+        await alice.call("SendMessage", pb.SendMessageRequest(session_id=SESSION, text="still here"))
+        await back.next("message_posted")  # everything before it has been delivered
+        assert presence_events(back.events) == [("user_left", "carol")]
+        people = await alice.call("ListParticipants", pb.ListParticipantsRequest(session_id=SESSION))
+        assert [p.user_id for p in people.participants] == ["alice", "bob"]
+        resumed.cancel()
+        back.cancel()
+    finally:
+        await alice.close()
+        await bob.close()
+        await second.stop(grace=1)
+
+
+async def test_users_still_in_a_carried_grace_are_carried_again_by_a_second_quick_restart(settings: Settings):
+    first = ChatServer(dataclasses.replace(settings, presence_grace_seconds=60))
+    last, clients, _ = await join_everyone(await first.start(), SESSION)
+    await first.stop(grace=1)
+    for client in clients:
+        await client.close()
+    second = ChatServer(dataclasses.replace(settings, presence_grace_seconds=60))
+    await second.start()
+    await second.stop(grace=1)  # restarted again before anyone came back
+
+    third = ChatServer(dataclasses.replace(settings, presence_grace_seconds=0.5))
+    port = await third.start()
+    alice = Client(f"127.0.0.1:{port}", "alice", "instructor")
+    try:
+        resumed = alice.subscribe(SESSION, last_sequence=last)
+        assert (await resumed.next("stream_started")).stream_started.recovered
+        people = await alice.call("ListParticipants", pb.ListParticipantsRequest(session_id=SESSION))
+        assert [p.user_id for p in people.participants] == ["alice", "bob", "carol"]
+        left = [await resumed.next("user_left") for _ in range(2)]  # bob and carol, once each
+        assert sorted(event.user_left.participant.user_id for event in left) == ["bob", "carol"]
+        await alice.call("SendMessage", pb.SendMessageRequest(session_id=SESSION, text="still here"))
+        await resumed.next("message_posted")
+        assert sorted(presence_events(resumed.events)) == [("user_left", "bob"), ("user_left", "carol")]
+        resumed.cancel()
+    finally:
+        await alice.close()
+        await third.stop(grace=1)
+
+
+async def test_with_redis_a_stopping_server_records_the_departures_still_in_their_grace(settings: Settings, redis_server):
+    """With Redis other processes serve the session: the stopping one records its users' departures."""
+    session = f"grace-{uuid.uuid4().hex[:8]}"
+    patient = dataclasses.replace(settings, presence_grace_seconds=60, redis_url=redis_server.url)
+    first = ChatServer(patient)
+    last, clients, _ = await join_everyone(await first.start(), session)
+    await first.stop(grace=1)  # alice, bob and carol are still in their 60 s grace: recorded now
+    for client in clients:
         await client.close()
 
     second = ChatServer(patient)
     port = await second.start()
     alice = Client(f"127.0.0.1:{port}", "alice", "instructor")
     try:
-        resumed = alice.subscribe(SESSION, last_sequence=last)
+        resumed = alice.subscribe(session, last_sequence=last)
         assert (await resumed.next("stream_started")).stream_started.recovered
         left = [await resumed.next("user_left") for _ in range(3)]  # bob, carol and alice's own stream
         assert sorted(event.user_left.participant.user_id for event in left) == ["alice", "bob", "carol"]

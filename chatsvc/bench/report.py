@@ -84,6 +84,7 @@ def format_table(results: dict) -> str:
         ("  send acknowledged (ms)", lambda r: latency(r.get("send_ack_ms"))),
         ("restart: stopped to listening again (s)", lambda r: number(r.get("restart_s"))),
         ("  all resumed, after listening again (s)", lambda r: number(r.get("resume_s"))),
+        ("  each resumed after listening p50 / p99 / max (ms)", lambda r: latency(r.get("resume_ms"))),
         ("  resumed / with recovered=true", lambda r: f"{number(r.get('resumed'))} / {number(r.get('recovered'))}" if "resumed" in r else "-"),
         ("lost events", lambda r: number(r.get("lost"))),
         ("duplicated events", lambda r: number(r.get("duplicated"))),

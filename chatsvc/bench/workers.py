@@ -213,6 +213,7 @@ async def _cheap_subscribers(spec: dict):
             "resumed": sum(t.resumed for t in tallies),
             "recovered": sum(t.recovered for t in tallies),
             "resumed_at": max((t.resumed_at for t in tallies), default=0.0),
+            "resumed_times": array("d", (t.resumed_at for t in tallies if t.resumed_at)).tobytes(),
         }
 
     yield tallies, sessions, errors, close, extra

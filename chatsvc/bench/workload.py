@@ -28,6 +28,7 @@ from chatsvc.bench.servers import (
     cpu_seconds,
     service_under_test,
 )
+from chatsvc.bench.verdict import judge
 from chatsvc.bench.workers import WorkerHandle, probe_worker, subscriber_worker
 
 
@@ -343,58 +344,5 @@ class Workload:
             result["processes_fanout"] = await server.fanout_counters()
 
         reports = await asyncio.gather(*(worker.call("report") for worker in self.workers))
-        latencies = array("i")
-        probe_latencies = array("i")
-        result["lost"] = 0
-        result["duplicated"] = 0
-        result["sequence_gaps"] = 0
-        result["streams_ended"] = 0
-        reasons: Counter = Counter()
-        digests: Counter = Counter()
-        last_sequences: Counter = Counter()
-        for worker, report in zip(self.workers, reports, strict=False):
-            digests.update(report["digests"])
-            last_sequences.update(report["last_sequences"])
-            (probe_latencies if worker.probe else latencies).frombytes(report["latencies"])
-            result["lost"] += sum(max(0, published.by_session[session] - received) for session, received in report["bench"])
-            result["duplicated"] += report["duplicates"]
-            result["sequence_gaps"] += report["gaps"]
-            result["streams_ended"] += report["ended"]
-            reasons.update(report["end_reasons"])
-            if not worker.probe and args.restart:
-                result["resumed"] = result.get("resumed", 0) + report.get("resumed", 0)
-                result["recovered"] = result.get("recovered", 0) + report.get("recovered", 0)
-                result["last_resumed_at"] = max(result.get("last_resumed_at", 0.0), report.get("resumed_at", 0.0))
-            if worker.probe:
-                result["probe_reconnects"] = report.get("reconnects", 0)
-                result["event_bytes"] = report.get("event_bytes")
-                result["online_seen"] = min(report.get("online_seen") or [0])
-        if reasons:
-            result["errors"].append(f"streams ended: {dict(reasons)}")
-        if args.restart:
-            cheap = result.get("subscribers", 0) - (args.probes if server.kind == "grpc" else 0)
-            result["resume_s"] = round(result["last_resumed_at"] - result["listening_again_at"], 2) if result.get("resumed") else None
-            if result.get("resumed") != cheap or result.get("recovered") != cheap:
-                result["errors"].append(f"after the restart {result.get('resumed')} of {cheap} resumed, {result.get('recovered')} recovered")
-        # Everyone joined stays online: the probes' view (snapshot, then joins and leaves) must say so.
-        # The probes are in the first session: its subscribers, and its publishers' streams.
-        pairs = self.publisher.pairs if isinstance(self.publisher, GrpcPublisher) else []
-        publishing_there = len([session for _, session in pairs if session == self.sessions[0]])
-        expected_online = args.subscribers + (publishing_there if args.publish_on == "stream" else 0)
-        result["online_expected"] = expected_online
-        if "online_seen" in result and result["online_seen"] != expected_online:
-            result["errors"].append(f"a probe sees {result['online_seen']} users online, {expected_online} are")
-        # Every subscriber of a session, whatever process it is on, must have received the same events byte for byte.
-        result["same_events_everywhere"] = len(digests) == len(last_sequences) == len(self.sessions)
-        if not result["same_events_everywhere"]:
-            result["errors"].append(
-                f"subscribers disagree: {len(digests)} different event digests, last sequences {dict(last_sequences.most_common(5))}"
-            )
-        problems = server.problems()
-        if problems:
-            result["server_log_problems"] = len(problems)
-            result["errors"] += [f"server log: {line[:300]}" for line in problems[:5]]
-        latencies.extend(probe_latencies)
-        result["delivered"] = len(latencies)
-        result["latency_ms"] = percentiles_ms(latencies)
-        result["probe_latency_ms"] = percentiles_ms(probe_latencies) if probe_latencies else None
+        reports = await asyncio.gather(*(worker.call("report") for worker in self.workers))
+        judge(result, reports, self.workers, published, self.args, self.sessions, self.publisher, server)

@@ -91,4 +91,5 @@ class ChatService:
                 settings=settings,
                 message_views=self.message_views,
             ),
+            carry_presence=not settings.redis_url,
         )

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from sessionchat.v1 import chat_pb2 as pb
 
-from chatsvc.auth import Principal
+from chatsvc.auth import Principal, Role
 from chatsvc.clock import Clock
 from chatsvc.config import Settings
 from chatsvc.domain import validation, views
@@ -23,6 +23,7 @@ from chatsvc.fanout.channel import Fanout
 from chatsvc.fanout.codec import frame
 from chatsvc.fanout.hub import Subscriber
 from chatsvc.fanout.presence import Presence
+from chatsvc.storage import carried_presence
 from chatsvc.storage.database import Database
 
 
@@ -49,6 +50,7 @@ class LiveStreams:
         stream_tokens: StreamTokens | None,
         typing: TypingIndicators,
         joins: Joins,
+        carry_presence: bool = False,
     ) -> None:
         self.database = database
         self.fanout = fanout
@@ -65,6 +67,8 @@ class LiveStreams:
         self._departures: dict[asyncio.TimerHandle, tuple[str, Principal]] = {}
         self._departing: set[asyncio.Future] = set()
         self._flushed = False
+        # On stopping, leave the users in their grace to the next server (no Redis: one process).
+        self.carry_presence = carry_presence
 
     async def open(
         self, principal: Principal, session_id: str, last_sequence: int, token_expires: float | None = None
@@ -121,15 +125,25 @@ class LiveStreams:
             await self._depart(subscriber.session_id, opening.principal)
 
     async def flush_departures(self) -> None:
-        """Record now the departures still in their grace period (the server is stopping): per
-        session, the users who left go in one transaction (a restart under 1,000 subscribers
-        recorded 1,000 transactions one after another before the process could exit)."""
+        """The server is stopping: the departures still in their grace. With `carry_presence` (no
+        Redis: this is the only process) they are left in the database for the next server to
+        start, which keeps those users online for the grace (`take_carried_presence`): a restart
+        under a class announces no leave and join of everyone. Otherwise they are recorded now,
+        per session in one transaction."""
         self._flushed = True
         pending = list(self._departures.items())
         self._departures.clear()
-        by_session: dict[str, list[Principal]] = {}
-        for handle, (session_id, principal) in pending:
+        for handle, _ in pending:
             handle.cancel()
+        if self.carry_presence:
+            people = {(session_id, principal.user_id): principal for _, (session_id, principal) in pending}
+            rows = [(s, u, p.display_name, p.role.value) for (s, u), p in people.items()]
+            now = self.clock.now()
+            await self.database.transaction(lambda db: carried_presence.leave(db, rows, now))
+            await asyncio.gather(*self._departing, return_exceptions=True)
+            return
+        by_session: dict[str, list[Principal]] = {}
+        for _, (session_id, principal) in pending:
             if await self.presence.disconnect(session_id, principal):
                 by_session.setdefault(session_id, []).append(principal)
         await asyncio.gather(
@@ -137,6 +151,19 @@ class LiveStreams:
             *self._departing,
             return_exceptions=True,
         )
+
+    async def take_carried_presence(self) -> int:
+        """At start, before taking calls: the users a stopped server left in their grace are online
+        here, and leave when the grace has passed unless a stream of theirs came back. How many."""
+        rows = await self.database.transaction(carried_presence.take)
+        loop = asyncio.get_running_loop()
+        for session_id, user_id, name, role in rows:
+            principal = Principal(user_id, name, Role(role))
+            await self.presence.connect(session_id, principal)
+            departure = (session_id, principal)
+            handle = loop.call_later(self.settings.presence_grace_seconds, self._depart_later, departure)
+            self._departures[handle] = departure
+        return len(rows)
 
     async def _record_departures(self, session_id: str, people: list[Principal]) -> None:
         def record(change) -> None:

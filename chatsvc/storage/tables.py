@@ -271,3 +271,17 @@ class PresenceChange(SQLModel, table=True):
     user_id: str = Field(primary_key=True, max_length=128)
     display_name: str = Field(max_length=100)
     joined: bool
+
+
+class PresenceCarried(SQLModel, table=True):
+    """A user still in their presence grace when a server stopped (their stream ended by the
+    stop): the next server to start keeps them online for the grace, so that a deploy or a
+    restart announces no leave and join of everyone (chatsvc.domain.streams)."""
+
+    __tablename__ = "presence_carried"
+
+    session_id: str = Field(primary_key=True, max_length=128)
+    user_id: str = Field(primary_key=True, max_length=128)
+    display_name: str = Field(max_length=100)
+    role: str = Field(max_length=16)
+    stopped_at: datetime = Field(sa_column=utc_column())

@@ -242,6 +242,9 @@ class ChatServer:
             self.port = 0
         if not self.port:
             raise StartupError(f"cannot listen on {self.settings.listen}: the address is in use or not available here")
+        carried = await self.service.live.take_carried_presence()
+        if carried:
+            log.info("%d users in their presence grace when the last server stopped stay online for it", carried)
         await self.server.start()
         if self.jwks is not None:
             self.jwks.start()
@@ -275,7 +278,7 @@ class ChatServer:
             ErrorCode.UNAVAILABLE, "the server is shutting down; reconnect with the last sequence you received"
         )
         await self.server.stop(self.settings.shutdown_grace_seconds if grace is None else grace)
-        await self.service.live.flush_departures()  # users whose streams just ended leave now
+        await self.service.live.flush_departures()  # users whose streams just ended: carried over, or leave now
         await self._close()
 
     async def _close(self) -> None:
