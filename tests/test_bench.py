@@ -22,6 +22,8 @@ SMALL = ["--subscribers", "20", "--rate", "20", "--duration", "2", "--probes", "
 
 
 def bench(*args: str, **env: str) -> dict:
+    # After the run the bench waits out the subscribers' presence grace to measure memory once they left.
+    env.setdefault("CHATSVC_PRESENCE_GRACE_SECONDS", "0.3")
     result = subprocess.run(
         CHATSVC + ["bench", *SMALL, *args, "--json"], env=server_env(**env), capture_output=True, text=True, timeout=90
     )
@@ -98,6 +100,21 @@ def test_sessions_placed_on_processes_are_received_only_where_they_are_followed(
     assert all(40 <= p["received"] <= 0.75 * everything for p in processes), (everything, processes)
 
 
+def test_streams_sharing_connections_get_everything_and_memory_is_measured_once_everyone_left():
+    results = bench("--streams-per-connection", "5")
+    service = results["service"]
+    assert results["ok"] is True, service["errors"]
+    assert_sane(service)
+    # 18 cheap subscribers (2 are probes) in 2 processes: 9 each, on 2 connections each (5 + 4 streams).
+    assert service["connections_opened"] == 4
+    assert service["server_rss_left_kb"] > 0
+    assert service["rss_left_vs_before_percent"] == round(
+        100 * (service["server_rss_left_kb"] - service["server_rss_before_kb"]) / service["server_rss_before_kb"], 1
+    )
+    assert "5 streams per connection" in format_table(results)
+    assert "once everyone left (MB, vs before)" in format_table(results)
+
+
 def test_join_storm_figures_and_the_online_list_hang_together():
     service = bench()["service"]
     join = service["join_ms"]
@@ -107,7 +124,7 @@ def test_join_storm_figures_and_the_online_list_hang_together():
 
 
 def test_reconnect_storm_every_subscriber_resumes_without_a_gap():
-    results = bench("--restart")
+    results = bench("--restart", CHATSVC_PRESENCE_GRACE_SECONDS="3")  # the default: the restart carries it over
     service = results["service"]
     assert results["ok"] is True, service["errors"]
     assert_sane(service)

@@ -66,6 +66,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--connect-timeout", type=float, default=60.0, help="seconds for all subscribers to join (default 60)")
     parser.add_argument("--json", action="store_true", help="print the results as JSON instead of a table")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress lines on stderr")
+    parser.add_argument(
+        "--streams-per-connection",
+        type=int,
+        default=1,
+        help="Subscribe streams sharing one HTTP/2 connection, as behind Envoy or from one backend client "
+        "(default 1: each subscriber on its own connection; the websockets baseline always has its own)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the started server's directory (database and log)")
     parser.add_argument(
         "--restart",
@@ -84,8 +91,8 @@ def run_cli(args: argparse.Namespace) -> int:
     if args.processes > 1 and not args.redis_url and not args.target:
         print("chatsvc bench: --processes 2+ needs --redis-url (the processes share events through Redis)", file=sys.stderr)
         return 2
-    if args.subscribers < 1 or args.workers < 1 or args.publishers < 1 or args.probes < 0:
-        print("chatsvc bench: --subscribers, --workers and --publishers must be positive", file=sys.stderr)
+    if args.subscribers < 1 or args.workers < 1 or args.publishers < 1 or args.probes < 0 or args.streams_per_connection < 1:
+        print("chatsvc bench: --subscribers, --workers, --publishers and --streams-per-connection must be positive", file=sys.stderr)
         return 2
     if args.sessions < 1 or (args.sessions > 1 and args.baseline):
         print("chatsvc bench: --sessions must be positive, and the websockets baseline has one session (no --baseline with --sessions)", file=sys.stderr)

@@ -51,7 +51,8 @@ def format_table(results: dict) -> str:
         + (" per session" if config.get("sessions", 1) > 1 else "")
         + (f", {config['churn_per_s']:g} visitors/s joining and leaving" if config.get("churn_per_s") else "")
         + f" for {config['duration_s']:g} s, {config['publishers']} {config['publisher_role']} publishers, "
-        f"{config['workers']} subscriber processes + {config['probes']} ChatClient probes, {config['cpus']} CPUs",
+        f"{config['workers']} subscriber processes + {config['probes']} ChatClient probes, {config['cpus']} CPUs"
+        + (f", {config['streams_per_connection']} streams per connection" if config.get("streams_per_connection", 1) > 1 else ""),
         f"server: {config['target']}",
         "",
     ]
@@ -96,6 +97,12 @@ def format_table(results: dict) -> str:
         (
             "server RSS before/idle/after (MB)",
             lambda r: "/".join(megabytes(r.get(k)) for k in ("server_rss_before_kb", "server_rss_idle_kb", "server_rss_after_kb")),
+        ),
+        (
+            "  once everyone left (MB, vs before)",
+            lambda r: f"{megabytes(r.get('server_rss_left_kb'))} ({r['rss_left_vs_before_percent']:+.1f}%)"
+            if r.get("rss_left_vs_before_percent") is not None
+            else "-",
         ),
         ("per process: received / delivered events", lambda r: fanout_cell(r.get("processes_fanout"))),
         ("server CPU while publishing (%)", lambda r: number(r.get("server_cpu_percent"))),

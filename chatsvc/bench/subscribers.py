@@ -1,7 +1,8 @@
-"""Cheap subscriber connections (one gRPC `Subscribe` stream or one WebSocket each) and their tallies.
+"""Cheap subscriber connections (gRPC `Subscribe` streams, alone or sharing a connection, or
+one WebSocket each) and their tallies.
 
-Each holds one stream on its own TCP connection, answers pings and flow
-control, and counts what arrives in a `Tally` (wire decoding: `wire`).
+Each answers pings and flow control and counts what arrives in a `Tally` per
+stream (wire decoding: `wire`).
 """
 
 from __future__ import annotations
@@ -92,23 +93,16 @@ class Tally:
 
 
 class _Subscriber(asyncio.Protocol):
-    """A subscriber connection that sends its request on connect and reports how it ended."""
+    """A subscriber connection that sends its request on connect."""
 
-    def __init__(self, tally: Tally, request: bytes, joined: asyncio.Future) -> None:
-        self.tally = tally
+    def __init__(self, request: bytes) -> None:
         self.request = request
-        self.joined = joined
         self.transport: asyncio.Transport | None = None
         self.buf = bytearray()
 
     def connection_made(self, transport) -> None:
         self.transport = transport
         transport.write(self.request)
-
-    def connection_lost(self, exc) -> None:
-        self.tally.finish(f"connection lost: {exc}" if exc else "connection closed")
-        if not self.joined.done():
-            self.joined.set_exception(ConnectionError(self.tally.end_reason))
 
     def close(self) -> None:
         if self.transport is not None:
@@ -121,59 +115,26 @@ class _Subscriber(asyncio.Protocol):
         return self.transport
 
 
-class GrpcSubscriber(_Subscriber):
-    """One `Subscribe` stream on its own connection; responses are batches of framed events."""
+class GrpcStream:
+    """One `Subscribe` stream: its tally, the gRPC message bytes not yet complete, and how it ended.
 
-    def __init__(self, tally: Tally, request: bytes, joined: asyncio.Future, on_end=None) -> None:
-        super().__init__(tally, request, joined)
-        self.message = bytearray()  # gRPC message bytes not yet complete
-        self.unacknowledged = 0
+    `on_end` (to reconnect) is called once when the stream ends; without it the tally records the end."""
+
+    __slots__ = ("tally", "joined", "message", "unacknowledged", "started", "on_end", "reconnects")
+
+    def __init__(self, tally: Tally, joined: asyncio.Future, on_end=None) -> None:
+        self.tally = tally
+        self.joined = joined
+        self.message = bytearray()
+        self.unacknowledged = 0  # bytes received since this stream's last WINDOW_UPDATE
         self.started = False  # its stream_started arrived
-        self.on_end = on_end  # called once when the stream ends (to reconnect); None: the tally records the end
+        self.on_end = on_end
         self.reconnects = on_end is not None
         tally.streams += 1
 
-    def connection_lost(self, exc) -> None:
-        if self.reconnects:
-            self._ended(f"connection lost: {exc}" if exc else "connection closed")
-            return
-        super().connection_lost(exc)
-
-    def data_received(self, data: bytes) -> None:
-        buf = self.buf
-        buf += data
-        pos, size = 0, len(buf)
-        while size - pos >= 9:
-            length = (buf[pos] << 16) | (buf[pos + 1] << 8) | buf[pos + 2]
-            if size - pos - 9 < length:
-                break
-            kind, flags = buf[pos + 3], buf[pos + 4]
-            start = pos + 9
-            pos = start + length
-            if kind == DATA:
-                self._data(buf, start, pos, flags, length)
-            elif kind == HEADERS or kind == CONTINUATION:
-                if flags & END_STREAM:  # trailers: the server ended the stream
-                    self._ended("the server ended the stream")
-            elif kind == SETTINGS:
-                if not flags & ACK:
-                    self._connected().write(h2_frame(SETTINGS, ACK, 0))
-            elif kind == PING:
-                if not flags & ACK:
-                    self._connected().write(h2_frame(PING, ACK, 0, bytes(buf[start:pos])))
-            elif kind == RST_STREAM:
-                self._ended(f"RST_STREAM {int.from_bytes(buf[start:pos], 'big')}")
-            elif kind == GOAWAY:
-                self._ended("GOAWAY")
-        del buf[:pos]
-
-    def _data(self, buf, start: int, end: int, flags: int, length: int) -> None:
-        if flags & PADDED:
-            end -= buf[start]
-            start += 1
+    def data(self, buf, start: int, end: int, now: int) -> None:
         message = self.message
         message += buf[start:end]
-        now = time.time_ns()
         tally = self.tally
         pos, size = 0, len(message)
         while size - pos >= 5:
@@ -190,13 +151,6 @@ class GrpcSubscriber(_Subscriber):
                 tally.joined = True
                 self.joined.set_result(None)
         del message[:pos]
-        if flags & END_STREAM:
-            self._ended("the server ended the stream")
-        self.unacknowledged += length
-        if self.unacknowledged >= WINDOW_REFILL:
-            increment = self.unacknowledged.to_bytes(4, "big")
-            self.unacknowledged = 0
-            self._connected().write(h2_frame(WINDOW_UPDATE, 0, 0, increment) + h2_frame(WINDOW_UPDATE, 0, 1, increment))
 
     def _stream_started(self, buf, start: int, end: int) -> None:
         """The stream's first event (once per stream: decoded with protobuf)."""
@@ -207,17 +161,92 @@ class GrpcSubscriber(_Subscriber):
             self.tally.recovered += event.stream_started.recovered
             self.tally.resumed_at = time.time()
 
-    def _ended(self, reason: str) -> None:
+    def ended(self, reason: str) -> bool:
+        """The stream ended; True when it reconnects (its connection should close)."""
         if self.reconnects:
             if self.on_end is not None:
                 on_end, self.on_end = self.on_end, None
-                if self.transport is not None:
-                    self.transport.close()
                 on_end()
-            return
+            return True
         self.tally.finish(reason)
         if not self.joined.done():
             self.joined.set_exception(ConnectionError(f"stream refused: {reason}"))
+        return False
+
+
+class GrpcConnection(_Subscriber):
+    """`Subscribe` streams sharing one HTTP/2 connection (stream ids 1, 3, 5, ...), as many streams
+    do behind Envoy or from one backend client; one stream is a subscriber on its own connection.
+    Responses are batches of framed events."""
+
+    def __init__(self, streams: list[GrpcStream], request: bytes) -> None:
+        super().__init__(request)
+        self.streams = streams
+        self.unacknowledged = 0  # bytes received since the connection's last WINDOW_UPDATE
+
+    def stop_reconnecting(self) -> None:
+        for stream in self.streams:
+            stream.on_end = None
+
+    def connection_lost(self, exc) -> None:
+        reason = f"connection lost: {exc}" if exc else "connection closed"
+        for stream in self.streams:
+            stream.ended(reason)
+
+    def _stream(self, stream_id: int) -> GrpcStream | None:
+        index = (stream_id - 1) >> 1
+        return self.streams[index] if stream_id & 1 and index < len(self.streams) else None
+
+    def _end(self, stream: GrpcStream | None, reason: str) -> None:
+        if stream is not None and stream.ended(reason) and len(self.streams) == 1:
+            self.close()
+
+    def data_received(self, data: bytes) -> None:
+        buf = self.buf
+        buf += data
+        pos, size = 0, len(buf)
+        while size - pos >= 9:
+            length = (buf[pos] << 16) | (buf[pos + 1] << 8) | buf[pos + 2]
+            if size - pos - 9 < length:
+                break
+            kind, flags = buf[pos + 3], buf[pos + 4]
+            stream_id = int.from_bytes(buf[pos + 5 : pos + 9], "big") & 0x7FFFFFFF
+            start = pos + 9
+            pos = start + length
+            if kind == DATA:
+                self._data(self._stream(stream_id), stream_id, buf, start, pos, flags, length)
+            elif kind == HEADERS or kind == CONTINUATION:
+                if flags & END_STREAM:  # trailers: the server ended the stream
+                    self._end(self._stream(stream_id), "the server ended the stream")
+            elif kind == SETTINGS:
+                if not flags & ACK:
+                    self._connected().write(h2_frame(SETTINGS, ACK, 0))
+            elif kind == PING:
+                if not flags & ACK:
+                    self._connected().write(h2_frame(PING, ACK, 0, bytes(buf[start:pos])))
+            elif kind == RST_STREAM:
+                self._end(self._stream(stream_id), f"RST_STREAM {int.from_bytes(buf[start:pos], 'big')}")
+            elif kind == GOAWAY:
+                for stream in self.streams:
+                    self._end(stream, "GOAWAY")
+        del buf[:pos]
+
+    def _data(self, stream: GrpcStream | None, stream_id: int, buf, start: int, end: int, flags: int, length: int) -> None:
+        if flags & PADDED:
+            end -= buf[start]
+            start += 1
+        if stream is not None:
+            stream.data(buf, start, end, time.time_ns())
+            if flags & END_STREAM:
+                self._end(stream, "the server ended the stream")
+            stream.unacknowledged += length
+            if stream.unacknowledged >= WINDOW_REFILL:
+                self._connected().write(h2_frame(WINDOW_UPDATE, 0, stream_id, stream.unacknowledged.to_bytes(4, "big")))
+                stream.unacknowledged = 0
+        self.unacknowledged += length
+        if self.unacknowledged >= WINDOW_REFILL:
+            self._connected().write(h2_frame(WINDOW_UPDATE, 0, 0, self.unacknowledged.to_bytes(4, "big")))
+            self.unacknowledged = 0
 
 
 # ---------------------------------------------------------------- WebSocket (baseline)
@@ -232,8 +261,15 @@ class WebSocketSubscriber(_Subscriber):
             f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
             f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
         ).encode()
-        super().__init__(tally, request, joined)
+        super().__init__(request)
+        self.tally = tally
+        self.joined = joined
         self.upgraded = False
+
+    def connection_lost(self, exc) -> None:
+        self.tally.finish(f"connection lost: {exc}" if exc else "connection closed")
+        if not self.joined.done():
+            self.joined.set_exception(ConnectionError(self.tally.end_reason))
 
     def data_received(self, data: bytes) -> None:
         buf = self.buf

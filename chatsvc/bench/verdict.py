@@ -38,6 +38,8 @@ def judge(result: dict, reports: list[dict], workers: list, published: Published
             result["recovered"] = result.get("recovered", 0) + report.get("recovered", 0)
             result["last_resumed_at"] = max(result.get("last_resumed_at", 0.0), report.get("resumed_at", 0.0))
             resumed_times.frombytes(report.get("resumed_times", b""))
+        if not worker.probe:
+            result["connections_opened"] = result.get("connections_opened", 0) + report.get("connections_opened", 0)
         if worker.probe:
             result["probe_reconnects"] = report.get("reconnects", 0)
             result["event_bytes"] = report.get("event_bytes")

@@ -57,8 +57,18 @@ def hpack_literal(name: bytes, value: bytes) -> bytes:
     return b"\x00" + hpack_int(len(name), 7) + name + hpack_int(len(value), 7) + value
 
 
-def grpc_request_bytes(authority: str, path: str, token: str, message: bytes) -> bytes:
-    """Everything a client sends to open one unary-request server stream on stream 1."""
+def h2_preface() -> bytes:
+    """What a client sends first on a connection: the preface, its settings and a wider window."""
+    settings = (2).to_bytes(2, "big") + (0).to_bytes(4, "big") + (4).to_bytes(2, "big") + STREAM_WINDOW.to_bytes(4, "big")
+    return (
+        H2_PREFACE
+        + h2_frame(SETTINGS, 0, 0, settings)
+        + h2_frame(WINDOW_UPDATE, 0, 0, (STREAM_WINDOW - 65535).to_bytes(4, "big"))
+    )
+
+
+def grpc_stream_bytes(stream_id: int, authority: str, path: str, token: str, message: bytes) -> bytes:
+    """HEADERS and DATA that open one unary-request server stream on `stream_id` (odd, increasing)."""
     headers = b"".join(
         hpack_literal(name, value)
         for name, value in (
@@ -72,15 +82,13 @@ def grpc_request_bytes(authority: str, path: str, token: str, message: bytes) ->
             (b"user-agent", b"chatsvc-bench"),
         )
     )
-    settings = (2).to_bytes(2, "big") + (0).to_bytes(4, "big") + (4).to_bytes(2, "big") + STREAM_WINDOW.to_bytes(4, "big")
     body = b"\x00" + len(message).to_bytes(4, "big") + message
-    return (
-        H2_PREFACE
-        + h2_frame(SETTINGS, 0, 0, settings)
-        + h2_frame(WINDOW_UPDATE, 0, 0, (STREAM_WINDOW - 65535).to_bytes(4, "big"))
-        + h2_frame(HEADERS, END_HEADERS, 1, headers)
-        + h2_frame(DATA, END_STREAM, 1, body)
-    )
+    return h2_frame(HEADERS, END_HEADERS, stream_id, headers) + h2_frame(DATA, END_STREAM, stream_id, body)
+
+
+def grpc_request_bytes(authority: str, path: str, token: str, message: bytes) -> bytes:
+    """Everything a client sends to open one unary-request server stream on stream 1."""
+    return h2_preface() + grpc_stream_bytes(1, authority, path, token, message)
 
 
 def subscribe_request(session_id: str, last_sequence: int = 0) -> bytes:

@@ -9,6 +9,7 @@ answers `status`, `report` and `stop`.
 from __future__ import annotations
 
 import asyncio
+import functools
 import random
 import threading
 import time
@@ -18,8 +19,8 @@ from collections import Counter
 from collections.abc import Callable
 
 from chatsvc.bench.publishers import SEPARATE_CONNECTION
-from chatsvc.bench.subscribers import GrpcSubscriber, Tally, WebSocketSubscriber
-from chatsvc.bench.wire import MARKER, grpc_request_bytes, subscribe_request
+from chatsvc.bench.subscribers import GrpcConnection, GrpcStream, Tally, WebSocketSubscriber
+from chatsvc.bench.wire import MARKER, grpc_request_bytes, grpc_stream_bytes, h2_preface, subscribe_request
 
 SUBSCRIBE_PATH = "/sessionchat.v1.SessionChat/Subscribe"
 
@@ -166,45 +167,64 @@ async def _cheap_subscribers(spec: dict):
         while True:
             await asyncio.sleep(delay * random.uniform(0.5, 1.0))
             request = grpc_request_bytes(target, SUBSCRIBE_PATH, token, subscribe_request(session, tally.last_sequence))
-            ignored = loop.create_future()
-            subscriber = GrpcSubscriber(tally, request, ignored, on_end=lambda: reconnect(target, token, session, tally))
+            stream = GrpcStream(tally, loop.create_future(), on_end=lambda: reconnect(target, token, session, tally))
             try:
-                _, protocol = await loop.create_connection(lambda: subscriber, host, port)  # noqa: B023 (used at once)
+                _, protocol = await loop.create_connection(lambda: GrpcConnection([stream], request), host, port)  # noqa: B023 (used at once)
                 protocols.append(protocol)
                 return
             except OSError:
                 delay = min(delay * 2, 0.5)
 
-    async def join(target: str, token: str, session: str) -> None:
+    async def join(target: str, members: list[tuple[str, str]]) -> None:
+        """Open one connection to `target` for `members` (token, session): one stream each."""
         host, port_text = target.rsplit(":", 1)
         port = int(port_text)
-        tally = Tally()
-        joined = loop.create_future()
-        joined.add_done_callback(lambda _: setattr(tally, "joined_at", time.perf_counter()))
+        tallies_here = [Tally() for _ in members]
+        joins = [loop.create_future() for _ in members]
+        for tally, joined in zip(tallies_here, joins, strict=True):
+            joined.add_done_callback(functools.partial(_mark_joined, tally))
         factory: Callable[[], asyncio.Protocol]
         if spec["kind"] == "grpc":
-            request = grpc_request_bytes(target, SUBSCRIBE_PATH, token, subscribe_request(session))
-            on_end = (lambda: reconnect(target, token, session, tally)) if spec.get("reconnect") else None
-            factory = lambda: GrpcSubscriber(tally, request, joined, on_end=on_end)  # noqa: E731
+            streams = []
+            for (token, session), tally, joined in zip(members, tallies_here, joins, strict=True):
+                on_end = functools.partial(reconnect, target, token, session, tally) if spec.get("reconnect") else None
+                streams.append(GrpcStream(tally, joined, on_end=on_end))
+            request = h2_preface() + b"".join(
+                grpc_stream_bytes(2 * k + 1, target, SUBSCRIBE_PATH, token, subscribe_request(session)) for k, (token, session) in enumerate(members)
+            )
+            factory = lambda: GrpcConnection(streams, request)  # noqa: E731
         else:
-            factory = lambda: WebSocketSubscriber(tally, host, port, "/subscribe", joined)  # noqa: E731
+            ((_, session),) = members
+            factory = lambda: WebSocketSubscriber(tallies_here[0], host, port, "/subscribe", joins[0])  # noqa: E731
         try:
             async with gate:
                 _, protocol = await loop.create_connection(factory, host, port)
             protocols.append(protocol)
-            tallies.append(tally)
-            sessions.append(session)
-            await asyncio.wait_for(joined, spec["timeout"])
+            tallies.extend(tallies_here)
+            sessions.extend(session for _, session in members)
         except Exception as error:
             errors.append(f"{type(error).__name__}: {error}")
+            return
+        for joined in joins:
+            try:
+                await asyncio.wait_for(joined, spec["timeout"])
+            except Exception as error:
+                errors.append(f"{type(error).__name__}: {error}")
 
-    await asyncio.gather(*(join(target, token, session) for target, token, session in spec["subscribers"]))
+    # Subscribers of the same process share connections, --streams-per-connection of them each.
+    per_connection = spec.get("streams_per_connection", 1)
+    by_target: dict[str, list[tuple[str, str]]] = {}
+    for target, token, session in spec["subscribers"]:
+        by_target.setdefault(target, []).append((token, session))
+    groups = [(target, members[k : k + per_connection]) for target, members in by_target.items() for k in range(0, len(members), per_connection)]
+    await asyncio.gather(*(join(target, members) for target, members in groups))
 
     async def close() -> None:
         for task in list(reconnecting):
             task.cancel()
         for protocol in protocols:
-            protocol.on_end = None
+            if isinstance(protocol, GrpcConnection):
+                protocol.stop_reconnecting()
             protocol.close()
         await asyncio.sleep(0.1)
 
@@ -214,9 +234,14 @@ async def _cheap_subscribers(spec: dict):
             "recovered": sum(t.recovered for t in tallies),
             "resumed_at": max((t.resumed_at for t in tallies), default=0.0),
             "resumed_times": array("d", (t.resumed_at for t in tallies if t.resumed_at)).tobytes(),
+            "connections_opened": len(protocols),
         }
 
     yield tallies, sessions, errors, close, extra
+
+
+def _mark_joined(tally: Tally, _joined: asyncio.Future) -> None:
+    tally.joined_at = time.perf_counter()
 
 
 async def _probe_subscribers(spec: dict):

@@ -47,6 +47,7 @@ async def run_bench(args: argparse.Namespace) -> dict:
             "publisher_role": args.publisher_role,
             "target": args.target or _started_description(args),
             "cpus": os.cpu_count(),
+            "streams_per_connection": args.streams_per_connection,
         }
     }
     progress("starting the server" if not args.target else f"targeting {args.target}")
@@ -137,9 +138,26 @@ class Workload:
                 await self.publish_and_measure(publisher, result)
             finally:
                 await self.stop_workers()
+            if server.kind == "grpc" and result.get("subscribers"):
+                await self.measure_after_leaving(result)
         finally:
             await publisher.close()
         return result
+
+    async def measure_after_leaving(self, result: dict) -> None:
+        """The server's RSS once every subscriber has left (their presence grace passed, the leaves
+        delivered) and stopped changing, against what it was before they joined."""
+        progress(f"{self.server.name}: subscribers gone; waiting for their leaves and for the server's memory to settle")
+        await asyncio.sleep(presence_grace_seconds() + 1.0)
+        rss, deadline = self.server.rss_kb(), time.perf_counter() + 10
+        while rss is not None and time.perf_counter() < deadline:
+            await asyncio.sleep(0.5)
+            previous, rss = rss, self.server.rss_kb()
+            if rss is None or abs(rss - previous) <= previous / 200:
+                break
+        before = result.get("server_rss_before_kb")
+        result["server_rss_left_kb"] = rss
+        result["rss_left_vs_before_percent"] = round(100 * (rss - before) / before, 1) if rss and before else None
 
     # ------------------------------------------------------------ subscribers
 
@@ -163,6 +181,8 @@ class Workload:
                     "subscribers": share,
                     "timeout": args.connect_timeout,
                     "reconnect": args.restart,
+                    # WebSockets carry one subscriber each: the baseline keeps its own connection per subscriber.
+                    "streams_per_connection": args.streams_per_connection if server.kind == "grpc" else 1,
                 }
                 self.workers.append(WorkerHandle.start(context, subscriber_worker, spec))
         if probing:
