@@ -22,6 +22,7 @@ from chatsvc.web.envoy_config import render_envoy_config
 from chatsvc.web.envoy_process import EnvoyProcess
 from tests.grpcweb import FrameReader, GrpcWebClient, parse_trailers
 from tests.helpers import EVENT_TIMEOUT, ServerProcess, shared_env
+from tests.support.feeds import Feed
 from tests.test_envoy import ROOT, SERVICE, validate
 from tests.test_envoy_tls import render
 from tests.test_scale_out import Collector, token
@@ -131,7 +132,7 @@ class Balanced:
         """A grpc-web feed of the session through Envoy, once it has joined."""
         web = WebFollower(self.url, user_id, session)
         self.clients.append(web)
-        await web.wait_for(lambda follower: follower.starts, f"{user_id}'s join")
+        await web.wait_for(lambda events, web=web: web.starts, f"{user_id}'s join")
         return web
 
     async def upstreams(self) -> dict[str, dict]:
@@ -196,7 +197,7 @@ async def eventually(check: Callable[[], Awaitable[bool]], what: str) -> None:
         raise AssertionError(f"timed out waiting for {what}") from None
 
 
-class WebFollower:
+class WebFollower(Feed):
     """A browser's live feed: Subscribe over grpc-web through Envoy, subscribed again from the last
     sequence it holds whenever the stream breaks (as the panel's connection.ts does)."""
 
@@ -204,12 +205,10 @@ class WebFollower:
         self.web = GrpcWebClient(url)
         self.metadata = {"authorization": f"Bearer {token(user_id)}"}
         self.session = session
-        self.events: list[pb.Event] = []
         self.starts: list[pb.StreamStarted] = []
         self.endings: list[str] = []  # why each stream ended
         self.last_sequence = 0
-        self._changed = asyncio.Event()
-        self._task = asyncio.create_task(self._run())
+        super().__init__(self._run)
 
     @property
     def reconnects(self) -> int:
@@ -241,29 +240,12 @@ class WebFollower:
                     self.last_sequence = event.stream_started.snapshot.as_of_sequence
             elif event.sequence:
                 self.last_sequence = event.sequence
-            self.events.append(event)
-        self._changed.set()
+        self.received(response.events)
 
-    async def wait_for(self, predicate: Callable[[WebFollower], bool], what: str) -> None:
-        async def until() -> None:
-            while not predicate(self):
-                self._changed.clear()
-                await self._changed.wait()
+    def progress(self) -> str:
+        return f"streams ended: {self.endings}"
 
-        try:
-            await asyncio.wait_for(until(), EVENT_TIMEOUT)
-        except TimeoutError:
-            raise AssertionError(f"timed out waiting for {what}; streams ended: {self.endings}") from None
-
-    def texts(self) -> list[str]:
-        return [e.message_posted.text for e in self.events if e.WhichOneof("kind") == "message_posted"]
-
-    def sequences(self) -> list[int]:
-        return [e.sequence for e in self.events if e.sequence]
-
-    async def stop(self) -> None:
-        self._task.cancel()
-        await asyncio.gather(self._task, return_exceptions=True)
+    async def close(self) -> None:
         await self.web.close()
 
 
@@ -321,7 +303,7 @@ async def test_clients_of_both_kinds_spread_over_three_processes_resume_through_
     for native in natives:
         await native.wait_for(lambda events, native=native: len(native.texts()) >= MESSAGES, "every message")
     for web in webs:
-        await web.wait_for(lambda follower: len(follower.texts()) >= MESSAGES, "every message")
+        await web.wait_for(lambda events, web=web: len(web.texts()) >= MESSAGES, "every message")
     # Exactly the messages sent, in order, once each, whoever lost their process.
     assert len({message.message_id for message in sent}) == MESSAGES
     for native in natives:

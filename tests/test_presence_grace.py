@@ -157,3 +157,28 @@ async def test_with_redis_a_stopping_server_records_the_departures_still_in_thei
     finally:
         await alice.close()
         await second.stop(grace=1)
+
+
+async def test_a_class_leaving_at_once_is_announced_once_each(connect, alice: Client):
+    """Thirty streams ending together: their departures come due together and are recorded
+    together; the teacher sees each leave once, and only she stays online."""
+    teacher = alice.stream(SESSION)
+    await teacher.next("stream_started")
+    students = [connect(f"student-{n:02d}") for n in range(30)]
+    streams = []
+    for student in students:
+        streams.append(student.subscribe(SESSION))
+        await streams[-1].next("stream_started")
+    for _ in students:
+        await teacher.next("user_joined")
+    for stream in streams:
+        stream.cancel()
+    for _ in students:
+        await teacher.next("user_left")
+    await alice.call("SendMessage", pb.SendMessageRequest(session_id=SESSION, text="anyone?"))
+    await teacher.next("message_posted")
+    left = [user for kind, user in presence_events(teacher.events) if kind == "user_left"]
+    assert sorted(left) == [f"student-{n:02d}" for n in range(30)]
+    people = await alice.call("ListParticipants", pb.ListParticipantsRequest(session_id=SESSION))
+    assert [p.user_id for p in people.participants] == ["alice"]
+    teacher.cancel()

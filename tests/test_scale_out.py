@@ -10,7 +10,8 @@ from sessionchat.v1 import chat_pb2 as pb
 
 from chatsvc.auth import mint_token
 from chatsvc.client import ChatClient
-from tests.helpers import EVENT_TIMEOUT, SECRET, Client, ServerProcess, shared_env
+from tests.helpers import SECRET, Client, ServerProcess, shared_env
+from tests.support.feeds import Feed
 
 
 def token(user_id: str, role: str = "participant") -> str:
@@ -47,40 +48,19 @@ async def watching(session: str, *, through: ServerProcess) -> Collector:
     return watcher
 
 
-class Collector:
+class Collector(Feed):
     """Consumes a ChatClient's events in the background."""
 
     def __init__(self, client: ChatClient, session: str) -> None:
         self.client = client
-        self.events: list[pb.Event] = []
-        self._changed = asyncio.Event()
-        self._task = asyncio.create_task(self._run(session))
+        self.session = session
+        super().__init__(self._run)
 
-    async def _run(self, session: str) -> None:
-        async for event in self.client.events(session):
-            self.events.append(event)
-            self._changed.set()
+    async def _run(self) -> None:
+        async for event in self.client.events(self.session):
+            self.received((event,))
 
-    async def wait_for(self, predicate, what: str) -> None:
-        async def until() -> None:
-            while not predicate(self.events):
-                self._changed.clear()
-                await self._changed.wait()
-
-        try:
-            await asyncio.wait_for(until(), EVENT_TIMEOUT)
-        except TimeoutError:
-            raise AssertionError(f"timed out waiting for {what}; got {[e.WhichOneof('kind') for e in self.events]}") from None
-
-    def texts(self) -> list[str]:
-        return [e.message_posted.text for e in self.events if e.WhichOneof("kind") == "message_posted"]
-
-    def sequences(self) -> list[int]:
-        return [e.sequence for e in self.events if e.sequence]
-
-    async def stop(self) -> None:
-        self._task.cancel()
-        await asyncio.gather(self._task, return_exceptions=True)
+    async def close(self) -> None:
         await self.client.close()
 
 

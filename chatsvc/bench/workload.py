@@ -148,13 +148,19 @@ class Workload:
         """The server's RSS once every subscriber has left (their presence grace passed, the leaves
         delivered) and stopped changing, against what it was before they joined."""
         progress(f"{self.server.name}: subscribers gone; waiting for their leaves and for the server's memory to settle")
-        await asyncio.sleep(presence_grace_seconds() + 1.0)
-        rss, deadline = self.server.rss_kb(), time.perf_counter() + 10
-        while rss is not None and time.perf_counter() < deadline:
+        await asyncio.sleep(presence_grace_seconds())
+        # Settled: the events published (the leaves) and the RSS stopped changing for a second.
+        previous: tuple = (None, None)
+        deadline = time.perf_counter() + 30
+        steady = 0
+        while time.perf_counter() < deadline and steady < 2:
             await asyncio.sleep(0.5)
-            previous, rss = rss, self.server.rss_kb()
-            if rss is None or abs(rss - previous) <= previous / 200:
-                break
+            counters = await self.server.fanout_counters()
+            now = (sum(c.get("published", 0) for c in counters), self.server.rss_kb())
+            rss_steady = now[1] is not None and previous[1] is not None and abs(now[1] - previous[1]) <= previous[1] / 200
+            steady = steady + 1 if now[0] == previous[0] and rss_steady else 0
+            previous = now
+        rss = previous[1]
         before = result.get("server_rss_before_kb")
         result["server_rss_left_kb"] = rss
         result["rss_left_vs_before_percent"] = round(100 * (rss - before) / before, 1) if rss and before else None

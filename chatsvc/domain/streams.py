@@ -5,6 +5,7 @@ leaving it, and the framed replies a stream gets for its actions."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass
 
 from sessionchat.v1 import chat_pb2 as pb
@@ -23,8 +24,15 @@ from chatsvc.fanout.channel import Fanout
 from chatsvc.fanout.codec import frame
 from chatsvc.fanout.hub import Subscriber
 from chatsvc.fanout.presence import Presence
+from chatsvc.memory import release_free_memory
 from chatsvc.storage import carried_presence
 from chatsvc.storage.database import Database
+
+log = logging.getLogger(__name__)
+
+# Departures recorded together from this many on, the server gives freed memory back shortly after.
+MANY_DEPARTURES = 64
+TRIM_AFTER_DEPARTURES_SECONDS = 1.0
 
 
 @dataclass
@@ -64,7 +72,12 @@ class LiveStreams:
         self.typing = typing
         self.joins = joins
         # Streams ended whose users still count as present until their grace period ends.
-        self._departures: dict[asyncio.TimerHandle, tuple[str, Principal]] = {}
+        self._departures: dict[int, tuple[asyncio.TimerHandle, str, Principal]] = {}
+        self._next_departure = 0
+        # Departures whose grace has passed, per session, waiting for the session's one recording task:
+        # those that come due together (a class ending, a network cut) are recorded in one transaction.
+        self._due: dict[str, list[Principal]] = {}
+        self._recording: set[str] = set()
         self._departing: set[asyncio.Future] = set()
         self._flushed = False
         # On stopping, leave the users in their grace to the next server (no Redis: one process).
@@ -118,9 +131,7 @@ class LiveStreams:
             self.stream_tokens.forget(subscriber)
         grace = self.settings.presence_grace_seconds
         if grace > 0 and not self._flushed:
-            departure = (subscriber.session_id, opening.principal)
-            handle = asyncio.get_running_loop().call_later(grace, self._depart_later, departure)
-            self._departures[handle] = departure
+            self._leave_after(grace, subscriber.session_id, opening.principal)
         else:
             await self._depart(subscriber.session_id, opening.principal)
 
@@ -131,19 +142,19 @@ class LiveStreams:
         under a class announces no leave and join of everyone. Otherwise they are recorded now,
         per session in one transaction."""
         self._flushed = True
-        pending = list(self._departures.items())
-        self._departures.clear()
-        for handle, _ in pending:
+        pending = [(session_id, principal) for _, session_id, principal in self._departures.values()]
+        for handle, _, _ in self._departures.values():
             handle.cancel()
+        self._departures.clear()
         if self.carry_presence:
-            people = {(session_id, principal.user_id): principal for _, (session_id, principal) in pending}
+            people = {(session_id, principal.user_id): principal for session_id, principal in pending}
             rows = [(s, u, p.display_name, p.role.value) for (s, u), p in people.items()]
             now = self.clock.now()
             await self.database.transaction(lambda db: carried_presence.leave(db, rows, now))
             await asyncio.gather(*self._departing, return_exceptions=True)
             return
         by_session: dict[str, list[Principal]] = {}
-        for _, (session_id, principal) in pending:
+        for session_id, principal in pending:
             if await self.presence.disconnect(session_id, principal):
                 by_session.setdefault(session_id, []).append(principal)
         await asyncio.gather(
@@ -156,13 +167,10 @@ class LiveStreams:
         """At start, before taking calls: the users a stopped server left in their grace are online
         here, and leave when the grace has passed unless a stream of theirs came back. How many."""
         rows = await self.database.transaction(carried_presence.take)
-        loop = asyncio.get_running_loop()
         for session_id, user_id, name, role in rows:
             principal = Principal(user_id, name, Role(role))
             await self.presence.connect(session_id, principal)
-            departure = (session_id, principal)
-            handle = loop.call_later(self.settings.presence_grace_seconds, self._depart_later, departure)
-            self._departures[handle] = departure
+            self._leave_after(self.settings.presence_grace_seconds, session_id, principal)
         return len(rows)
 
     async def _record_departures(self, session_id: str, people: list[Principal]) -> None:
@@ -175,13 +183,34 @@ class LiveStreams:
         for principal in people:
             await self.typing.left(principal, session_id)
 
-    def _depart_later(self, departure: tuple[str, Principal]) -> None:
-        for handle, pending in list(self._departures.items()):
-            if pending is departure:
-                del self._departures[handle]
-        task = asyncio.ensure_future(self._depart(*departure))
-        self._departing.add(task)
-        task.add_done_callback(self._departing.discard)
+    def _leave_after(self, grace: float, session_id: str, principal: Principal) -> None:
+        key = self._next_departure = self._next_departure + 1
+        handle = asyncio.get_running_loop().call_later(grace, self._depart_later, key)
+        self._departures[key] = (handle, session_id, principal)
+
+    def _depart_later(self, key: int) -> None:
+        _, session_id, principal = self._departures.pop(key)
+        self._due.setdefault(session_id, []).append(principal)
+        if session_id not in self._recording:
+            self._recording.add(session_id)
+            task = asyncio.ensure_future(self._record_due(session_id))
+            self._departing.add(task)
+            task.add_done_callback(self._departing.discard)
+
+    async def _record_due(self, session_id: str) -> None:
+        """Record the session's due departures, taking those that came due meanwhile next, together."""
+        try:
+            while people := self._due.pop(session_id, None):
+                try:
+                    gone = [principal for principal in people if await self.presence.disconnect(session_id, principal)]
+                    if gone:
+                        await self._record_departures(session_id, gone)
+                    if len(people) >= MANY_DEPARTURES:  # a class emptied: its streams' memory goes back to the OS
+                        asyncio.get_running_loop().call_later(TRIM_AFTER_DEPARTURES_SECONDS, release_free_memory)
+                except Exception:  # storage or Redis down: these leaves are lost, the next ones are tried
+                    log.exception("could not record %d departures from session %s", len(people), session_id)
+        finally:
+            self._recording.discard(session_id)
 
     async def _depart(self, session_id: str, principal: Principal) -> None:
         if await self.presence.disconnect(session_id, principal):
