@@ -25,7 +25,10 @@ STARTUP_FAILED = 2
 
 def main(argv: list[str] | None = None) -> int:
     quiet_fork_handlers()
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    # The bench commands import the whole benchmark (about 0.5 s): not for `serve`, `token`, ...
+    command = next((argument for argument in argv if not argument.startswith("-")), None)
+    parser = build_parser(bench=command is None or command.startswith("bench"))
     args = parser.parse_args(argv)
     if not getattr(args, "command", None):
         parser.print_help()
@@ -38,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
         return STARTUP_FAILED
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(bench: bool = True) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="chatsvc",
         description="SessionChat: live chat for online training sessions over gRPC. "
@@ -137,9 +140,10 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--public-key", help="a PEM file with the server's Ed25519 public key: the signature must verify with it")
     verify.set_defaults(run=run_verify)
 
-    from chatsvc.bench.commands import add_bench_commands
+    if bench:
+        from chatsvc.bench.commands import add_bench_commands
 
-    add_bench_commands(commands, run_bench)
+        add_bench_commands(commands, run_bench)
     return parser
 
 
