@@ -34,7 +34,11 @@ def test_help_explains_serve_and_token(tmp_path):
 def test_the_bench_commands_are_listed_but_other_commands_start_without_loading_them(tmp_path):
     assert "bench-votes" in run(["--help"], tmp_path).stdout
     # What `chatsvc serve` imports before it listens: the benchmark (about 0.5 s of it) is not among it.
-    probe = "import sys, chatsvc.cli as cli\ntry:\n    cli.main(['serve', '--help'])\nexcept SystemExit:\n    pass\nprint(sorted(m for m in sys.modules if m.startswith('chatsvc.bench')))"
+    probe = (
+        "import sys, chatsvc.cli as cli\n"
+        "try:\n    cli.main(['serve', '--help'])\nexcept SystemExit:\n    pass\n"
+        "print(sorted(m for m in sys.modules if m.startswith('chatsvc.bench')))"
+    )
     result = subprocess.run([sys.executable, "-c", probe], env=server_env(), capture_output=True, text=True, timeout=60)
     assert result.stdout.splitlines()[-1] == "[]", result.stderr
 
