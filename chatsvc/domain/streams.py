@@ -150,7 +150,10 @@ class LiveStreams:
             people = {(session_id, principal.user_id): principal for session_id, principal in pending}
             rows = [(s, u, p.display_name, p.role.value) for (s, u), p in people.items()]
             now = self.clock.now()
-            await self.database.transaction(lambda db: carried_presence.leave(db, rows, now))
+            try:
+                await self.database.transaction(lambda db: carried_presence.leave(db, rows, now))
+            except Exception:  # the database is gone too: these users' leaves are never announced
+                log.exception("could not leave %d users in their presence grace to the next server", len(rows))
             await asyncio.gather(*self._departing, return_exceptions=True)
             return
         by_session: dict[str, list[Principal]] = {}
