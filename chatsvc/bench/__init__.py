@@ -25,7 +25,7 @@ minimal websockets broadcast server) and prints the ratio.
 Modules: `cli` (arguments, output), `workload` (one run), `servers` (processes
 under test, /proc figures), `publishers`, `workers` (subscriber processes),
 `subscribers` (cheap connections), `wire` (the hand-written HTTP/2, gRPC and
-event decoding, tested against protobuf), `report`, `baseline`.
+event decoding, tested against protobuf), `verdict` (the reports combined), `report`, `baseline`.
 """
 
 from chatsvc.bench.cli import add_arguments, main, run_cli
