@@ -7,6 +7,7 @@ nothing was lost or duplicated and that its numbers hang together.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -15,7 +16,7 @@ from pathlib import Path
 
 from chatsvc.bench.baseline import BASELINE_MODULES, baseline_missing
 from chatsvc.bench.report import format_table
-from tests.helpers import CHATSVC, server_env
+from tests.helpers import CHATSVC, ServerProcess, server_env
 
 ROOT = Path(__file__).resolve().parent.parent
 SMALL = ["--subscribers", "20", "--rate", "20", "--duration", "2", "--probes", "2", "--workers", "2"]
@@ -228,3 +229,30 @@ def test_bench_chain_times_event_transactions_with_and_without_the_hash_chain_an
     for row in run["rows"]:
         for times in (row["without_ms"], row["with_ms"], row["chain_ms"]):
             assert 0 < times["p50"] <= times["p99"]
+
+
+async def test_a_running_server_is_measured_with_target_and_its_memory_only_with_its_pid(tmp_path):
+    """`--target` measures a server someone else started (publishers are instructors there); without
+    `--server-pid` there is no memory to read, and the run says so instead of waiting for it."""
+    secret = "a-running-servers-secret-0123456789abcdef"
+    server = await ServerProcess.start(tmp_path, server_env(CHATSVC_JWT_SECRET=secret, CHATSVC_PRESENCE_GRACE_SECONDS="0.3"))
+    try:
+        for with_pid in (False, True):
+            pid = ["--server-pid", str(server.process.pid)] if with_pid else []
+            command = [*CHATSVC, "bench", *SMALL, "--target", server.target, "--secret", secret, *pid, "--json"]
+            result = await asyncio.to_thread(
+                subprocess.run, command, env=server_env(CHATSVC_PRESENCE_GRACE_SECONDS="0.3"), capture_output=True, text=True, timeout=90
+            )
+            assert result.returncode == 0, result.stderr[-3000:]
+            results = json.loads(result.stdout)
+            service = results["service"]
+            assert results["config"]["publisher_role"] == "instructor"
+            if with_pid:
+                assert_sane(service)
+            assert service["lost"] == service["duplicated"] == 0 and service["errors"] == []
+            if with_pid:
+                assert service["server_rss_left_kb"] > 0
+            else:
+                assert service["memory_per_idle_subscriber_kb"] is None and "server_rss_left_kb" not in service
+    finally:
+        await server.stop()

@@ -138,8 +138,8 @@ class Workload:
                 await self.publish_and_measure(publisher, result)
             finally:
                 await self.stop_workers()
-            if server.kind == "grpc" and result.get("subscribers"):
-                await self.measure_after_leaving(result)
+            if server.kind == "grpc" and result.get("subscribers") and server.rss_kb() is not None:
+                await self.measure_after_leaving(result)  # (not for a --target without --server-pid)
         finally:
             await publisher.close()
         return result
