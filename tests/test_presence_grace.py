@@ -135,27 +135,41 @@ async def test_users_still_in_a_carried_grace_are_carried_again_by_a_second_quic
         await third.stop(grace=1)
 
 
-async def test_with_redis_a_stopping_server_records_the_departures_still_in_their_grace(settings: Settings, redis_server):
-    """With Redis other processes serve the session: the stopping one records its users' departures."""
+async def test_with_redis_a_stopping_server_leaves_its_users_present_for_the_grace_and_who_does_not_come_back_leaves(
+    settings: Settings, redis_server
+):
+    """With Redis the users of a stopping process stay present there for their grace: those who
+    reconnect (to another process, or to this one started again) announce nothing, and a process
+    still running reaps the others once it has passed."""
     session = f"grace-{uuid.uuid4().hex[:8]}"
-    patient = dataclasses.replace(settings, presence_grace_seconds=60, redis_url=redis_server.url)
-    first = ChatServer(patient)
+    shared = dataclasses.replace(settings, redis_url=redis_server.url, presence_ttl_seconds=0.6)
+    first = ChatServer(dataclasses.replace(shared, presence_grace_seconds=2))
     last, clients, _ = await join_everyone(await first.start(), session)
-    await first.stop(grace=1)  # alice, bob and carol are still in their 60 s grace: recorded now
+    second = ChatServer(dataclasses.replace(shared, presence_grace_seconds=0.5))
+    port = await second.start()  # a deploy: the new process is up before the old one stops
+    await first.stop(grace=1)  # alice, bob and carol stay present in Redis for first's grace (2 s)
     for client in clients:
         await client.close()
-
-    second = ChatServer(patient)
-    port = await second.start()
-    alice = Client(f"127.0.0.1:{port}", "alice", "instructor")
+    alice, bob = Client(f"127.0.0.1:{port}", "alice", "instructor"), Client(f"127.0.0.1:{port}", "bob")
     try:
-        resumed = alice.subscribe(session, last_sequence=last)
+        resumed = alice.stream(session, last_sequence=last)
         assert (await resumed.next("stream_started")).stream_started.recovered
-        left = [await resumed.next("user_left") for _ in range(3)]  # bob, carol and alice's own stream
-        assert sorted(event.user_left.participant.user_id for event in left) == ["alice", "bob", "carol"]
+        back = bob.subscribe(session, last_sequence=last)
+        assert (await back.next("stream_started")).stream_started.recovered
+        people = await alice.call("ListParticipants", pb.ListParticipantsRequest(session_id=session))
+        assert [p.user_id for p in people.participants] == ["alice", "bob", "carol"]
+        left = await back.next("user_left")  # carol did not come back: the second process reaps her
+        assert left.user_left.participant.user_id == "carol"
+        await alice.call("SendMessage", pb.SendMessageRequest(session_id=session, text="still here"))
+        await back.next("message_posted")
+        assert presence_events(back.events) == [("user_left", "carol")]  # alice and bob: nothing
+        people = await alice.call("ListParticipants", pb.ListParticipantsRequest(session_id=session))
+        assert [p.user_id for p in people.participants] == ["alice", "bob"]
         resumed.cancel()
+        back.cancel()
     finally:
         await alice.close()
+        await bob.close()
         await second.stop(grace=1)
 
 

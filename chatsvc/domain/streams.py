@@ -136,11 +136,12 @@ class LiveStreams:
             await self._depart(subscriber.session_id, opening.principal)
 
     async def flush_departures(self) -> None:
-        """The server is stopping: the departures still in their grace. With `carry_presence` (no
-        Redis: this is the only process) they are left in the database for the next server to
-        start, which keeps those users online for the grace (`take_carried_presence`): a restart
-        under a class announces no leave and join of everyone. Otherwise they are recorded now,
-        per session in one transaction."""
+        """The server is stopping: the departures still in their grace are not recorded, so that
+        a restart or deploy under a class announces no leave and join of everyone. With
+        `carry_presence` (no Redis: this is the only process) they are left in the database for
+        the next server to start, which keeps those users online for the grace
+        (`take_carried_presence`); with Redis they stay present there for the grace (the
+        presence's `close(linger_seconds=...)`) and the other processes reap who did not come back."""
         self._flushed = True
         pending = [(session_id, principal) for _, session_id, principal in self._departures.values()]
         for handle, _, _ in self._departures.values():
@@ -154,17 +155,7 @@ class LiveStreams:
                 await self.database.transaction(lambda db: carried_presence.leave(db, rows, now))
             except Exception:  # the database is gone too: these users' leaves are never announced
                 log.exception("could not leave %d users in their presence grace to the next server", len(rows))
-            await asyncio.gather(*self._departing, return_exceptions=True)
-            return
-        by_session: dict[str, list[Principal]] = {}
-        for session_id, principal in pending:
-            if await self.presence.disconnect(session_id, principal):
-                by_session.setdefault(session_id, []).append(principal)
-        await asyncio.gather(
-            *(self._record_departures(session_id, people) for session_id, people in by_session.items()),
-            *self._departing,
-            return_exceptions=True,
-        )
+        await asyncio.gather(*self._departing, return_exceptions=True)
 
     async def take_carried_presence(self) -> int:
         """At start, before taking calls: the users a stopped server left in their grace are online

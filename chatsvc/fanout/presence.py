@@ -71,5 +71,5 @@ class LocalPresence:
     async def start(self, on_left) -> None:
         pass
 
-    async def close(self) -> None:
+    async def close(self, linger_seconds: float = 0.0) -> None:
         pass

@@ -278,10 +278,10 @@ class ChatServer:
             ErrorCode.UNAVAILABLE, "the server is shutting down; reconnect with the last sequence you received"
         )
         await self.server.stop(self.settings.shutdown_grace_seconds if grace is None else grace)
-        await self.service.live.flush_departures()  # users whose streams just ended: carried over, or leave now
-        await self._close()
+        await self.service.live.flush_departures()  # users whose streams just ended: carried over
+        await self._close(presence_linger=self.settings.presence_grace_seconds)
 
-    async def _close(self) -> None:
+    async def _close(self, presence_linger: float = 0.0) -> None:
         if self.metrics is not None:
             await asyncio.to_thread(self.metrics.stop)  # waits for a scrape in progress
         self.service.typing.close()  # typing timers
@@ -291,7 +291,7 @@ class ChatServer:
         if self.jwks is not None:
             await self.jwks.close()
         await self.lease.release()
-        await self.presence.close()
+        await self.presence.close(linger_seconds=presence_linger)
         await self.typing.close()
         await self.fanout.close()
         await self.limiter.close()

@@ -175,11 +175,16 @@ class RedisPresence:
         await self._heartbeat_once()
         self._tasks = [asyncio.create_task(self._maintain(on_left)), asyncio.create_task(self._repair())]
 
-    async def close(self) -> None:
+    async def close(self, linger_seconds: float = 0.0) -> None:
+        """Stop. Our users stay present for `linger_seconds` more (the presence grace of users
+        whose streams a stopping server ended): a user who reconnects to another process meanwhile
+        announces nothing, and the other processes' check removes the rest once it has passed."""
         await close_within("Redis presence", self._tasks)
         try:
-            # Expired at once: the next process's check removes whatever fields of ours are left.
-            await self._client.zadd(ALIVE, {self.origin: 0})
+            if linger_seconds > 0:
+                await self._heartbeat(keys=[ALIVE], args=[self.origin, int(linger_seconds * 1000)])
+            else:  # expired at once: the next process's check removes whatever fields of ours are left
+                await self._client.zadd(ALIVE, {self.origin: 0})
         except REDIS_FAILURES:
             pass
 
