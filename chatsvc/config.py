@@ -36,7 +36,7 @@ class Settings:
     # Threads that run SQL (and connections in the pool): on PostgreSQL, writes of different
     # sessions run in parallel, each waiting for its round trips (chatsvc bench --sessions 100:
     # p50 162 ms with 4, 35 ms with 12).
-    database_threads: int = 8
+    database_threads: int = 4
     # HS256 secret; when neither it nor a public key is configured, a random
     # secret is created once and kept in SECRET_FILE (never a well-known default).
     jwt_secret: str | None = None
