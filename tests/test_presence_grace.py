@@ -71,38 +71,45 @@ async def join_everyone(port: int, session: str) -> tuple[int, list[Client], lis
     return last, [alice, *others], [teacher, *streams]
 
 
-async def test_a_restart_carries_the_grace_over_who_comes_back_announces_nothing_who_does_not_leaves_after_it(settings: Settings):
-    """Without Redis the stopping server leaves its users' grace to the next one: a deploy under
-    a class announces no leave and join of everyone."""
-    first = ChatServer(dataclasses.replace(settings, presence_grace_seconds=60))
-    last, clients, streams = await join_everyone(await first.start(), SESSION)
-    await first.stop(grace=1)  # ends all three streams: everyone is in their grace
-    for client in clients:
-        await client.close()
-
-    second = ChatServer(dataclasses.replace(settings, presence_grace_seconds=0.5))
-    port = await second.start()
+async def two_come_back_one_does_not(port: int, session: str, last: int) -> None:
+    """alice and bob resume on the server at `port`: nothing announces them; carol, who does not
+    come back, is online until her grace has passed, then leaves, once."""
     alice, bob = Client(f"127.0.0.1:{port}", "alice", "instructor"), Client(f"127.0.0.1:{port}", "bob")
     try:
-        resumed = alice.stream(SESSION, last_sequence=last)
+        resumed = alice.stream(session, last_sequence=last)
         assert (await resumed.next("stream_started")).stream_started.recovered
-        back = bob.subscribe(SESSION, last_sequence=last)
+        back = bob.subscribe(session, last_sequence=last)
         assert (await back.next("stream_started")).stream_started.recovered
-        people = await alice.call("ListParticipants", pb.ListParticipantsRequest(session_id=SESSION))
+        people = await alice.call("ListParticipants", pb.ListParticipantsRequest(session_id=session))
         assert [p.user_id for p in people.participants] == ["alice", "bob", "carol"]  # carol: still in her grace
 
-        left = await resumed.next("user_left")  # carol did not come back: she leaves when the grace ends
+        left = await back.next("user_left")  # carol did not come back: she leaves when the grace ends
         assert left.user_left.participant.user_id == "carol"
-        await alice.call("SendMessage", pb.SendMessageRequest(session_id=SESSION, text="still here"))
+        await alice.call("SendMessage", pb.SendMessageRequest(session_id=session, text="still here"))
         await back.next("message_posted")  # everything before it has been delivered
-        assert presence_events(back.events) == [("user_left", "carol")]
-        people = await alice.call("ListParticipants", pb.ListParticipantsRequest(session_id=SESSION))
+        assert presence_events(back.events) == [("user_left", "carol")]  # alice and bob: nothing
+        people = await alice.call("ListParticipants", pb.ListParticipantsRequest(session_id=session))
         assert [p.user_id for p in people.participants] == ["alice", "bob"]
         resumed.cancel()
         back.cancel()
     finally:
         await alice.close()
         await bob.close()
+
+
+async def test_a_restart_carries_the_grace_over_who_comes_back_announces_nothing_who_does_not_leaves_after_it(settings: Settings):
+    """Without Redis the stopping server leaves its users' grace to the next one: a deploy under
+    a class announces no leave and join of everyone."""
+    first = ChatServer(dataclasses.replace(settings, presence_grace_seconds=60))
+    last, clients, _ = await join_everyone(await first.start(), SESSION)
+    await first.stop(grace=1)  # ends all three streams: everyone is in their grace
+    for client in clients:
+        await client.close()
+
+    second = ChatServer(dataclasses.replace(settings, presence_grace_seconds=0.5))
+    try:
+        await two_come_back_one_does_not(await second.start(), SESSION, last)
+    finally:
         await second.stop(grace=1)
 
 
@@ -150,26 +157,9 @@ async def test_with_redis_a_stopping_server_leaves_its_users_present_for_the_gra
     await first.stop(grace=1)  # alice, bob and carol stay present in Redis for first's grace (2 s)
     for client in clients:
         await client.close()
-    alice, bob = Client(f"127.0.0.1:{port}", "alice", "instructor"), Client(f"127.0.0.1:{port}", "bob")
     try:
-        resumed = alice.stream(session, last_sequence=last)
-        assert (await resumed.next("stream_started")).stream_started.recovered
-        back = bob.subscribe(session, last_sequence=last)
-        assert (await back.next("stream_started")).stream_started.recovered
-        people = await alice.call("ListParticipants", pb.ListParticipantsRequest(session_id=session))
-        assert [p.user_id for p in people.participants] == ["alice", "bob", "carol"]
-        left = await back.next("user_left")  # carol did not come back: the second process reaps her
-        assert left.user_left.participant.user_id == "carol"
-        await alice.call("SendMessage", pb.SendMessageRequest(session_id=session, text="still here"))
-        await back.next("message_posted")
-        assert presence_events(back.events) == [("user_left", "carol")]  # alice and bob: nothing
-        people = await alice.call("ListParticipants", pb.ListParticipantsRequest(session_id=session))
-        assert [p.user_id for p in people.participants] == ["alice", "bob"]
-        resumed.cancel()
-        back.cancel()
+        await two_come_back_one_does_not(port, session, last)
     finally:
-        await alice.close()
-        await bob.close()
         await second.stop(grace=1)
 
 
