@@ -18,6 +18,10 @@ from tests.support.streams import SESSION
 
 BOTH_BACKENDS = True
 
+# The grace after a restart: long enough for two users to resume and list who is online before
+# it ends (a CI machine took over 0.5 s), short enough to wait for the third user's leave.
+AFTER_RESTART = 3.0
+
 
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
@@ -106,7 +110,7 @@ async def test_a_restart_carries_the_grace_over_who_comes_back_announces_nothing
     for client in clients:
         await client.close()
 
-    second = ChatServer(dataclasses.replace(settings, presence_grace_seconds=0.5))
+    second = ChatServer(dataclasses.replace(settings, presence_grace_seconds=AFTER_RESTART))
     try:
         await two_come_back_one_does_not(await second.start(), SESSION, last)
     finally:
@@ -123,7 +127,7 @@ async def test_users_still_in_a_carried_grace_are_carried_again_by_a_second_quic
     await second.start()
     await second.stop(grace=1)  # restarted again before anyone came back
 
-    third = ChatServer(dataclasses.replace(settings, presence_grace_seconds=0.5))
+    third = ChatServer(dataclasses.replace(settings, presence_grace_seconds=AFTER_RESTART))
     port = await third.start()
     alice = Client(f"127.0.0.1:{port}", "alice", "instructor")
     try:
@@ -150,11 +154,11 @@ async def test_with_redis_a_stopping_server_leaves_its_users_present_for_the_gra
     still running reaps the others once it has passed."""
     session = f"grace-{uuid.uuid4().hex[:8]}"
     shared = dataclasses.replace(settings, redis_url=redis_server.url, presence_ttl_seconds=0.6)
-    first = ChatServer(dataclasses.replace(shared, presence_grace_seconds=2))
+    first = ChatServer(dataclasses.replace(shared, presence_grace_seconds=AFTER_RESTART))
     last, clients, _ = await join_everyone(await first.start(), session)
     second = ChatServer(dataclasses.replace(shared, presence_grace_seconds=0.5))
     port = await second.start()  # a deploy: the new process is up before the old one stops
-    await first.stop(grace=1)  # alice, bob and carol stay present in Redis for first's grace (2 s)
+    await first.stop(grace=1)  # alice, bob and carol stay present in Redis for first's grace
     for client in clients:
         await client.close()
     try:
